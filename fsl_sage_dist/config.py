@@ -1,0 +1,364 @@
+"""Run configuration: one dataclass section per component, loaded from TOML plus overrides.
+
+    cfg = load_config("configs/fmnist_fsl_sage.toml", ["rounds=5", "train.lr=1e-3"])
+
+An override is `dotted.key=value`; the value is parsed as a TOML literal (`rounds=5`,
+`data.synthetic_shape=[3,32,32]`, `model.cut="layer2"`) and otherwise taken as a string
+(`model.cut=layer2`). Every problem is reported as one `ConfigError` line that names the key,
+the bad value and what would be valid, before any process is spawned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
+
+
+class ConfigError(ValueError):
+    """A bad config key or value; the message is meant to be shown to the user as is."""
+
+
+def _check(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is invalid: expected {expected}")
+
+
+@dataclass
+class ClientsConfig:
+    num: int = 10
+    """Number of clients N."""
+    per_round: int = 0
+    """Clients sampled per round (K of N, seeded); 0 = all clients every round."""
+
+    def __post_init__(self) -> None:
+        _check(self.num >= 1, "clients.num", self.num, "an integer >= 1")
+        _check(0 <= self.per_round <= self.num, "clients.per_round", self.per_round,
+               f"0 (all) or 1..clients.num={self.num}")
+
+
+@dataclass
+class LaunchConfig:
+    client_hosts: int = 2
+    """Client-host ranks H (world size = 1 + H); clients are placed round-robin on them."""
+    max_restarts: int = 0
+    """Restarts the built-in launcher allows a failed job (resumes from the last checkpoint)."""
+
+    def __post_init__(self) -> None:
+        _check(self.client_hosts >= 1, "launch.client_hosts", self.client_hosts, "an integer >= 1")
+        _check(self.max_restarts >= 0, "launch.max_restarts", self.max_restarts, "an integer >= 0")
+
+
+@dataclass
+class DataConfig:
+    name: Literal["synthetic", "fashion_mnist", "cifar10", "cifar100"] = "fashion_mnist"
+    root: str = ""
+    """Folder holding an existing copy of the dataset; empty = well-known places, then download."""
+    partition: Literal["iid", "shards", "dirichlet"] = "iid"
+    alpha: float = 0.5
+    """Dirichlet concentration (smaller = more label skew); used by partition="dirichlet"."""
+    shards_per_client: int = 2
+    train_limit: int = 0
+    """Cap on the total number of training samples before partitioning; 0 = no cap."""
+    synthetic_shape: list[int] = field(default_factory=lambda: [1, 28, 28])
+    num_classes: int = 10
+    """Classes of the synthetic dataset (real datasets have their own)."""
+    synthetic_size: list[int] = field(default_factory=lambda: [2000, 500])
+    """[train, test] samples of the synthetic dataset."""
+    augment: bool = False
+    """Random crop + horizontal flip on training batches (meant for CIFAR)."""
+
+    def __post_init__(self) -> None:
+        _check(self.alpha > 0, "data.alpha", self.alpha, "a number > 0")
+        _check(self.shards_per_client >= 1, "data.shards_per_client", self.shards_per_client,
+               "an integer >= 1")
+        _check(self.train_limit >= 0, "data.train_limit", self.train_limit, "0 (no cap) or > 0")
+        _check(len(self.synthetic_shape) == 3 and all(d >= 1 for d in self.synthetic_shape),
+               "data.synthetic_shape", self.synthetic_shape, "[channels, height, width], each >= 1")
+        _check(self.num_classes >= 2, "data.num_classes", self.num_classes, "an integer >= 2")
+        _check(len(self.synthetic_size) == 2 and all(n >= 1 for n in self.synthetic_size),
+               "data.synthetic_size", self.synthetic_size, "[train, test] sample counts, each >= 1")
+
+
+@dataclass
+class ModelConfig:
+    name: Literal["simple_conv", "resnet18"] = "simple_conv"
+    cut: Literal["layer1", "layer2", "layer3"] = "layer2"
+    """Last ResNet layer on the client (resnet18 only)."""
+    stem: Literal["imagenet", "cifar"] = "imagenet"
+    """ResNet stem: 7x7/2 conv + max-pool (the paper's) or 3x3/1 conv without pooling."""
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 128
+    lr: float = 1e-3
+    """Adam learning rate for client and server models."""
+    weight_decay: float = 1e-4
+    local_epochs: int = 1
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
+        _check(self.lr > 0, "train.lr", self.lr, "a number > 0")
+        _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, "a number >= 0")
+        _check(self.local_epochs >= 1, "train.local_epochs", self.local_epochs, "an integer >= 1")
+
+
+@dataclass
+class FSLConfig:
+    server_interval: int = 5
+    """q, in local iterations: smashed activations go up when iteration % q == 0."""
+    align_interval: int = 10
+    """l, in rounds: FSL-SAGE aligns the auxiliary heads in rounds where round % l == 0."""
+    align_epochs: int = 100
+    align_batch_size: int = 1000
+    """Rows per alignment batch (true targets are scaled per batch, so any size is consistent)."""
+    store_size: int = 1000
+    """Smashed activation rows (samples) the server keeps per client for alignment (FIFO)."""
+    server_order: Literal["interleaved", "client_major"] = "interleaved"
+    """Order the server applies lazy updates in: upload slot by slot, or client by client."""
+    async_align: bool = False
+    """Clients keep stepping with the old aux head while the new one is on its way."""
+    aux_lr: float = 1e-3
+    """Adam learning rate of the auxiliary heads (no weight decay), as the reference uses."""
+
+    def __post_init__(self) -> None:
+        for key in ("server_interval", "align_interval", "align_epochs",
+                    "align_batch_size", "store_size"):
+            value = getattr(self, key)
+            _check(value >= 1, f"fsl.{key}", value, "an integer >= 1")
+        _check(self.aux_lr > 0, "fsl.aux_lr", self.aux_lr, "a number > 0")
+
+
+@dataclass
+class WireConfig:
+    activation_dtype: Literal["fp32"] = "fp32"
+    """Dtype of smashed activations and cut-layer gradients on the wire."""
+    max_message_mib: float = 1024.0
+    """Largest payload a receiver accepts; bigger headers are rejected before allocating."""
+
+    def __post_init__(self) -> None:
+        _check(self.max_message_mib > 0, "wire.max_message_mib", self.max_message_mib, "> 0")
+
+
+@dataclass
+class RuntimeConfig:
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+    """auto = NCCL when every rank has its own GPU, else Gloo on CPU."""
+    timeout_s: float = 600.0
+    """Bound on every blocking wait; must exceed the longest legitimate one (see README)."""
+    threads_per_rank: int = 0
+    """torch intra-op threads per rank; 0 = the machine's cores divided by the world size."""
+    verbose: bool = False
+    """Let client hosts print their progress too."""
+
+    def __post_init__(self) -> None:
+        _check(self.timeout_s > 0, "runtime.timeout_s", self.timeout_s, "a number of seconds > 0")
+        _check(self.threads_per_rank >= 0, "runtime.threads_per_rank", self.threads_per_rank,
+               "0 (auto) or >= 1")
+
+
+@dataclass
+class EvalConfig:
+    every: int = 1
+    """Evaluate every this many rounds; the last round is always evaluated."""
+
+    def __post_init__(self) -> None:
+        _check(self.every >= 1, "eval.every", self.every, "an integer >= 1")
+
+
+@dataclass
+class OutputConfig:
+    dir: str = "runs"
+    name: str = ""
+    """RUN_DIR = dir/name; empty = "<algorithm>-<launch time>"."""
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 0
+    """Write a checkpoint every this many rounds; 0 = never."""
+
+    def __post_init__(self) -> None:
+        _check(self.every >= 0, "checkpoint.every", self.every, "0 (off) or >= 1")
+
+
+@dataclass
+class SlurmConfig:
+    nodes: int = 1
+    tasks_per_node: int = 0
+    """0 = 1 + launch.client_hosts divided over the nodes."""
+    gpus_per_node: int = 0
+    cpus_per_task: int = 1
+    mem_gb: float = 4.0
+    partition: str = ""
+    time_min: int = 60
+    account: str = ""
+    qos: str = ""
+    folder: str = "slurm_logs"
+    extra: list[str] = field(default_factory=list)
+    """Extra sbatch parameters as "key=value" strings."""
+
+
+@dataclass
+class Config:
+    algorithm: Literal["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"] = "fsl_sage"
+    rounds: int = 200
+    seed: int = 200
+    clients: ClientsConfig = field(default_factory=ClientsConfig)
+    launch: LaunchConfig = field(default_factory=LaunchConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    fsl: FSLConfig = field(default_factory=FSLConfig)
+    wire: WireConfig = field(default_factory=WireConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.rounds >= 1, "rounds", self.rounds, "an integer >= 1")
+        _check(self.launch.client_hosts <= self.clients.num, "launch.client_hosts",
+               self.launch.client_hosts, f"at most clients.num={self.clients.num} (a host with "
+               "no client would idle); lower launch.client_hosts or raise clients.num")
+
+    @property
+    def world_size(self) -> int:
+        return 1 + self.launch.client_hosts
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output.dir) / self.output.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Building a Config from nested dicts, with one clear line per mistake.
+
+def _describe(tp: Any) -> str:
+    if get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(c) for c in get_args(tp))
+    if get_origin(tp) is list:
+        return f"a list of {get_args(tp)[0].__name__}"
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}[tp]
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    origin = get_origin(tp)
+    if origin is Literal:
+        _check(value in get_args(tp), key, value, _describe(tp))
+        return value
+    if origin is list:
+        (item_tp,) = get_args(tp)
+        _check(isinstance(value, list), key, value, _describe(tp))
+        return [_coerce(f"{key}[{i}]", v, item_tp) for i, v in enumerate(value)]
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
+    _check(ok, key, value, _describe(tp))
+    return value
+
+
+def _unknown_key(key: str, valid: list[str]) -> ConfigError:
+    close = difflib.get_close_matches(key.rsplit(".", 1)[-1], valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"unknown config key {key!r}{hint} (valid here: {', '.join(valid)})")
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        key = prefix + name
+        if name not in names:
+            raise _unknown_key(key, names)
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            _check(isinstance(value, dict), key, value, f"a table of {tp.__name__} keys")
+            kwargs[name] = _build(tp, value, key + ".")
+        else:
+            kwargs[name] = _coerce(key, value, tp)
+    return cls(**kwargs)
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form key=value (e.g. rounds=5)")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word such as model.cut=layer2 is meant as a string
+    return key.strip().split("."), value
+
+
+def _set_dotted(data: dict[str, Any], path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{'.'.join(path)}: {part!r} is a value, not a section")
+        node = child
+    node[path[-1]] = value
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    try:
+        return _build(Config, data)
+    except TypeError as err:  # a required nesting mismatch the checks above did not name
+        raise ConfigError(str(err)) from err
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
+    """The config at `path` (or the built-in default) with `key=value` overrides applied."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} not found") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+    for text in overrides:
+        key, value = _parse_override(text)
+        _set_dotted(data, key, value)
+    return config_from_dict(data)
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Serialise a config dict (scalars, lists of scalars, nested tables) as TOML."""
+    lines: list[str] = []
+    tables: list[tuple[str, dict[str, Any]]] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for name, table in tables:
+        lines.append(f"\n[{name}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
