@@ -1,0 +1,64 @@
+"""Dataset names, shapes, availability checks and loading, dispatched by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fsl_sage_dist.data.cifar import CIFAR_SPECS, check_cifar, load_cifar
+from fsl_sage_dist.data.fashion_mnist import check_fashion_mnist, load_fashion_mnist
+from fsl_sage_dist.data.image_set import ImageSet
+from fsl_sage_dist.data.synthetic import make_synthetic
+
+DATASET_NAMES = ("synthetic", "fashion_mnist", "cifar10", "cifar100")
+SPLITS = ("train", "test")
+
+
+def _check_name(name: str) -> None:
+    if name not in DATASET_NAMES:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {DATASET_NAMES}")
+
+
+def dataset_shape(
+    name: str, synthetic_shape: tuple[int, int, int], num_classes: int
+) -> tuple[tuple[int, int, int], int]:
+    """(C, H, W) and number of classes, without loading anything; the synthetic arguments are
+    used only for `synthetic`."""
+    _check_name(name)
+    if name == "synthetic":
+        return tuple(synthetic_shape), num_classes
+    if name == "fashion_mnist":
+        return (1, 28, 28), 10
+    return (3, 32, 32), CIFAR_SPECS[name].num_classes
+
+
+def check_dataset_available(name: str, root: str | Path) -> None:
+    """Raise DatasetNotFoundError now if `load_dataset` would surely fail later: the files are
+    missing and the download host does not answer within a few seconds. Loads nothing."""
+    _check_name(name)
+    if name == "fashion_mnist":
+        check_fashion_mnist(root)
+    elif name in CIFAR_SPECS:
+        check_cifar(name, root)
+
+
+def load_dataset(
+    name: str,
+    split: str,
+    *,
+    root: str | Path = "",
+    synthetic_shape: tuple[int, int, int] = (1, 28, 28),
+    num_classes: int = 10,
+    synthetic_size: tuple[int, int] = (2000, 500),
+    seed: int = 200,
+) -> ImageSet:
+    """The whole split in memory. `root` empty means the Debian copy or ~/.cache/fsl-sage/data;
+    `synthetic_*`, `num_classes` and `seed` matter only for `synthetic`."""
+    _check_name(name)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
+    if name == "synthetic":
+        size = synthetic_size[SPLITS.index(split)]
+        return make_synthetic(split, tuple(synthetic_shape), num_classes, size, seed)
+    if name == "fashion_mnist":
+        return load_fashion_mnist(split, root)
+    return load_cifar(name, split, root)

@@ -1,0 +1,56 @@
+"""One client's training stream: its own rows of the training set, batched per (round, epoch)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from fsl_sage_dist.data.image_set import ImageSet
+from fsl_sage_dist.seeding import torch_generator
+
+
+class ClientData:
+    """Batches of one client's samples. The order and augmentation of each epoch are derived
+    from (seed, client_id, round, epoch), so a resumed run needs no saved RNG state and the
+    stream is the same whichever process hosts the client."""
+
+    def __init__(
+        self,
+        dataset: ImageSet,
+        indices: np.ndarray,
+        batch_size: int,
+        seed: int,
+        client_id: int,
+        augment: bool,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if len(indices) == 0:
+            raise ValueError(f"client {client_id} has no training samples; check the partition")
+        # Copy only this client's rows so a host does not keep the whole training set per client.
+        self.data = dataset.subset(torch.as_tensor(np.asarray(indices), dtype=torch.int64))
+        self.batch_size = batch_size
+        self.seed = seed
+        self.client_id = client_id
+        self.augment = augment
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.data)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return math.ceil(self.num_samples / self.batch_size)
+
+    def epoch(self, round: int, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Every sample once, in an order drawn for (round, epoch); the last batch may be short."""
+        ids = (self.client_id, round, epoch)
+        order = torch.randperm(
+            self.num_samples, generator=torch_generator(self.seed, "data_order", *ids)
+        )
+        augment = torch_generator(self.seed, "augment", *ids) if self.augment else None
+        for start in range(0, self.num_samples, self.batch_size):
+            yield self.data.batch(order[start : start + self.batch_size], augment=augment)

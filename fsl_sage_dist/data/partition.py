@@ -1,0 +1,127 @@
+"""Splitting a training pool among clients: iid, label shards, or Dirichlet label skew.
+
+All draws come from `numpy_rng(seed, "partition", ...)`, so every process that builds the
+partition from the same labels and seed gets the same one without communicating.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fsl_sage_dist.seeding import numpy_rng
+
+PARTITION_NAMES = ("iid", "shards", "dirichlet")
+# Dirichlet draws that leave a client with fewer samples than this are redrawn.
+MIN_CLIENT_SAMPLES = 1
+DIRICHLET_MAX_TRIES = 100
+
+
+def limit_indices(n_total: int, limit: int, seed: int) -> np.ndarray:
+    """Sorted positions of the training pool: all of them for limit 0, else a seeded random
+    subset of min(limit, n_total) samples (the cap applies before partitioning)."""
+    if limit < 0:
+        raise ValueError(f"data.train_limit must be >= 0 (0 means all samples), got {limit}")
+    if limit == 0 or limit >= n_total:
+        return np.arange(n_total, dtype=np.int64)
+    chosen = numpy_rng(seed, "train_limit").choice(n_total, size=limit, replace=False)
+    return np.sort(chosen).astype(np.int64)
+
+
+def partition_indices(
+    labels: np.ndarray,
+    num_clients: int,
+    scheme: str,
+    seed: int,
+    *,
+    alpha: float = 0.5,
+    shards_per_client: int = 2,
+) -> list[np.ndarray]:
+    """One sorted int64 array of positions into `labels` per client; clients are disjoint.
+
+    - iid: floor(N/m) samples each, drawn without replacement; the N mod m remainder is unused.
+    - shards: samples sorted by label (stable) and cut into m·k shards of floor(N/(m·k)), k
+      random shards per client; the remainder at the end of the sorted order is unused.
+    - dirichlet: per class, the class's shuffled samples are split among clients in proportions
+      drawn from Dir(alpha) (Hsu et al. 2019, as Flower's DirichletPartitioner without
+      self-balancing); every sample is used. A draw that leaves any client with fewer than
+      MIN_CLIENT_SAMPLES samples is redrawn from the next derived seed, up to
+      DIRICHLET_MAX_TRIES times, after which a ValueError says what to change.
+    """
+    labels = np.asarray(labels)
+    _validate(labels, num_clients, scheme, alpha, shards_per_client)
+    if scheme == "iid":
+        parts = _iid(len(labels), num_clients, seed)
+    elif scheme == "shards":
+        parts = _shards(labels, num_clients, shards_per_client, seed)
+    else:
+        parts = _dirichlet(labels, num_clients, alpha, seed)
+    return [np.sort(part).astype(np.int64) for part in parts]
+
+
+def _validate(
+    labels: np.ndarray, num_clients: int, scheme: str, alpha: float, shards_per_client: int
+) -> None:
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(
+            f"labels must be a 1-D integer array, got {labels.dtype} of shape {labels.shape}"
+        )
+    if scheme not in PARTITION_NAMES:
+        raise ValueError(f"unknown partition scheme {scheme!r}; choose one of {PARTITION_NAMES}")
+    if num_clients < 1:
+        raise ValueError(f"num_clients must be >= 1, got {num_clients}")
+    if num_clients > len(labels):
+        raise ValueError(
+            f"{num_clients} clients but only {len(labels)} training samples; "
+            "use fewer clients or raise data.train_limit"
+        )
+    if alpha <= 0:
+        raise ValueError(f"data.alpha must be > 0, got {alpha}")
+    if shards_per_client < 1:
+        raise ValueError(f"data.shards_per_client must be >= 1, got {shards_per_client}")
+
+
+def _iid(n: int, num_clients: int, seed: int) -> list[np.ndarray]:
+    per_client = n // num_clients
+    order = numpy_rng(seed, "partition").permutation(n)
+    return [order[i * per_client : (i + 1) * per_client] for i in range(num_clients)]
+
+
+def _shards(
+    labels: np.ndarray, num_clients: int, shards_per_client: int, seed: int
+) -> list[np.ndarray]:
+    num_shards = num_clients * shards_per_client
+    shard_size = len(labels) // num_shards
+    if shard_size == 0:
+        raise ValueError(
+            f"{len(labels)} samples cannot fill {num_shards} shards ({num_clients} clients × "
+            f"{shards_per_client}); lower data.shards_per_client or the number of clients"
+        )
+    by_label = np.argsort(labels, kind="stable")
+    shards = by_label[: num_shards * shard_size].reshape(num_shards, shard_size)
+    shard_order = numpy_rng(seed, "partition").permutation(num_shards).reshape(num_clients, -1)
+    return [shards[ids].ravel() for ids in shard_order]
+
+
+def _dirichlet(labels: np.ndarray, num_clients: int, alpha: float, seed: int) -> list[np.ndarray]:
+    for attempt in range(DIRICHLET_MAX_TRIES):
+        parts = _dirichlet_draw(labels, num_clients, alpha, numpy_rng(seed, "partition", attempt))
+        if min(len(part) for part in parts) >= MIN_CLIENT_SAMPLES:
+            return parts
+    raise ValueError(
+        f"dirichlet partition with alpha={alpha} left some of the {num_clients} clients with fewer "
+        f"than {MIN_CLIENT_SAMPLES} sample(s) in all {DIRICHLET_MAX_TRIES} draws of {len(labels)} "
+        "samples; raise data.alpha, use fewer clients, or raise data.train_limit"
+    )
+
+
+def _dirichlet_draw(
+    labels: np.ndarray, num_clients: int, alpha: float, rng: np.random.Generator
+) -> list[np.ndarray]:
+    pieces: list[list[np.ndarray]] = [[] for _ in range(num_clients)]
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        proportions = rng.dirichlet(np.full(num_clients, alpha))
+        cuts = (np.cumsum(proportions)[:-1] * len(members)).astype(np.int64)
+        for client, piece in enumerate(np.split(members, cuts)):
+            pieces[client].append(piece)
+    return [np.concatenate(client_pieces) for client_pieces in pieces]

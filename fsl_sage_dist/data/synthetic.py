@@ -1,0 +1,57 @@
+"""A generated image set: class-dependent mean patterns plus unit Gaussian noise.
+
+The class patterns are coarse (blocks of 4×4 pixels) so a small conv net with pooling can pick
+them up, and their amplitude is tuned so that at the default size (2,000 train images of
+1×28×28) a small conv net is at roughly 30% then 65% test accuracy after its first two epochs:
+well above chance, far from solved.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from fsl_sage_dist.data.image_set import ImageSet
+from fsl_sage_dist.seeding import numpy_rng
+
+_BLOCK = 4
+# Per-pixel RMS of a class pattern against unit noise, for a 1×28×28 image.
+AMPLITUDE = 0.12
+_REFERENCE_PIXELS = 28 * 28
+SPLIT_INDEX = {"train": 0, "test": 1}
+
+
+def class_means(shape: tuple[int, int, int], num_classes: int, seed: int) -> np.ndarray:
+    """One float32 C×H×W pattern per class, shared by both splits."""
+    channels, height, width = shape
+    rng = numpy_rng(seed, "synthetic_means")
+    coarse = rng.standard_normal(
+        (num_classes, channels, math.ceil(height / _BLOCK), math.ceil(width / _BLOCK))
+    )
+    fine = coarse.repeat(_BLOCK, axis=2).repeat(_BLOCK, axis=3)[:, :, :height, :width]
+    # A fixed per-pixel amplitude makes bigger images easier (more pixels carry the signal); a
+    # fixed distance between means makes them much harder (noisier mean estimates). Scaling by
+    # D^(-1/8) was measured to keep 1×28×28 and 3×32×32 about equally hard for a small conv net.
+    amplitude = AMPLITUDE * (_REFERENCE_PIXELS / (channels * height * width)) ** 0.125
+    return (amplitude * fine).astype(np.float32)
+
+
+def make_synthetic(
+    split: str, shape: tuple[int, int, int], num_classes: int, size: int, seed: int
+) -> ImageSet:
+    means = class_means(shape, num_classes, seed)
+    rng = numpy_rng(seed, "synthetic", SPLIT_INDEX[split])
+    # Near-balanced classes: every class size within one of the others, in random order.
+    labels = rng.permutation(np.arange(size) % num_classes)
+    noise = rng.standard_normal((size, *shape), dtype=np.float32)
+    images = means[labels] + noise
+    channels = shape[0]
+    return ImageSet(
+        torch.from_numpy(images),
+        torch.from_numpy(labels.astype(np.int64)),
+        mean=(0.0,) * channels,
+        std=(1.0,) * channels,
+        num_classes=num_classes,
+    )
