@@ -1,0 +1,76 @@
+"""Channel: the one place where this rank hands tensors to torch.distributed for algorithm traffic.
+
+Point-to-point messages are a header (`header.py`) followed by the payload; downloads that every
+host needs (averaged weights) are broadcasts from the server. Only client hosts meter, at the
+client end of each link: what a client sends is `up`, what it receives is `down`. So every
+logical message is counted exactly once, by the rank that hosts the client it belongs to.
+
+Traffic that is not client traffic (the per-round meter/statistics reduction, consistency checks)
+never goes through here; it uses `reduce`/`all_reduce` in `runtime`, and is exempt from metering.
+
+With NCCL, payloads travel as CUDA tensors; with Gloo they are staged through CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributed as dist
+
+from .header import HEADER_LEN, HEADER_NBYTES, Expect, Header, Kind, decode
+from .meter import ByteMeter
+
+
+@dataclass
+class Channel:
+    rank: int
+    meter: ByteMeter | None
+    """The rank's meter; None on the server, which does not meter (see module docstring)."""
+    comm_device: torch.device
+    compute_device: torch.device
+    max_bytes: int
+    _pending: list[tuple[dist.Work, list[torch.Tensor]]] = field(default_factory=list)
+
+    def _meter(self, client: int, direction: str, category: str, nbytes: int) -> None:
+        if self.meter is not None:
+            self.meter.record(client, direction, category, nbytes)
+            self.meter.record(client, direction, "control", HEADER_NBYTES)
+
+    def send(self, peer: int, header: Header, payload: torch.Tensor, category: str,
+             direction: str) -> None:
+        """Post header + payload without waiting; buffers stay referenced until `flush`."""
+        head = header.encode().to(self.comm_device)
+        body = payload.detach().to(self.comm_device).contiguous()
+        self._meter(header.client, direction, category, body.numel() * body.element_size())
+        self._pending = [(w, t) for w, t in self._pending if not w.is_completed()]
+        for tensor in (head, body):
+            self._pending.append((dist.isend(tensor, dst=peer), [tensor]))
+
+    def recv(self, peer: int, expect: Expect, category: str, direction: str) -> torch.Tensor:
+        """Blocking receive of one message, validated before the payload is allocated."""
+        head = torch.empty(HEADER_LEN, dtype=torch.int64, device=self.comm_device)
+        dist.recv(head, src=peer)
+        header = decode(head.cpu(), expect, peer, self.max_bytes)
+        body = torch.empty(header.shape, dtype=header.dtype, device=self.comm_device)
+        dist.recv(body, src=peer)
+        self._meter(header.client, direction, category, body.numel() * body.element_size())
+        return body.to(self.compute_device)
+
+    def broadcast(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Server -> every host. The caller meters per client (one copy serves co-hosted ones)."""
+        staged = tensor.to(self.comm_device).contiguous()
+        dist.broadcast(staged, src=0)
+        return staged.to(self.compute_device)
+
+    def meter_broadcast(self, clients: list[int], category: str, nbytes: int) -> None:
+        """Count a broadcast download once per client it serves (no header: it is a collective)."""
+        if self.meter is not None:
+            for client in clients:
+                self.meter.record(client, "down", category, nbytes)
+
+    def flush(self) -> None:
+        """Wait until every posted send has left, then release its buffers."""
+        for work, _ in self._pending:
+            work.wait()
+        self._pending.clear()

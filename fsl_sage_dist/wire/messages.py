@@ -1,0 +1,74 @@
+"""Typed messages between a client and the server, on top of `Channel`.
+
+Each function here is one message type of the protocol; the receiver states exactly what it
+expects (kind, round, client, sequence number, dtype and shape), so a desynchronised peer is
+caught at the header.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .channel import Channel
+from .header import Expect, Header, Kind
+
+SERVER_RANK = 0
+
+
+@dataclass
+class SmashedBatch:
+    """A client's cut-layer activations for one batch, with the labels the server needs."""
+
+    client: int
+    slot: int
+    """Upload sequence number within the round (0, 1, ...)."""
+    activations: torch.Tensor
+    labels: torch.Tensor
+
+
+def send_smashed(channel: Channel, round_: int, batch: SmashedBatch) -> None:
+    for kind, tensor, category in ((Kind.SMASHED, batch.activations, "activations"),
+                                   (Kind.LABELS, batch.labels, "labels")):
+        header = Header(kind, round_, batch.client, batch.slot, tensor.dtype, tuple(tensor.shape))
+        channel.send(SERVER_RANK, header, tensor, category, "up")
+
+
+def recv_smashed(channel: Channel, host: int, round_: int, client: int, slot: int,
+                 cut_shape: tuple[int, ...]) -> SmashedBatch:
+    z = channel.recv(host, Expect(Kind.SMASHED, round_, client, slot, (torch.float32,),
+                                  (-1, *cut_shape)), "activations", "up")
+    y = channel.recv(host, Expect(Kind.LABELS, round_, client, slot, (torch.int64,),
+                                  (z.shape[0],)), "labels", "up")
+    return SmashedBatch(client, slot, z, y)
+
+
+def send_cut_grad(channel: Channel, host: int, round_: int, client: int, slot: int,
+                  grad: torch.Tensor) -> None:
+    header = Header(Kind.CUT_GRAD, round_, client, slot, grad.dtype, tuple(grad.shape))
+    channel.send(host, header, grad, "cut_grads", "down")
+
+
+def recv_cut_grad(channel: Channel, round_: int, client: int, slot: int,
+                  shape: tuple[int, ...]) -> torch.Tensor:
+    expect = Expect(Kind.CUT_GRAD, round_, client, slot, (torch.float32,), shape)
+    return channel.recv(SERVER_RANK, expect, "cut_grads", "down")
+
+
+STATE_KINDS = {"client_model": Kind.CLIENT_STATE, "aux_model": Kind.AUX_STATE}
+
+
+def send_state(channel: Channel, peer: int, round_: int, client: int, category: str,
+               flat: list[torch.Tensor], direction: str) -> None:
+    """A model state as its flat per-dtype vectors (see `state.flatten_state`)."""
+    for seq, vec in enumerate(flat):
+        header = Header(STATE_KINDS[category], round_, client, seq, vec.dtype, tuple(vec.shape))
+        channel.send(peer, header, vec, category, direction)
+
+
+def recv_state(channel: Channel, peer: int, round_: int, client: int, category: str,
+               like: list[torch.Tensor], direction: str) -> list[torch.Tensor]:
+    return [channel.recv(peer, Expect(STATE_KINDS[category], round_, client, seq, (v.dtype,),
+                                      tuple(v.shape)), category, direction)
+            for seq, v in enumerate(like)]

@@ -1,0 +1,50 @@
+"""ByteMeter: every byte that crosses between the server and a client, by category and direction.
+
+The meter counts *logical client traffic*: what a deployment with one process per client would
+send. Each record carries the client it belongs to, so per-rank meters can be summed onto the
+server exactly (integers, one slot per client), whatever the placement of clients on ranks.
+
+`payload` = everything but labels and control (the paper's reference counting);
+`wire` = everything.
+"""
+
+from __future__ import annotations
+
+import torch
+
+CATEGORIES = ("activations", "labels", "cut_grads", "client_model", "aux_model", "control")
+DIRECTIONS = ("up", "down")  # up = client -> server, down = server -> client
+PAYLOAD_CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")
+
+
+class ByteMeter:
+    """Per-client byte counts for the current round, plus totals over finished rounds."""
+
+    def __init__(self, num_clients: int) -> None:
+        self.num_clients = num_clients
+        self._round = torch.zeros(num_clients, len(CATEGORIES), len(DIRECTIONS), dtype=torch.int64)
+
+    def record(self, client: int, direction: str, category: str, nbytes: int) -> None:
+        self._round[client, CATEGORIES.index(category), DIRECTIONS.index(direction)] += nbytes
+
+    def round_counts(self) -> torch.Tensor:
+        """[clients, categories, directions] int64 counts of this round (a copy)."""
+        return self._round.clone()
+
+    def reset_round(self) -> None:
+        self._round.zero_()
+
+
+def counts_to_bytes(counts: torch.Tensor) -> dict[str, dict[str, int]]:
+    """Sum a [clients, categories, directions] count tensor over clients: {category: {up, down}}."""
+    total = counts.sum(dim=0)
+    return {cat: {d: int(total[i, j]) for j, d in enumerate(DIRECTIONS)}
+            for i, cat in enumerate(CATEGORIES)}
+
+
+def payload_bytes(by_category: dict[str, dict[str, int]]) -> int:
+    return sum(sum(by_category[c].values()) for c in PAYLOAD_CATEGORIES)
+
+
+def wire_bytes(by_category: dict[str, dict[str, int]]) -> int:
+    return sum(sum(v.values()) for v in by_category.values())
