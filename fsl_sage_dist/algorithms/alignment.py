@@ -1,0 +1,41 @@
+"""Fitting an auxiliary head to the server's true cut-layer gradients (FSL-SAGE's alignment).
+
+Targets: the current server, in train mode, on the client's stored rows. We take the per-sample
+gradient of the NLL once (one forward/backward over all N rows, as the reference does, which
+also updates BatchNorm statistics the same way), and give each alignment batch b the targets
+`per_sample / |b|`: exactly the 1/|b| scale of the aux head's own prediction (NLL mean over b).
+With the default batch >= N this is the reference's `d NLL_mean / d Z` over the whole store;
+with a smaller batch it avoids the reference's N/|b| scale mismatch.
+
+Fit: sum-reduced squared error between prediction and target, the client's persistent Adam,
+`epochs` passes over shuffled batches.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .lazy_server import aux_input_grad
+
+
+def per_sample_cut_grads(server: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Gradient of each sample's own NLL w.r.t. its row; server parameters are left untouched."""
+    z = z.detach().requires_grad_()
+    (grad,) = torch.autograd.grad(F.nll_loss(server(z), y, reduction="sum"), z)
+    return grad
+
+
+def align_aux(aux: nn.Module, optimizer: torch.optim.Optimizer, server: nn.Module,
+              z: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int,
+              generator: torch.Generator) -> None:
+    targets = per_sample_cut_grads(server, z, y)
+    for _ in range(epochs):
+        order = torch.randperm(len(y), generator=generator).to(z.device)
+        for idx in order.split(batch_size):
+            predicted = aux_input_grad(aux, z[idx], y[idx], create_graph=True)
+            loss = (predicted - targets[idx] / len(idx)).pow(2).sum()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()

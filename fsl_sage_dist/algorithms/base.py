@@ -1,0 +1,133 @@
+"""What an algorithm tells the round driver, and the state a client host keeps per client.
+
+The driver (`runtime/client_host.py`, `runtime/server.py`) owns everything the algorithms share:
+sampling, the local loop over batches, uploading smashed batches on schedule, averaging,
+evaluation, metrics. An algorithm says only what differs:
+
+- `upload_interval`: smashed batches go up at iterations `it % interval == 0` (None: never);
+- `client_update`: the client's step once its forward pass (and upload) is done;
+- `server_step`: what the server does with one uploaded batch;
+- `server_round_end` / `eval_model`: server-side state at the round's end, and what is evaluated;
+- `averaged`: which client-side states are averaged every round.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import Config
+from ..data import ClientData
+from ..models import SplitModel
+from ..placement import Placement
+from ..wire import Channel, SmashedBatch
+
+
+@dataclass
+class VirtualClient:
+    """One client's state on its host: model, optimizer, data stream, and aux head if any."""
+
+    id: int
+    data: ClientData
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    aux: nn.Module | None = None
+    aux_optimizer: torch.optim.Optimizer | None = None
+
+    def part(self, category: str) -> nn.Module:
+        return {"client_model": self.model, "aux_model": self.aux}[category]
+
+
+@dataclass
+class StepLoss:
+    """Loss of one training batch where it was computed (summed over the batch's samples)."""
+
+    client: int
+    loss_sum: float
+    samples: int
+
+
+@dataclass
+class Context:
+    """What an algorithm may use on either side: config, layout, device and the channel."""
+
+    cfg: Config
+    placement: Placement
+    device: torch.device
+    channel: Channel
+
+
+def adam(module: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    return torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def nll_sum(log_probs: torch.Tensor, labels: torch.Tensor) -> float:
+    return float(F.nll_loss(log_probs.detach(), labels, reduction="sum"))
+
+
+class Algorithm:
+    name: ClassVar[str]
+    averaged: ClassVar[tuple[str, ...]] = ("client_model",)
+
+    def __init__(self, ctx: Context, template: SplitModel) -> None:
+        self.ctx = ctx
+        self.cfg = ctx.cfg
+        self.template = template
+
+    # -- schedule ---------------------------------------------------------------------------
+
+    @property
+    def upload_interval(self) -> int | None:
+        return None
+
+    @property
+    def whole_turns(self) -> bool:
+        """Clients take whole turns in ascending id instead of advancing in lockstep."""
+        return False
+
+    def uploads(self, it: int) -> bool:
+        return self.upload_interval is not None and it % self.upload_interval == 0
+
+    def slot(self, it: int) -> int:
+        assert self.upload_interval is not None
+        return it // self.upload_interval
+
+    # -- client host side -------------------------------------------------------------------
+
+    def client_module(self) -> nn.Module:
+        """The module a client trains and averages as `client_model` (FedAvg: the full model)."""
+        return copy.deepcopy(self.template.client)
+
+    def new_client(self, cid: int, data: ClientData) -> VirtualClient:
+        model = self.client_module().to(self.ctx.device)
+        opt = adam(model, self.cfg.train.lr, self.cfg.train.weight_decay)
+        return VirtualClient(cid, data, model, opt)
+
+    def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
+                      y: torch.Tensor, z: torch.Tensor) -> StepLoss | None:
+        """Finish iteration `it` after `z = client.model(x)` (and its upload, if scheduled)."""
+        raise NotImplementedError
+
+    # -- server side ------------------------------------------------------------------------
+
+    def setup_server(self) -> None:
+        """Build server-side state (the driver calls this on rank 0 only)."""
+
+    def new_server(self) -> tuple[nn.Module, torch.optim.Optimizer]:
+        model = copy.deepcopy(self.template.server).to(self.ctx.device)
+        return model, adam(model, self.cfg.train.lr, self.cfg.train.weight_decay)
+
+    def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss | None:
+        raise NotImplementedError(f"{self.name} uploads no smashed batches")
+
+    def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
+        """Server-side work after the clients' states were averaged."""
+
+    def eval_model(self, client_model: nn.Module) -> nn.Module:
+        """The full model to evaluate, given the averaged client-side model."""
+        raise NotImplementedError

@@ -1,0 +1,75 @@
+"""FSL-SAGE: clients step on the cut-layer gradient their aux head estimates; the server keeps
+each client's recent smashed rows and, every `fsl.align_interval` rounds, fits that client's
+aux head to the true cut-layer gradients and sends it down.
+
+Alignment happens at the client's first iteration of rounds t % l == 0, right after that
+iteration's upload and server step; the client waits for the new head only then. Aux heads are
+per client, trained only on the server (with a persistent Adam there) and never averaged.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from ..seeding import torch_generator
+from ..wire import (SERVER_RANK, SmashedBatch, flatten_state, load_flat_state, recv_state,
+                    send_state)
+from .alignment import align_aux
+from .base import StepLoss, VirtualClient, adam
+from .lazy_server import LazyServerAlgorithm, aux_input_grad
+from .smashed_store import SmashedStore
+
+
+class ServerAux:
+    """The server's copy of one client's aux head, its optimizer and its smashed store."""
+
+    def __init__(self, aux: nn.Module, lr: float, store_rows: int) -> None:
+        self.aux = aux
+        self.optimizer = adam(aux, lr, weight_decay=0.0)
+        self.store = SmashedStore(store_rows)
+
+
+class FSLSAGE(LazyServerAlgorithm):
+    name = "fsl_sage"
+
+    def aligns(self, round_: int, it: int) -> bool:
+        return it == 0 and round_ % self.cfg.fsl.align_interval == 0
+
+    def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
+                      y: torch.Tensor, z: torch.Tensor) -> None:
+        if self.aligns(round_, it):
+            flat = recv_state(self.ctx.channel, SERVER_RANK, round_, client.id, "aux_model",
+                              flatten_state(client.aux), "down")
+            load_flat_state(client.aux, flat)
+        grad = aux_input_grad(client.aux, z, y)
+        client.optimizer.zero_grad(set_to_none=True)
+        z.backward(grad)
+        client.optimizer.step()
+
+    def setup_server(self) -> None:
+        super().setup_server()
+        self.per_client: dict[int, ServerAux] = {}
+
+    def _server_aux(self, client: int) -> ServerAux:
+        """Created on a client's first upload, so memory grows with clients actually seen."""
+        if client not in self.per_client:
+            aux = copy.deepcopy(self.template.aux).to(self.ctx.device)
+            self.per_client[client] = ServerAux(aux, self.cfg.fsl.aux_lr, self.cfg.fsl.store_size)
+        return self.per_client[client]
+
+    def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
+        loss = super().server_step(round_, it, batch)
+        state = self._server_aux(batch.client)
+        state.store.append(batch.activations, batch.labels)
+        if self.aligns(round_, it):
+            fsl = self.cfg.fsl
+            gen = torch_generator(self.cfg.seed, "align", batch.client, round_)
+            align_aux(state.aux, state.optimizer, self.server, state.store.activations,
+                      state.store.labels, fsl.align_epochs, fsl.align_batch_size, gen)
+            host = self.ctx.placement.host_of(batch.client)
+            send_state(self.ctx.channel, host, round_, batch.client, "aux_model",
+                       flatten_state(state.aux), "down")
+        return loss

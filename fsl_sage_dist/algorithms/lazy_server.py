@@ -1,0 +1,55 @@
+"""The part CSE-FSL and FSL-SAGE share: clients never wait for the server.
+
+Clients step on a gradient their auxiliary head provides, upload a smashed batch every q-th
+iteration (`fsl.server_interval`) without waiting for a reply, and the one shared server takes
+one optimizer step per upload, in the fixed order of `fsl.server_order`. The two algorithms
+differ only in how the auxiliary head is trained.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data import ClientData
+from ..wire import SmashedBatch
+from .base import Algorithm, StepLoss, VirtualClient, nll_sum
+
+
+def aux_input_grad(aux: nn.Module, z: torch.Tensor, y: torch.Tensor,
+                   create_graph: bool = False) -> torch.Tensor:
+    """d NLL_mean(aux(z), y) / d z: the aux head's estimate of the cut-layer gradient."""
+    z = z.detach().requires_grad_()
+    (grad,) = torch.autograd.grad(F.nll_loss(aux(z), y), z, create_graph=create_graph)
+    return grad
+
+
+class LazyServerAlgorithm(Algorithm):
+    @property
+    def upload_interval(self) -> int:
+        return self.cfg.fsl.server_interval
+
+    @property
+    def whole_turns(self) -> bool:
+        return self.cfg.fsl.server_order == "client_major"
+
+    def new_client(self, cid: int, data: ClientData) -> VirtualClient:
+        client = super().new_client(cid, data)
+        client.aux = copy.deepcopy(self.template.aux).to(self.ctx.device)
+        return client
+
+    def setup_server(self) -> None:
+        self.server, self.server_opt = self.new_server()
+
+    def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
+        out = self.server(batch.activations)
+        self.server_opt.zero_grad(set_to_none=True)
+        F.nll_loss(out, batch.labels).backward()
+        self.server_opt.step()
+        return StepLoss(batch.client, nll_sum(out, batch.labels), len(batch.labels))
+
+    def eval_model(self, client_model: nn.Module) -> nn.Module:
+        return nn.Sequential(client_model, self.server)

@@ -1,0 +1,85 @@
+"""SplitFed: clients wait for the true cut-layer gradient of every batch.
+
+Every iteration the client uploads its smashed batch and blocks until the server returns
+d(loss)/d(activations); the server computes that gradient before its own step. The two variants
+differ only in the server side: one model copy per client, averaged at round end (v1), or one
+shared model that serves clients one whole turn at a time (v2).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..wire import SmashedBatch, flatten_state, load_flat_state, recv_cut_grad, send_cut_grad
+from .averaging import average_flat
+from .base import Algorithm, StepLoss, VirtualClient, nll_sum
+
+
+class SplitFed(Algorithm):
+    upload_interval = 1
+
+    def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
+                      y: torch.Tensor, z: torch.Tensor) -> None:
+        grad = recv_cut_grad(self.ctx.channel, round_, client.id, self.slot(it), tuple(z.shape))
+        client.optimizer.zero_grad(set_to_none=True)
+        z.backward(grad)
+        client.optimizer.step()
+
+    def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
+        raise NotImplementedError
+
+    def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
+        model, opt = self.server_for(batch.client)
+        z = batch.activations.requires_grad_()
+        out = model(z)
+        opt.zero_grad(set_to_none=True)
+        F.nll_loss(out, batch.labels).backward()
+        host = self.ctx.placement.host_of(batch.client)
+        send_cut_grad(self.ctx.channel, host, round_, batch.client, batch.slot, z.grad)
+        opt.step()
+        return StepLoss(batch.client, nll_sum(out, batch.labels), len(batch.labels))
+
+
+class SplitFedV1(SplitFed):
+    """One server copy (and optimizer) per client; copies averaged on the server, unmetered."""
+
+    name = "splitfed_v1"
+
+    def setup_server(self) -> None:
+        self.copies = [self.new_server() for _ in range(self.cfg.clients.num)]
+        self.averaged_server = copy.deepcopy(self.copies[0][0])
+
+    def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
+        return self.copies[client]
+
+    def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
+        flats = [flatten_state(self.copies[c][0]) for c in participants]
+        load_flat_state(self.averaged_server, average_flat(flats, sizes))
+        for model, _ in self.copies:
+            model.load_state_dict(self.averaged_server.state_dict())
+
+    def eval_model(self, client_model: nn.Module) -> nn.Module:
+        return nn.Sequential(client_model, self.averaged_server)
+
+
+class SplitFedV2(SplitFed):
+    """One shared server; clients take whole turns in ascending id (the wait is real)."""
+
+    name = "splitfed_v2"
+
+    @property
+    def whole_turns(self) -> bool:
+        return True
+
+    def setup_server(self) -> None:
+        self.server = self.new_server()
+
+    def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
+        return self.server
+
+    def eval_model(self, client_model: nn.Module) -> nn.Module:
+        return nn.Sequential(client_model, self.server[0])
