@@ -1,0 +1,84 @@
+"""Command line: `fsl-sage run [CONFIG] [key=value ...]` (also `python -m fsl_sage_dist`).
+
+    fsl-sage run                                  # built-in default: FSL-SAGE, Fashion-MNIST
+    fsl-sage run configs/fmnist_fedavg.toml rounds=5 launch.client_hosts=2
+    torchrun --standalone --nproc_per_node=3 -m fsl_sage_dist run configs/fmnist_fsl_sage.toml
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from .config import Config, ConfigError, config_to_dict, load_config, to_toml
+from .data import DatasetNotFoundError, check_dataset_available
+
+
+def _split_args(items: list[str]) -> tuple[str | None, list[str]]:
+    """The first argument without '=' is the config file; the rest are overrides."""
+    if items and "=" not in items[0]:
+        return items[0], items[1:]
+    return None, items
+
+
+def _resolve_name(cfg: Config) -> None:
+    """Give the run a name every rank agrees on: torchrun's run id, else the launch time."""
+    if cfg.output.name:
+        return
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
+    stamp = run_id if run_id != "none" else time.strftime("%Y%m%d-%H%M%S")
+    cfg.output.name = f"{cfg.algorithm}-{stamp}"
+
+
+def prepare(config: str | None, overrides: list[str]) -> Config:
+    """Everything that can fail because of the user's input, before any process is spawned."""
+    cfg = load_config(config, overrides)
+    check_dataset_available(cfg.data.name, cfg.data.root)
+    _resolve_name(cfg)
+    if (cfg.run_dir / "metrics.jsonl").exists():
+        raise ConfigError(f"{cfg.run_dir} already holds a run's metrics.jsonl; choose another "
+                          "output.name (or output.dir), or move the old run away")
+    return cfg
+
+
+def _write_config(cfg: Config) -> None:
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.run_dir / "config.toml").write_text(to_toml(config_to_dict(cfg)))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runtime.launcher import launch_local, under_torchrun
+    from .runtime.worker import run_rank
+
+    config, overrides = _split_args(args.items)
+    try:
+        cfg = prepare(config, overrides)
+    except (ConfigError, DatasetNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if under_torchrun():
+        if os.environ["RANK"] == "0":
+            _write_config(cfg)
+        run_rank(cfg)
+        return 0
+    _write_config(cfg)
+    print(f"run dir: {cfg.run_dir}  ({cfg.algorithm}, {cfg.clients.num} clients on "
+          f"{cfg.launch.client_hosts} client hosts + 1 server)", flush=True)
+    return launch_local(cfg)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fsl-sage", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a job (locally, or as one rank under torchrun)")
+    run.add_argument("items", nargs="*", metavar="[CONFIG] [key=value ...]")
+    run.set_defaults(func=cmd_run)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

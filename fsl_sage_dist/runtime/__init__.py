@@ -1,0 +1,1 @@
+"""Ranks and roles: process group, launcher, the server and client-host round drivers."""

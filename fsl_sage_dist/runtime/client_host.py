@@ -1,0 +1,92 @@
+"""ClientHostRole: runs this rank's virtual clients through each round.
+
+Inside a host, clients advance in lockstep: iteration k of each participating client (ascending
+id), then iteration k+1. Each iteration is split in two phases, first every client's forward
+pass and upload, then every client's update (which may wait for a reply), so the server always
+has all of this host's uploads for iteration k before any of its clients waits on it. That is
+also exactly the order the server consumes them in. Algorithms with `whole_turns` run one client
+after another instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import torch
+
+from ..algorithms.base import Algorithm, StepLoss, VirtualClient
+from ..placement import participants
+from ..wire import SmashedBatch, flatten_state, load_flat_state, send_smashed, send_state
+
+Batch = tuple[int, torch.Tensor, torch.Tensor]
+
+
+class ClientHostRole:
+    def __init__(self, algo: Algorithm, clients: list[VirtualClient]) -> None:
+        self.algo = algo
+        self.ctx = algo.ctx
+        self.cfg = algo.cfg
+        self.clients = clients
+
+    def _batches(self, client: VirtualClient, round_: int) -> Iterator[Batch]:
+        it = 0
+        for epoch in range(self.cfg.train.local_epochs):
+            for x, y in client.data.epoch(round_, epoch):
+                yield it, x.to(self.ctx.device), y.to(self.ctx.device)
+                it += 1
+
+    def _forward(self, client: VirtualClient, round_: int, batch: Batch) -> torch.Tensor:
+        it, x, y = batch
+        z = client.model(x)
+        if self.algo.uploads(it):
+            smashed = SmashedBatch(client.id, self.algo.slot(it), z.detach(), y)
+            send_smashed(self.ctx.channel, round_, smashed)
+        return z
+
+    def _train(self, clients: list[VirtualClient], round_: int) -> list[StepLoss]:
+        losses: list[StepLoss] = []
+
+        def update(client: VirtualClient, batch: Batch, z: torch.Tensor) -> None:
+            loss = self.algo.client_update(client, round_, *batch, z)
+            if loss is not None:
+                losses.append(loss)
+
+        if self.algo.whole_turns:
+            for client in clients:
+                for batch in self._batches(client, round_):
+                    update(client, batch, self._forward(client, round_, batch))
+            return losses
+        streams = [(c, self._batches(c, round_)) for c in clients]
+        while True:
+            step = [(c, b) for c, stream in streams if (b := next(stream, None)) is not None]
+            if not step:
+                return losses
+            outputs = [self._forward(c, round_, b) for c, b in step]
+            for (client, batch), z in zip(step, outputs):
+                update(client, batch, z)
+
+    def _exchange_states(self, mine: list[VirtualClient], round_: int) -> None:
+        channel = self.ctx.channel
+        for category in self.algo.averaged:
+            for client in mine:
+                send_state(channel, 0, round_, client.id, category,
+                           flatten_state(client.part(category)), "up")
+        for category in self.algo.averaged:
+            like = flatten_state(self.clients[0].part(category))
+            averaged = [channel.broadcast(torch.empty_like(v)) for v in like]
+            nbytes = sum(v.numel() * v.element_size() for v in averaged)
+            channel.meter_broadcast([c.id for c in mine], category, nbytes)
+            for client in self.clients:  # non-participants take the new global state too
+                load_flat_state(client.part(category), averaged)
+
+    def run_round(self, round_: int) -> tuple[list[StepLoss], float]:
+        """One round; returns the training losses computed here and the busy seconds."""
+        start = time.perf_counter()
+        chosen = set(participants(self.cfg.seed, round_, self.cfg.clients.num,
+                                  self.cfg.clients.per_round))
+        mine = [c for c in self.clients if c.id in chosen]
+        losses = self._train(mine, round_)
+        self._exchange_states(mine, round_)
+        self.ctx.channel.flush()
+        return losses, time.perf_counter() - start

@@ -1,0 +1,45 @@
+"""Start a job: join torchrun's, or launch 1 + launch.client_hosts local ranks ourselves.
+
+The built-in launcher is torch's elastic agent with a c10d rendezvous on 127.0.0.1 (an
+ephemeral port), so a single-node run needs no torchrun line and listens on loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from typing import Any
+
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, record
+from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+from ..config import Config, config_from_dict, config_to_dict
+from .worker import run_rank
+
+
+def under_torchrun() -> bool:
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+@record
+def _entry(cfg_dict: dict[str, Any]) -> None:
+    run_rank(config_from_dict(cfg_dict))
+
+
+def launch_local(cfg: Config) -> int:
+    """Run the job in local processes; returns the exit status (0 = every rank succeeded)."""
+    launch = LaunchConfig(
+        min_nodes=1, max_nodes=1, nproc_per_node=cfg.world_size,
+        run_id=f"fsl-sage-{uuid.uuid4().hex[:8]}", rdzv_backend="c10d",
+        rdzv_endpoint="127.0.0.1:0", local_addr="127.0.0.1",
+        max_restarts=cfg.launch.max_restarts, monitor_interval=0.1,
+    )
+    try:
+        elastic_launch(launch, _entry)(config_to_dict(cfg))
+    except ChildFailedError as err:
+        for rank, failure in sorted(err.failures.items()):
+            print(f"error: rank {rank} failed (exit code {failure.exitcode}): "
+                  f"{failure.message or 'see its output above'}", file=sys.stderr)
+        return 1
+    return 0

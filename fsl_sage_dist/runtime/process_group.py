@@ -1,0 +1,71 @@
+"""The one place that starts and stops torch.distributed.
+
+Backend `auto`: NCCL when every rank on the node has its own GPU (payloads stay on the GPU),
+otherwise Gloo on CPU. With Gloo on a GPU machine, compute stays on the GPU and payloads are
+staged through CPU. Every blocking operation is bounded by `runtime.timeout_s`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+from ..config import Config, ConfigError
+
+
+@dataclass(frozen=True)
+class RankInfo:
+    rank: int
+    world_size: int
+    backend: str
+    device: torch.device
+    """Where this rank computes."""
+    comm_device: torch.device
+    """Where tensors handed to torch.distributed live."""
+
+
+def _choose(cfg: Config, local_rank: int, local_world: int) -> tuple[str, torch.device]:
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    backend = cfg.runtime.backend
+    if backend == "auto":
+        backend = "nccl" if gpus >= local_world else "gloo"
+    if backend == "nccl" and gpus < local_world:
+        raise ConfigError(f"runtime.backend='nccl' needs one GPU per rank: {local_world} ranks "
+                          f"on this node, {gpus} GPUs; use runtime.backend=gloo")
+    device = torch.device("cuda", local_rank) if gpus >= local_world else torch.device("cpu")
+    return backend, device
+
+
+def init_process_group(cfg: Config) -> RankInfo:
+    """Join the job described by torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, ...)."""
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    if world != cfg.world_size:
+        raise ConfigError(f"the job has {world} ranks but the config needs 1 + launch.client_hosts"
+                          f" = {cfg.world_size}; set launch.client_hosts={world - 1} or start "
+                          f"{cfg.world_size} ranks")
+    backend, device = _choose(cfg, local_rank, local_world)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    timeout = timedelta(seconds=cfg.runtime.timeout_s)
+    kwargs = {"device_id": device} if backend == "nccl" else {}
+    dist.init_process_group(backend, rank=rank, world_size=world, timeout=timeout, **kwargs)
+    comm_device = device if backend == "nccl" else torch.device("cpu")
+    return RankInfo(rank, world, backend, device, comm_device)
+
+
+def set_threads(cfg: Config, local_world: int) -> int:
+    """Intra-op threads: the configured number, or the cores shared fairly among local ranks."""
+    threads = cfg.runtime.threads_per_rank or max(1, (os.cpu_count() or 1) // local_world)
+    torch.set_num_threads(threads)
+    return threads
+
+
+def destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,59 @@
+"""What every rank reports to the server at the end of a round, in one exempt reduction.
+
+Per-client slots (bytes by category and direction, training-loss sums) are filled only by the
+rank that hosts or serves that client, so the SUM reduction adds each number to zeros and the
+result is exact and independent of the layout. This reduction is bookkeeping, not client
+traffic: it is not metered and does not go through the `Channel`.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from ..algorithms.base import StepLoss
+from ..wire import ByteMeter
+
+
+@dataclass
+class RoundReport:
+    byte_counts: torch.Tensor
+    """[clients, categories, directions] int64."""
+    loss: torch.Tensor
+    """[clients, 2] float64: (sum of per-sample training loss, samples)."""
+    busy_s: torch.Tensor
+    """[ranks] float64: seconds each rank spent in its round loop."""
+    peak_rss_mib: torch.Tensor
+    """[ranks] float64."""
+
+    @property
+    def train_loss(self) -> float | None:
+        total = self.loss.sum(dim=0)  # ascending client order: fixed, layout-independent
+        return float(total[0] / total[1]) if total[1] > 0 else None
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def reduce_round(meter: ByteMeter, losses: list[StepLoss], busy_s: float, rank: int,
+                 world: int, device: torch.device) -> RoundReport | None:
+    """Sum every rank's numbers onto rank 0; returns the report there, None elsewhere."""
+    loss = torch.zeros(meter.num_clients, 2, dtype=torch.float64)
+    for step in losses:
+        loss[step.client, 0] += step.loss_sum
+        loss[step.client, 1] += step.samples
+    per_rank = torch.zeros(2, world, dtype=torch.float64)
+    per_rank[:, rank] = torch.tensor([busy_s, peak_rss_mib()], dtype=torch.float64)
+    parts = [meter.round_counts(), loss, per_rank]
+    staged = [p.to(device) for p in parts]
+    for tensor in staged:
+        dist.reduce(tensor, dst=0)
+    meter.reset_round()
+    if rank != 0:
+        return None
+    counts, loss, per_rank = (t.cpu() for t in staged)
+    return RoundReport(counts, loss, per_rank[0], per_rank[1])

@@ -1,0 +1,104 @@
+"""ServerRole: rank 0 serves every client's uploads in a fixed order, averages, and evaluates.
+
+The order is the same on both sides by construction: iteration by iteration, clients ascending
+(each host's own stream is already in that order, see `client_host.py`), or client by client for
+algorithms with `whole_turns`. Each host's messages arrive in send order, so the server reads
+host `1 + c mod H` for client c and routes nothing: it always knows who speaks next.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..algorithms.averaging import average_flat
+from ..algorithms.base import Algorithm, StepLoss
+from ..data import ImageSet
+from ..placement import participants
+from ..wire import flatten_state, load_flat_state, recv_smashed, recv_state
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, test: ImageSet, device: torch.device,
+             batch_size: int = 1000) -> tuple[float, float]:
+    """Accuracy over the whole test set and the loss averaged over samples, in eval mode."""
+    model.eval()
+    correct, loss = 0, 0.0
+    for start in range(0, len(test), batch_size):
+        idx = torch.arange(start, min(start + batch_size, len(test)))
+        x, y = test.batch(idx)
+        out = model(x.to(device))
+        y = y.to(device)
+        correct += int((out.argmax(dim=1) == y).sum())
+        loss += float(F.nll_loss(out, y, reduction="sum"))
+    model.train()
+    return correct / len(test), loss / len(test)
+
+
+class ServerRole:
+    def __init__(self, algo: Algorithm, client_sizes: list[int], test: ImageSet) -> None:
+        self.algo = algo
+        self.ctx = algo.ctx
+        self.cfg = algo.cfg
+        self.sizes = client_sizes
+        self.test = test
+        self.global_client = algo.client_module().to(self.ctx.device)
+        self.aux_like = (flatten_state(algo.template.aux)
+                         if "aux_model" in algo.averaged else None)
+        algo.setup_server()
+
+    def iterations(self, client: int) -> int:
+        batches = math.ceil(self.sizes[client] / self.cfg.train.batch_size)
+        return self.cfg.train.local_epochs * batches
+
+    def upload_order(self, chosen: list[int]) -> list[tuple[int, int]]:
+        """(client, iteration) of every upload this round, in the order they are applied."""
+        uploads = self.algo.uploads
+        if self.algo.whole_turns:
+            return [(c, it) for c in chosen for it in range(self.iterations(c)) if uploads(it)]
+        longest = max(self.iterations(c) for c in chosen)
+        return [(c, it) for it in range(longest) for c in chosen
+                if it < self.iterations(c) and uploads(it)]
+
+    def _serve_uploads(self, round_: int, chosen: list[int]) -> list[StepLoss]:
+        losses = []
+        cut_shape = tuple(self.algo.template.cut_shape)
+        for client, it in self.upload_order(chosen):
+            host = self.ctx.placement.host_of(client)
+            batch = recv_smashed(self.ctx.channel, host, round_, client, self.algo.slot(it),
+                                 cut_shape)
+            loss = self.algo.server_step(round_, it, batch)
+            if loss is not None:
+                losses.append(loss)
+        return losses
+
+    def _average(self, round_: int, chosen: list[int]) -> None:
+        channel = self.ctx.channel
+        sizes = [self.sizes[c] for c in chosen]
+        for category in self.algo.averaged:
+            like = (flatten_state(self.global_client) if category == "client_model"
+                    else self.aux_like)
+            states = [recv_state(channel, self.ctx.placement.host_of(c), round_, c, category,
+                                 like, "up") for c in chosen]
+            averaged = average_flat(states, sizes)
+            for vec in averaged:
+                channel.broadcast(vec)
+            if category == "client_model":
+                load_flat_state(self.global_client, averaged)
+
+    def run_round(self, round_: int) -> tuple[list[StepLoss], float]:
+        start = time.perf_counter()
+        chosen = participants(self.cfg.seed, round_, self.cfg.clients.num,
+                              self.cfg.clients.per_round)
+        losses = self._serve_uploads(round_, chosen)
+        self._average(round_, chosen)
+        self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])
+        self.ctx.channel.flush()
+        return losses, time.perf_counter() - start
+
+    def evaluate(self) -> tuple[float, float]:
+        return evaluate(self.algo.eval_model(self.global_client), self.test, self.ctx.device)

@@ -1,0 +1,99 @@
+"""End to end through `fsl-sage run`: real local processes, Gloo, synthetic data."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+import torch
+
+from harness import read_metrics, run_cli, small_config, spawn_job
+
+ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
+SMALL = ["rounds=2", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
+         "data.synthetic_size=[480,200]", "train.batch_size=32", "runtime.threads_per_rank=1",
+         "runtime.timeout_s=120", "fsl.align_epochs=5", "output.name=run"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_run_writes_the_run_dir_contract(tmp_path, algorithm):
+    proc = run_cli("run", f"algorithm={algorithm}", f"output.dir={tmp_path}", *SMALL)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = tmp_path / "run"
+    config = tomllib.loads((run_dir / "config.toml").read_text())
+    assert config["algorithm"] == algorithm and config["clients"]["num"] == 4
+    records = read_metrics(run_dir)
+    assert [r["round"] for r in records] == [0, 1]
+    for rec in records:
+        assert 0.0 <= rec["test_acc"] <= 1.0 and rec["test_loss"] > 0 and rec["round_s"] > 0
+        assert rec["train_loss"] > 0 and rec["algorithm"] == algorithm
+        assert set(rec["bytes"]) == {"activations", "labels", "cut_grads", "client_model",
+                                     "aux_model", "control"}
+    assert records[1]["cum_wire_bytes"] == sum(r["round_wire_bytes"] for r in records)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["final_test_acc"] == records[-1]["test_acc"]
+    assert summary["total_payload_bytes"] == records[-1]["cum_payload_bytes"]
+    assert summary["world_size"] == 3 and len(summary["peak_rss_mib"]) == 3
+    partition = json.loads((run_dir / "partition.json").read_text())
+    assert [c["samples"] for c in partition["clients"]] == [120] * 4
+    # the progress line, one per round, on the server's stdout
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("round ")]
+    assert len(lines) == 2 and "test_acc" in lines[0] and "MiB" in lines[0]
+    final = torch.load(run_dir / "final_model.pt", weights_only=True)
+    assert set(final) == {"client", "full"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["fedavg", "splitfed_v1"])
+def test_client_layout_does_not_change_results(tmp_path, algorithm):
+    """Same seed, 4 clients on 1, 2 or 4 hosts: bitwise-identical metrics and final weights."""
+    results = []
+    for hosts in (1, 2, 4):
+        cfg = small_config(tmp_path, f"algorithm={algorithm}", f"launch.client_hosts={hosts}",
+                           f"output.name=h{hosts}")
+        spawn_job(cfg)
+        metrics = [{k: v for k, v in r.items() if k not in ("round_s", "host_busy_s")}
+                   for r in read_metrics(cfg.run_dir)]
+        results.append((metrics, torch.load(cfg.run_dir / "final_model.pt", weights_only=True)))
+    (m1, w1), *others = results
+    for metrics, weights in others:
+        assert metrics == m1
+        for part in ("client", "full"):
+            for key, value in w1[part].items():
+                assert torch.equal(value, weights[part][key]), key
+
+
+@pytest.mark.slow
+def test_no_raw_input_leaves_a_client_host(tmp_path):
+    """Every tensor a client host hands to the transport is checked against the raw inputs."""
+    from fsl_sage_dist.data import load_dataset
+
+    cfg = small_config(tmp_path, "algorithm=splitfed_v1", "rounds=1")
+    traffic = spawn_job(cfg, record_dir=tmp_path / "traffic", keep_tensors=True)
+    train = load_dataset("synthetic", "train", synthetic_shape=(1, 28, 28),
+                         synthetic_size=(480, 200), seed=cfg.seed)
+    inputs, _ = train.batch(torch.arange(len(train)))
+    raw_rows = {tuple(row[:16].tolist()) for row in inputs.reshape(len(train), -1)}
+    sent = [e for log in traffic[1:] for e in log if e["op"] in ("send", "isend")]
+    assert sent, "the test must see the hosts' uploads"
+    for entry in sent:
+        t = entry["tensor"]
+        assert tuple(t.shape[1:]) != (1, 28, 28), "an input-shaped batch left a client host"
+        if t.is_floating_point() and t.numel() % 784 == 0 and t.numel() > 0:
+            for row in t.reshape(-1, 784):
+                assert tuple(row[:16].tolist()) not in raw_rows
+
+
+def test_bad_config_fails_before_spawning(tmp_path):
+    proc = run_cli("run", "rouns=3", f"output.dir={tmp_path}")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("error: unknown config key 'rouns'; did you mean 'rounds'? "
+                                   "(valid here: algorithm, rounds, seed, clients, launch, data, "
+                                   "model, train, fsl, wire, runtime, eval, output, checkpoint, "
+                                   "slurm)")
+    assert not any(tmp_path.iterdir()), "nothing may be written for a bad config"
+    proc = run_cli("run", "train.lr=-1", f"output.dir={tmp_path}")
+    assert proc.returncode == 2 and "train.lr=-1.0 is invalid" in proc.stderr
+    assert proc.stderr.count("\n") == 1
