@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import Config, ConfigError, config_to_dict, load_config, to_toml
+from .checkpoint import read_manifest
+from .config import Config, ConfigError, load_config
 from .data import DatasetNotFoundError, check_dataset_available
 
 
@@ -38,15 +39,16 @@ def prepare(config: str | None, overrides: list[str]) -> Config:
     cfg = load_config(config, overrides)
     check_dataset_available(cfg.data.name, cfg.data.root)
     _resolve_name(cfg)
-    if (cfg.run_dir / "metrics.jsonl").exists():
-        raise ConfigError(f"{cfg.run_dir} already holds a run's metrics.jsonl; choose another "
-                          "output.name (or output.dir), or move the old run away")
+    if (cfg.run_dir / "metrics.jsonl").exists() and read_manifest(cfg) is None:
+        raise ConfigError(f"{cfg.run_dir} already holds a run without a checkpoint to resume "
+                          "from; choose another output.name (or output.dir), or move it away")
     return cfg
 
 
-def _write_config(cfg: Config) -> None:
-    cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    (cfg.run_dir / "config.toml").write_text(to_toml(config_to_dict(cfg)))
+def _already_complete(cfg: Config) -> bool:
+    manifest = read_manifest(cfg)
+    done = manifest is not None and manifest["round"] + 1 >= cfg.rounds
+    return done and (cfg.run_dir / "summary.json").exists()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -59,12 +61,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, DatasetNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if _already_complete(cfg):
+        print(f"{cfg.run_dir} is already complete ({cfg.rounds} rounds); nothing to do")
+        return 0
     if under_torchrun():
-        if os.environ["RANK"] == "0":
-            _write_config(cfg)
         run_rank(cfg)
         return 0
-    _write_config(cfg)
     print(f"run dir: {cfg.run_dir}  ({cfg.algorithm}, {cfg.clients.num} clients on "
           f"{cfg.launch.client_hosts} client hosts + 1 server)", flush=True)
     return launch_local(cfg)

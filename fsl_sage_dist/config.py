@@ -191,19 +191,41 @@ class CheckpointConfig:
 
 @dataclass
 class SlurmConfig:
+    """`fsl-sage submit` settings: one Slurm task per rank (see fsl_sage_dist/submit.py)."""
     nodes: int = 1
     tasks_per_node: int = 0
     """0 = 1 + launch.client_hosts divided over the nodes."""
     gpus_per_node: int = 0
     cpus_per_task: int = 1
     mem_gb: float = 4.0
+    """Memory per node, in GiB."""
     partition: str = ""
+    """Empty = the cluster's default partition (likewise account and qos)."""
     time_min: int = 60
+    """Time limit, in minutes; the job is signalled, checkpointed and requeued before it."""
     account: str = ""
     qos: str = ""
     folder: str = "slurm_logs"
+    """submitit's folder: one subfolder per job id with the pickles and each task's log."""
     extra: list[str] = field(default_factory=list)
-    """Extra sbatch parameters as "key=value" strings."""
+    """Extra sbatch parameters as "key=value" strings, e.g. ["constraint=a100"]."""
+    signal_delay_s: int = 90
+    """Seconds before the time limit at which Slurm signals the job to checkpoint and requeue."""
+
+    def __post_init__(self) -> None:
+        for key in ("nodes", "cpus_per_task", "time_min"):
+            value = getattr(self, key)
+            _check(value >= 1, f"slurm.{key}", value, "an integer >= 1")
+        _check(self.tasks_per_node >= 0, "slurm.tasks_per_node", self.tasks_per_node,
+               "0 (derived from launch.client_hosts) or >= 1")
+        _check(self.gpus_per_node >= 0, "slurm.gpus_per_node", self.gpus_per_node, "an integer >= 0")
+        _check(self.mem_gb > 0, "slurm.mem_gb", self.mem_gb, "a number of GiB > 0")
+        _check(0 <= self.signal_delay_s < 60 * self.time_min, "slurm.signal_delay_s",
+               self.signal_delay_s, f"0..{60 * self.time_min - 1} (below slurm.time_min in "
+               "seconds, or the job is signalled as soon as it starts)")
+        for item in self.extra:
+            _check("=" in item and not item.startswith("="), "slurm.extra", item,
+                   'sbatch parameters as "key=value" strings, e.g. ["constraint=a100"]')
 
 
 @dataclass

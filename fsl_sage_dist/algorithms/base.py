@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +42,16 @@ class VirtualClient:
     def part(self, category: str) -> nn.Module:
         return {"client_model": self.model, "aux_model": self.aux}[category]
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything this client carries between rounds (its data order is derived, not kept)."""
+        parts = {"model": self.model, "optimizer": self.optimizer, "aux": self.aux,
+                 "aux_optimizer": self.aux_optimizer}
+        return {k: v.state_dict() for k, v in parts.items() if v is not None}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            getattr(self, key).load_state_dict(value)
+
 
 @dataclass
 class StepLoss:
@@ -64,6 +74,15 @@ class Context:
 
 def adam(module: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     return torch.optim.Adam(module.parameters(), lr=lr, weight_decay=weight_decay)
+
+
+def pair_state(pair: tuple[nn.Module, torch.optim.Optimizer]) -> dict[str, Any]:
+    return {"model": pair[0].state_dict(), "optimizer": pair[1].state_dict()}
+
+
+def load_pair_state(pair: tuple[nn.Module, torch.optim.Optimizer], state: dict[str, Any]) -> None:
+    pair[0].load_state_dict(state["model"])
+    pair[1].load_state_dict(state["optimizer"])
 
 
 def nll_sum(log_probs: torch.Tensor, labels: torch.Tensor) -> float:
@@ -127,6 +146,13 @@ class Algorithm:
 
     def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
         """Server-side work after the clients' states were averaged."""
+
+    def server_state_dict(self) -> dict[str, Any]:
+        """Server-side state to checkpoint (models, optimizers, stores)."""
+        return {}
+
+    def load_server_state_dict(self, state: dict[str, Any]) -> None:
+        assert not state, f"{self.name} keeps no server state, got {list(state)}"
 
     def eval_model(self, client_model: nn.Module) -> nn.Module:
         """The full model to evaluate, given the averaged client-side model."""

@@ -10,6 +10,7 @@ per client, trained only on the server (with a persistent Adam there) and never 
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,6 +31,15 @@ class ServerAux:
         self.aux = aux
         self.optimizer = adam(aux, lr, weight_decay=0.0)
         self.store = SmashedStore(store_rows)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"aux": self.aux.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "activations": self.store.activations, "labels": self.store.labels}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.aux.load_state_dict(state["aux"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.store.activations, self.store.labels = state["activations"], state["labels"]
 
 
 class FSLSAGE(LazyServerAlgorithm):
@@ -52,6 +62,15 @@ class FSLSAGE(LazyServerAlgorithm):
     def setup_server(self) -> None:
         super().setup_server()
         self.per_client: dict[int, ServerAux] = {}
+
+    def server_state_dict(self) -> dict[str, Any]:
+        return super().server_state_dict() | {
+            "per_client": {str(c): s.state_dict() for c, s in self.per_client.items()}}
+
+    def load_server_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_server_state_dict({k: v for k, v in state.items() if k != "per_client"})
+        for client, saved in state["per_client"].items():
+            self._server_aux(int(client)).load_state_dict(saved)
 
     def _server_aux(self, client: int) -> ServerAux:
         """Created on a client's first upload, so memory grows with clients actually seen."""

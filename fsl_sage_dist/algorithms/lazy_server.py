@@ -9,6 +9,7 @@ differ only in how the auxiliary head is trained.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,7 @@ from torch import nn
 
 from ..data import ClientData
 from ..wire import SmashedBatch
-from .base import Algorithm, StepLoss, VirtualClient, nll_sum
+from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, nll_sum, pair_state
 
 
 def aux_input_grad(aux: nn.Module, z: torch.Tensor, y: torch.Tensor,
@@ -43,6 +44,12 @@ class LazyServerAlgorithm(Algorithm):
 
     def setup_server(self) -> None:
         self.server, self.server_opt = self.new_server()
+
+    def server_state_dict(self) -> dict[str, Any]:
+        return pair_state((self.server, self.server_opt))
+
+    def load_server_state_dict(self, state: dict[str, Any]) -> None:
+        load_pair_state((self.server, self.server_opt), state)
 
     def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
         out = self.server(batch.activations)

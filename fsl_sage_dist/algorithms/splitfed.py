@@ -9,6 +9,7 @@ shared model that serves clients one whole turn at a time (v2).
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,7 @@ from torch import nn
 
 from ..wire import SmashedBatch, flatten_state, load_flat_state, recv_cut_grad, send_cut_grad
 from .averaging import average_flat
-from .base import Algorithm, StepLoss, VirtualClient, nll_sum
+from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, nll_sum, pair_state
 
 
 class SplitFed(Algorithm):
@@ -56,6 +57,15 @@ class SplitFedV1(SplitFed):
     def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
         return self.copies[client]
 
+    def server_state_dict(self) -> dict[str, Any]:
+        return {"copies": [pair_state(pair) for pair in self.copies],
+                "averaged": self.averaged_server.state_dict()}
+
+    def load_server_state_dict(self, state: dict[str, Any]) -> None:
+        for pair, saved in zip(self.copies, state["copies"], strict=True):
+            load_pair_state(pair, saved)
+        self.averaged_server.load_state_dict(state["averaged"])
+
     def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
         flats = [flatten_state(self.copies[c][0]) for c in participants]
         load_flat_state(self.averaged_server, average_flat(flats, sizes))
@@ -80,6 +90,12 @@ class SplitFedV2(SplitFed):
 
     def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
         return self.server
+
+    def server_state_dict(self) -> dict[str, Any]:
+        return pair_state(self.server)
+
+    def load_server_state_dict(self, state: dict[str, Any]) -> None:
+        load_pair_state(self.server, state)
 
     def eval_model(self, client_model: nn.Module) -> nn.Module:
         return nn.Sequential(client_model, self.server[0])

@@ -40,6 +40,13 @@ def launch_local(cfg: Config) -> int:
     except ChildFailedError as err:
         for rank, failure in sorted(err.failures.items()):
             print(f"error: rank {rank} failed (exit code {failure.exitcode}): "
-                  f"{failure.message or 'see its output above'}", file=sys.stderr)
+                  f"{_reason(failure.message)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _reason(message: str | dict[str, Any]) -> str:
+    """The exception line `@record` stored for a failed rank (it nests it in a dict)."""
+    while isinstance(message, dict):
+        message = message.get("message", "")
+    return message.strip() or "killed by a signal or exited without an error message"

@@ -2,30 +2,38 @@
 
 torchrun (or the built-in launcher in `launcher.py`) starts one process per rank with RANK,
 WORLD_SIZE, MASTER_ADDR and MASTER_PORT set; each calls `run_rank` with the same resolved config.
-Rank 0 becomes the server, ranks 1..H client hosts.
+Rank 0 becomes the server, ranks 1..H client hosts. If RUN_DIR holds a complete checkpoint,
+every rank resumes from it.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import zlib
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..algorithms import REGISTRY, Algorithm, Context, VirtualClient
+from ..algorithms import REGISTRY, Algorithm, Context
+from ..checkpoint import (CheckpointError, load_rank_state, read_manifest, round_dir,
+                          save_rank_state, write_manifest)
 from ..config import Config, config_to_dict, to_toml
 from ..data import (ClientData, ImageSet, limit_indices, load_dataset, partition_indices,
                     partition_summary)
-from ..metrics import MIB, MetricsLog, progress_line, summarize, write_json
+from ..metrics import MIB, write_json
 from ..models import build_split_model
 from ..placement import Placement
-from ..wire import ByteMeter, Channel, counts_to_bytes, payload_bytes, wire_bytes
+from ..wire import ByteMeter, Channel
 from .client_host import ClientHostRole
 from .process_group import RankInfo, destroy_process_group, init_process_group, set_threads
-from .round_report import RoundReport, reduce_round
-from .server import ServerRole
+from .round_report import reduce_round
+from .server_loop import ServerLoop
+
+
+class RankFailure(RuntimeError):
+    """A rank could not go on; the message names the rank, its role and the round."""
 
 
 def _load(cfg: Config, split: str) -> ImageSet:
@@ -44,87 +52,140 @@ def _partition(cfg: Config, train: ImageSet) -> list[np.ndarray]:
     return [pool[p] for p in parts]
 
 
+def _failed_ranks(failed: bool, info: RankInfo) -> list[int]:
+    """Which ranks report a failure (an exempt reduction, not client traffic)."""
+    flags = torch.zeros(info.world_size, dtype=torch.int64, device=info.comm_device)
+    flags[info.rank] = int(failed)
+    dist.all_reduce(flags)
+    return [rank for rank, flag in enumerate(flags.tolist()) if flag]
+
+
 def _check_same_config(cfg: Config, info: RankInfo) -> None:
-    """Every rank must run the same config; compare fingerprints (exempt from metering)."""
+    """Every rank must run the same config; compare fingerprints."""
     fp = zlib.crc32(to_toml(config_to_dict(cfg)).encode())
     both = torch.tensor([fp, -fp], dtype=torch.int64, device=info.comm_device)
     dist.all_reduce(both, op=dist.ReduceOp.MIN)
     if int(both[0]) != fp or int(both[1]) != -fp:
-        raise RuntimeError(f"rank {info.rank}: the ranks of this job were started with "
-                           "different configs; start every rank with the same command")
+        raise RankFailure(f"rank {info.rank}: the ranks of this job were started with "
+                          "different configs; start every rank with the same command")
 
 
-def _record(cfg: Config, round_: int, report: RoundReport, acc: float | None,
-            loss: float | None, round_s: float, prev: dict | None) -> dict:
-    by_category = counts_to_bytes(report.byte_counts)
-    cum_payload = (prev["cum_payload_bytes"] if prev else 0) + payload_bytes(by_category)
-    cum_wire = (prev["cum_wire_bytes"] if prev else 0) + wire_bytes(by_category)
-    return {
-        "round": round_, "algorithm": cfg.algorithm, "test_acc": acc, "test_loss": loss,
-        "train_loss": report.train_loss, "round_s": round_s, "bytes": by_category,
-        "round_payload_bytes": payload_bytes(by_category),
-        "round_wire_bytes": wire_bytes(by_category),
-        "cum_payload_bytes": cum_payload, "cum_wire_bytes": cum_wire,
-        "host_busy_s": report.busy_s[1:].tolist(),
-    }
+class HostLoop:
+    """A client host's rounds: train its clients, then report to the server."""
+
+    def __init__(self, role: ClientHostRole, info: RankInfo) -> None:
+        self.role, self.info = role, info
+
+    def run_round(self, round_: int) -> None:
+        losses, busy = self.role.run_round(round_)
+        reduce_round(self.role.ctx.channel.meter, losses, busy, self.info.rank,
+                     self.info.world_size, self.info.comm_device)
+
+    def state_dict(self) -> dict:
+        return {"clients": {str(c.id): c.state_dict() for c in self.role.clients}}
+
+    def load_state_dict(self, state: dict, round_: int) -> None:
+        for client in self.role.clients:
+            client.load_state_dict(state["clients"][str(client.id)])
+
+    def start(self, first_round: int) -> None:
+        """Nothing to write: the server owns RUN_DIR's files."""
+
+    def finish(self) -> None:
+        """Nothing to write: the server owns RUN_DIR's files."""
 
 
-def _run_server(cfg: Config, algo: Algorithm, info: RankInfo, parts: list[np.ndarray],
-                summary_extra: dict) -> None:
-    role = ServerRole(algo, [len(p) for p in parts], _load(cfg, "test"))
-    log = MetricsLog(cfg.run_dir)
-    meter = ByteMeter(cfg.clients.num)  # stays empty: hosts meter (see wire/channel.py)
-    for round_ in range(cfg.rounds):
-        losses, busy = role.run_round(round_)
-        report = reduce_round(meter, losses, busy, 0, info.world_size, info.comm_device)
-        last = round_ == cfg.rounds - 1
-        acc = loss = None
-        if last or (round_ + 1) % cfg.eval.every == 0:
-            acc, loss = role.evaluate()
-        prev = log.records[-1] if log.records else None
-        log.append(_record(cfg, round_, report, acc, loss, busy, prev))
-        print(progress_line(log.records[-1], cfg.rounds), flush=True)
-    final = {"client": role.global_client.state_dict(),
-             "full": role.algo.eval_model(role.global_client).state_dict()}
-    torch.save(final, cfg.run_dir / "final_model.pt")
-    write_json(cfg.run_dir / "summary.json",
-               summarize(log.records, info.world_size, cfg.clients.num,
-                         report.peak_rss_mib.tolist()) | summary_extra)
+def _make_host(cfg: Config, algo: Algorithm, info: RankInfo, train: ImageSet,
+               parts: list[np.ndarray]) -> HostLoop:
+    clients = [algo.new_client(c, ClientData(train, parts[c], cfg.train.batch_size, cfg.seed, c,
+                                             cfg.data.augment))
+               for c in algo.ctx.placement.clients_on(info.rank)]
+    return HostLoop(ClientHostRole(algo, clients), info)
 
 
-def _run_host(cfg: Config, algo: Algorithm, info: RankInfo, clients: list[VirtualClient]) -> None:
-    role = ClientHostRole(algo, clients)
-    for round_ in range(cfg.rounds):
-        losses, busy = role.run_round(round_)
-        reduce_round(algo.ctx.channel.meter, losses, busy, info.rank, info.world_size,
-                     info.comm_device)
+def _make_server(cfg: Config, algo: Algorithm, info: RankInfo, train: ImageSet,
+                 parts: list[np.ndarray]) -> ServerLoop:
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    summary = partition_summary(parts, train.labels.numpy(), train.num_classes)
+    write_json(cfg.run_dir / "partition.json", summary | {"scheme": cfg.data.partition})
+    return ServerLoop(cfg, algo, info, [len(p) for p in parts], _load(cfg, "test"))
+
+
+def _resume(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop) -> int:
+    """Load this rank's part of the last complete checkpoint; returns the first round to run."""
+    manifest = read_manifest(cfg)
+    if manifest is None:
+        return 0
+    round_, error = manifest["round"], None
+    try:
+        loop.load_state_dict(load_rank_state(cfg.run_dir, round_, info.rank), round_)
+    except CheckpointError as err:
+        error = err
+    failed = _failed_ranks(error is not None, info)
+    if error:
+        raise error
+    if failed:
+        files = ", ".join(str(round_dir(cfg.run_dir, round_) / f"rank{r}.pt") for r in failed)
+        raise CheckpointError(f"rank {info.rank}: cannot read checkpoint of rank(s) {failed} "
+                              f"({files}); RUN_DIR is left as it was")
+    if info.rank == 0:
+        print(f"resuming {cfg.run_dir} after round {round_ + 1}", flush=True)
+    return round_ + 1
+
+
+def _checkpoint(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop, round_: int) -> None:
+    save_rank_state(cfg.run_dir, round_, info.rank, loop.state_dict())
+    confirmed = not _failed_ranks(False, info)  # returns once every rank has written its file
+    if confirmed and info.rank == 0:
+        write_manifest(cfg, round_)
+
+
+def _checkpoint_due(cfg: Config, round_: int) -> bool:
+    every = cfg.checkpoint.every
+    return every > 0 and ((round_ + 1) % every == 0 or round_ == cfg.rounds - 1)
+
+
+def _announce(cfg: Config, info: RankInfo) -> None:
+    """RUN_DIR/ranks/rankK.json says which process on which host is rank K (for operators)."""
+    folder = cfg.run_dir / "ranks"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / f"rank{info.rank}.json",
+               {"rank": info.rank, "pid": os.getpid(), "host": socket.gethostname(),
+                "backend": info.backend, "device": str(info.device)})
+
+
+def _run(cfg: Config, info: RankInfo) -> None:
+    _announce(cfg, info)
+    set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
+    _check_same_config(cfg, info)
+    train = _load(cfg, "train")
+    parts = _partition(cfg, train)
+    template = build_split_model(cfg.model.name, train.input_shape, train.num_classes,
+                                 cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
+    channel = Channel(info.rank, ByteMeter(cfg.clients.num) if info.rank else None,
+                      info.comm_device, info.device, int(cfg.wire.max_message_mib * MIB))
+    placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
+    algo = REGISTRY[cfg.algorithm](Context(cfg, placement, info.device, channel), template)
+    make = _make_server if info.rank == 0 else _make_host
+    loop = make(cfg, algo, info, train, parts)
+    del train  # clients keep only their own rows; the server never trains on inputs
+    first_round = _resume(cfg, info, loop)
+    loop.start(first_round)
+    for round_ in range(first_round, cfg.rounds):
+        loop.run_round(round_)
+        if _checkpoint_due(cfg, round_):
+            _checkpoint(cfg, info, loop, round_)
+    loop.finish()
 
 
 def run_rank(cfg: Config) -> None:
     info = init_process_group(cfg)
+    role = "server" if info.rank == 0 else "client host"
     try:
-        set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
-        _check_same_config(cfg, info)
-        train = _load(cfg, "train")
-        parts = _partition(cfg, train)
-        template = build_split_model(cfg.model.name, train.input_shape, train.num_classes,
-                                     cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
-        meter = ByteMeter(cfg.clients.num) if info.rank != 0 else None
-        channel = Channel(info.rank, meter, info.comm_device, info.device,
-                          int(cfg.wire.max_message_mib * MIB))
-        placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
-        algo = REGISTRY[cfg.algorithm](Context(cfg, placement, info.device, channel), template)
-        if info.rank == 0:
-            cfg.run_dir.mkdir(parents=True, exist_ok=True)
-            summary = partition_summary(parts, train.labels.numpy(), train.num_classes)
-            write_json(cfg.run_dir / "partition.json", summary)
-            del train  # the server keeps labels' summary only; it never trains on inputs
-            _run_server(cfg, algo, info, parts, {"cut_shape": list(template.cut_shape)})
-        else:
-            clients = [algo.new_client(c, ClientData(train, parts[c], cfg.train.batch_size,
-                                                     cfg.seed, c, cfg.data.augment))
-                       for c in placement.clients_on(info.rank)]
-            del train  # each client kept only its own rows
-            _run_host(cfg, algo, info, clients)
+        _run(cfg, info)
+    except (RankFailure, CheckpointError):
+        raise
+    except RuntimeError as err:  # torch.distributed errors: a peer died, stalled or timed out
+        raise RankFailure(f"rank {info.rank} ({role}): {err}") from err
     finally:
         destroy_process_group()

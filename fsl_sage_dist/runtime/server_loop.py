@@ -1,0 +1,87 @@
+"""The server's rounds: serve, collect the round report, evaluate, and write RUN_DIR's files.
+
+Evaluation runs after the round's reduction, so client hosts start the next round while the
+server evaluates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..algorithms import Algorithm
+from ..config import Config, config_to_dict, to_toml
+from ..data import ImageSet
+from ..metrics import MetricsLog, Progress, summarize, write_json
+from ..tensorboard import RoundLogger, make_logger
+from ..wire import ByteMeter, counts_to_bytes, payload_bytes, wire_bytes
+from .process_group import RankInfo
+from .round_report import RoundReport, reduce_round
+from .server import ServerRole
+
+
+def round_record(cfg: Config, round_: int, report: RoundReport, acc: float | None,
+                 loss: float | None, round_s: float, prev: dict | None) -> dict[str, Any]:
+    by_category = counts_to_bytes(report.byte_counts)
+    cum_payload = (prev["cum_payload_bytes"] if prev else 0) + payload_bytes(by_category)
+    cum_wire = (prev["cum_wire_bytes"] if prev else 0) + wire_bytes(by_category)
+    return {
+        "round": round_, "algorithm": cfg.algorithm, "test_acc": acc, "test_loss": loss,
+        "train_loss": report.train_loss, "round_s": round_s, "bytes": by_category,
+        "round_payload_bytes": payload_bytes(by_category),
+        "round_wire_bytes": wire_bytes(by_category),
+        "cum_payload_bytes": cum_payload, "cum_wire_bytes": cum_wire,
+        "host_busy_s": report.busy_s[1:].tolist(),
+    }
+
+
+class ServerLoop:
+    def __init__(self, cfg: Config, algo: Algorithm, info: RankInfo, client_sizes: list[int],
+                 test: ImageSet) -> None:
+        self.cfg, self.info = cfg, info
+        self.role = ServerRole(algo, client_sizes, test)
+        self.log = MetricsLog(cfg.run_dir)
+        self.tb: RoundLogger | None = None  # opened by `start`, after a possible resume
+        self.progress = Progress(cfg.rounds)
+        self.meter = ByteMeter(cfg.clients.num)  # stays empty: hosts meter (wire/channel.py)
+        self.peak_rss_mib: list[float] = []
+
+    def start(self, first_round: int) -> None:
+        """Called once resuming (if any) succeeded: only now may RUN_DIR change."""
+        (self.cfg.run_dir / "config.toml").write_text(to_toml(config_to_dict(self.cfg)))
+        self.tb = make_logger(self.cfg.run_dir, True, to_toml(config_to_dict(self.cfg)))
+
+    def _evaluates(self, round_: int) -> bool:
+        return round_ == self.cfg.rounds - 1 or (round_ + 1) % self.cfg.eval.every == 0
+
+    def run_round(self, round_: int) -> None:
+        losses, busy = self.role.run_round(round_)
+        report = reduce_round(self.meter, losses, busy, 0, self.info.world_size,
+                              self.info.comm_device)
+        self.peak_rss_mib = report.peak_rss_mib.tolist()
+        acc, loss = self.role.evaluate() if self._evaluates(round_) else (None, None)
+        prev = self.log.records[-1] if self.log.records else None
+        record = round_record(self.cfg, round_, report, acc, loss, busy, prev)
+        self.log.append(record)
+        self.tb.log_round(record)
+        self.progress.update(record)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"global_client": self.role.global_client.state_dict(),
+                "algorithm": self.role.algo.server_state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any], round_: int) -> None:
+        self.role.global_client.load_state_dict(state["global_client"])
+        self.role.algo.load_server_state_dict(state["algorithm"])
+        self.log.truncate_after(round_)
+
+    def finish(self) -> None:
+        self.tb.close()
+        final = {"client": self.role.global_client.state_dict(),
+                 "full": self.role.algo.eval_model(self.role.global_client).state_dict()}
+        torch.save(final, self.cfg.run_dir / "final_model.pt")
+        summary = summarize(self.log.records, self.info.world_size, self.cfg.clients.num,
+                            self.peak_rss_mib)
+        write_json(self.cfg.run_dir / "summary.json",
+                   summary | {"cut_shape": list(self.role.algo.template.cut_shape)})
