@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 MIB = 1024 * 1024
+TIMING_FIELDS = ("round_s", "host_busy_s", "host_cpu_s")
+"""Per-round fields measured in seconds: the only ones that differ between identical runs."""
 
 
 def write_json(path: Path, data: Any) -> None:

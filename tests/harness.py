@@ -34,8 +34,8 @@ def small_config(tmp_path: Path, *overrides: str) -> Config:
     return load_config(None, base + list(overrides))
 
 
-def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **env_vars)
     return subprocess.run([sys.executable, "-m", "fsl_sage_dist", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

@@ -6,11 +6,12 @@ read back from the package except what a run writes to RUN_DIR.
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 
-from harness import small_config, spawn_job, read_metrics
+from harness import read_metrics, small_config, spawn_job
 
 HEADER = 14 * 8  # int64 header: magic, version, kind, round, client, seq, dtype, ndim, 6 dims
 F32, I64 = 4, 8
@@ -98,3 +99,34 @@ def test_virtual_clients_share_one_broadcast(tmp_path):
     metered = sum(r["round_wire_bytes"] for r in records)
     shared = cfg.rounds * (4 - 2) * model  # each host serves 2 clients with one copy
     assert metered - handed == shared
+
+
+# ResNet-18 at 3x32x32 with the ImageNet stem, cut after layer2, 10 classes: sizes of the
+# reference implementation (params + buffers, fp32 and int64 num_batches_tracked).
+RESNET_CLIENT, RESNET_AUX, RESNET_CUT = 2_740_048, 8_419_408, 128 * 4 * 4
+
+
+@pytest.mark.slow
+def test_resnet18_fsl_sage_on_dirichlet_clients_matches_closed_form(tmp_path):
+    """FSL-SAGE, ResNet-18 cut at layer2, Dirichlet(0.3) clients of unequal size, CIFAR-shaped
+    synthetic data: every round's bytes equal the formula, with each client's own batches."""
+    cfg = small_config(tmp_path, "algorithm=fsl_sage", "model.name=resnet18", "model.cut=layer2",
+                       "data.synthetic_shape=[3,32,32]", "data.partition=dirichlet",
+                       "data.alpha=0.3", "fsl.align_interval=2", "fsl.align_epochs=2")
+    spawn_job(cfg)
+    partition = json.loads((cfg.run_dir / "partition.json").read_text())
+    sizes = [c["samples"] for c in partition["clients"]]
+    assert len(set(sizes)) > 1, "Dirichlet(0.3) should give clients of different sizes"
+    for rec in read_metrics(cfg.run_dir):
+        uploads = [min(B, n - start) for n in sizes for it, start in enumerate(range(0, n, B))
+                   if it % 5 == 0]
+        aligns = rec["round"] % 2 == 0
+        state_messages = 2  # float and int64 vectors of the client's state
+        assert rec["bytes"]["activations"] == {"up": sum(uploads) * RESNET_CUT * F32, "down": 0}
+        assert rec["bytes"]["labels"] == {"up": sum(uploads) * I64, "down": 0}
+        assert rec["bytes"]["client_model"] == {"up": 4 * RESNET_CLIENT, "down": 4 * RESNET_CLIENT}
+        assert rec["bytes"]["aux_model"] == {"up": 0, "down": 4 * RESNET_AUX if aligns else 0}
+        assert rec["bytes"]["control"] == {
+            "up": (2 * len(uploads) + 4 * state_messages) * HEADER,
+            "down": 4 * state_messages * HEADER if aligns else 0}
+        assert rec["bytes"]["cut_grads"] == {"up": 0, "down": 0}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from urllib.parse import urlparse
 
 
 def can_reach(url: str, timeout_s: float = 3.0) -> bool:
-    """True when a TCP connection to the URL's host and port opens within `timeout_s`."""
+    """True when a TCP connection to the URL's host and port opens within `timeout_s`.
+    FSL_SAGE_OFFLINE=1 in the environment means: never try (air-gapped clusters, tests)."""
+    if os.environ.get("FSL_SAGE_OFFLINE") == "1":
+        return False
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     finished = threading.Event()

@@ -80,13 +80,13 @@ class ClientHostRole:
             for client in self.clients:  # non-participants take the new global state too
                 load_flat_state(client.part(category), averaged)
 
-    def run_round(self, round_: int) -> tuple[list[StepLoss], float]:
-        """One round; returns the training losses computed here and the busy seconds."""
-        start = time.perf_counter()
+    def run_round(self, round_: int) -> tuple[list[StepLoss], float, float]:
+        """One round; returns the training losses computed here, wall and CPU seconds."""
+        start, start_cpu = time.perf_counter(), time.process_time()
         chosen = set(participants(self.cfg.seed, round_, self.cfg.clients.num,
                                   self.cfg.clients.per_round))
         mine = [c for c in self.clients if c.id in chosen]
         losses = self._train(mine, round_)
         self._exchange_states(mine, round_)
         self.ctx.channel.flush()
-        return losses, time.perf_counter() - start
+        return losses, time.perf_counter() - start, time.process_time() - start_cpu

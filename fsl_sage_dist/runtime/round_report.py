@@ -25,7 +25,9 @@ class RoundReport:
     loss: torch.Tensor
     """[clients, 2] float64: (sum of per-sample training loss, samples)."""
     busy_s: torch.Tensor
-    """[ranks] float64: seconds each rank spent in its round loop."""
+    """[ranks] float64: wall seconds each rank spent in its round loop (waits included)."""
+    cpu_s: torch.Tensor
+    """[ranks] float64: CPU seconds each rank's process used in its round loop (compute)."""
     peak_rss_mib: torch.Tensor
     """[ranks] float64."""
 
@@ -39,15 +41,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def reduce_round(meter: ByteMeter, losses: list[StepLoss], busy_s: float, rank: int,
-                 world: int, device: torch.device) -> RoundReport | None:
+def reduce_round(meter: ByteMeter, losses: list[StepLoss], busy_s: float, cpu_s: float,
+                 rank: int, world: int, device: torch.device) -> RoundReport | None:
     """Sum every rank's numbers onto rank 0; returns the report there, None elsewhere."""
     loss = torch.zeros(meter.num_clients, 2, dtype=torch.float64)
     for step in losses:
         loss[step.client, 0] += step.loss_sum
         loss[step.client, 1] += step.samples
-    per_rank = torch.zeros(2, world, dtype=torch.float64)
-    per_rank[:, rank] = torch.tensor([busy_s, peak_rss_mib()], dtype=torch.float64)
+    per_rank = torch.zeros(3, world, dtype=torch.float64)
+    per_rank[:, rank] = torch.tensor([busy_s, cpu_s, peak_rss_mib()], dtype=torch.float64)
     parts = [meter.round_counts(), loss, per_rank]
     staged = [p.to(device) for p in parts]
     for tensor in staged:
@@ -56,4 +58,4 @@ def reduce_round(meter: ByteMeter, losses: list[StepLoss], busy_s: float, rank: 
     if rank != 0:
         return None
     counts, loss, per_rank = (t.cpu() for t in staged)
-    return RoundReport(counts, loss, per_rank[0], per_rank[1])
+    return RoundReport(counts, loss, *per_rank)

@@ -90,15 +90,15 @@ class ServerRole:
             if category == "client_model":
                 load_flat_state(self.global_client, averaged)
 
-    def run_round(self, round_: int) -> tuple[list[StepLoss], float]:
-        start = time.perf_counter()
+    def run_round(self, round_: int) -> tuple[list[StepLoss], float, float]:
+        start, start_cpu = time.perf_counter(), time.process_time()
         chosen = participants(self.cfg.seed, round_, self.cfg.clients.num,
                               self.cfg.clients.per_round)
         losses = self._serve_uploads(round_, chosen)
         self._average(round_, chosen)
         self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])
         self.ctx.channel.flush()
-        return losses, time.perf_counter() - start
+        return losses, time.perf_counter() - start, time.process_time() - start_cpu
 
     def evaluate(self) -> tuple[float, float]:
         return evaluate(self.algo.eval_model(self.global_client), self.test, self.ctx.device)

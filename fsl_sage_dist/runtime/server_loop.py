@@ -6,6 +6,9 @@ server evaluates.
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,6 +16,7 @@ import torch
 from ..algorithms import Algorithm
 from ..config import Config, config_to_dict, to_toml
 from ..data import ImageSet
+from ..models import SplitModel, state_nbytes
 from ..metrics import MetricsLog, Progress, summarize, write_json
 from ..tensorboard import RoundLogger, make_logger
 from ..wire import ByteMeter, counts_to_bytes, payload_bytes, wire_bytes
@@ -32,8 +36,28 @@ def round_record(cfg: Config, round_: int, report: RoundReport, acc: float | Non
         "round_payload_bytes": payload_bytes(by_category),
         "round_wire_bytes": wire_bytes(by_category),
         "cum_payload_bytes": cum_payload, "cum_wire_bytes": cum_wire,
-        "host_busy_s": report.busy_s[1:].tolist(),
+        "host_busy_s": report.busy_s[1:].tolist(), "host_cpu_s": report.cpu_s[1:].tolist(),
     }
+
+
+def describe_model(cfg: Config, model: SplitModel) -> str:
+    cut = "x".join(map(str, model.cut_shape))
+    per_sample = 4 * math.prod(model.cut_shape)
+    return (f"model {cfg.model.name}: smashed activations {cut} per sample ({per_sample} B "
+            f"fp32); state bytes client {state_nbytes(model.client):,}, server "
+            f"{state_nbytes(model.server):,}, aux {state_nbytes(model.aux):,}")
+
+
+def describe_partition(path: Path, show: int = 20) -> str:
+    """Samples and label histogram per client (the first `show`; all are in partition.json)."""
+    summary = json.loads(path.read_text())
+    clients = summary["clients"]
+    lines = [f"partition {summary['scheme']}: {len(clients)} clients, samples "
+             f"{min(c['samples'] for c in clients)}..{max(c['samples'] for c in clients)} "
+             f"(label histograms in {path})"]
+    lines += [f"  client {c['client']:>4}: {c['samples']:>6} samples  labels {c['label_histogram']}"
+              for c in clients[:show]]
+    return "\n".join(lines)
 
 
 class ServerLoop:
@@ -51,13 +75,16 @@ class ServerLoop:
         """Called once resuming (if any) succeeded: only now may RUN_DIR change."""
         (self.cfg.run_dir / "config.toml").write_text(to_toml(config_to_dict(self.cfg)))
         self.tb = make_logger(self.cfg.run_dir, True, to_toml(config_to_dict(self.cfg)))
+        if first_round == 0:
+            print(describe_model(self.cfg, self.role.algo.template), flush=True)
+            print(describe_partition(self.cfg.run_dir / "partition.json"), flush=True)
 
     def _evaluates(self, round_: int) -> bool:
         return round_ == self.cfg.rounds - 1 or (round_ + 1) % self.cfg.eval.every == 0
 
     def run_round(self, round_: int) -> None:
-        losses, busy = self.role.run_round(round_)
-        report = reduce_round(self.meter, losses, busy, 0, self.info.world_size,
+        losses, busy, cpu = self.role.run_round(round_)
+        report = reduce_round(self.meter, losses, busy, cpu, 0, self.info.world_size,
                               self.info.comm_device)
         self.peak_rss_mib = report.peak_rss_mib.tolist()
         acc, loss = self.role.evaluate() if self._evaluates(round_) else (None, None)

@@ -77,8 +77,7 @@ class HostLoop:
         self.role, self.info = role, info
 
     def run_round(self, round_: int) -> None:
-        losses, busy = self.role.run_round(round_)
-        reduce_round(self.role.ctx.channel.meter, losses, busy, self.info.rank,
+        reduce_round(self.role.ctx.channel.meter, *self.role.run_round(round_), self.info.rank,
                      self.info.world_size, self.info.comm_device)
 
     def state_dict(self) -> dict:
