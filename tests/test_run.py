@@ -127,3 +127,18 @@ def test_missing_dataset_offline_fails_before_spawning(tmp_path, dataset, folder
     assert proc.stderr.startswith("error: ") and str(empty / folder) in proc.stderr
     assert "download=True" in proc.stderr, "the message must say how to fetch it"
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_async_alignment_runs_and_meters_the_same_bytes(tmp_path):
+    """With fsl.async_align clients keep stepping while the new aux head travels; the bytes
+    are those of the synchronous run (only the moment of the swap differs)."""
+    runs = []
+    for mode in ("false", "true"):
+        cfg = small_config(tmp_path, "algorithm=fsl_sage", f"fsl.async_align={mode}",
+                           "fsl.align_interval=1", f"output.name=async_{mode}")
+        spawn_job(cfg)
+        runs.append(read_metrics(cfg.run_dir))
+    sync, async_ = runs
+    assert [r["bytes"] for r in sync] == [r["bytes"] for r in async_]
+    assert all(0 <= r["test_acc"] <= 1 for r in async_)

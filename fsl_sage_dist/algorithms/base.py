@@ -132,6 +132,9 @@ class Algorithm:
         """Finish iteration `it` after `z = client.model(x)` (and its upload, if scheduled)."""
         raise NotImplementedError
 
+    def client_round_end(self, client: VirtualClient, round_: int) -> None:
+        """After the client's last iteration of the round, before states are exchanged."""
+
     # -- server side ------------------------------------------------------------------------
 
     def setup_server(self) -> None:

@@ -16,10 +16,11 @@ import torch
 from torch import nn
 
 from ..seeding import torch_generator
-from ..wire import (SERVER_RANK, SmashedBatch, flatten_state, load_flat_state, recv_state,
-                    send_state)
+from ..models import SplitModel
+from ..wire import (SERVER_RANK, PendingRecv, SmashedBatch, flatten_state, irecv_state,
+                    load_flat_state, send_state)
 from .alignment import align_aux
-from .base import StepLoss, VirtualClient, adam
+from .base import Context, StepLoss, VirtualClient, adam
 from .lazy_server import LazyServerAlgorithm, aux_input_grad
 from .smashed_store import SmashedStore
 
@@ -45,19 +46,35 @@ class ServerAux:
 class FSLSAGE(LazyServerAlgorithm):
     name = "fsl_sage"
 
+    def __init__(self, ctx: Context, template: SplitModel) -> None:
+        super().__init__(ctx, template)
+        self.pending_aux: dict[int, list[PendingRecv]] = {}  # client id -> aux on its way
+
     def aligns(self, round_: int, it: int) -> bool:
         return it == 0 and round_ % self.cfg.fsl.align_interval == 0
+
+    def _take_new_aux(self, client: VirtualClient, wait: bool) -> None:
+        pending = self.pending_aux.get(client.id)
+        if pending and (wait or all(p.ready() for p in pending)):
+            load_flat_state(client.aux, [p.result() for p in pending])
+            del self.pending_aux[client.id]
 
     def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
                       y: torch.Tensor, z: torch.Tensor) -> None:
         if self.aligns(round_, it):
-            flat = recv_state(self.ctx.channel, SERVER_RANK, round_, client.id, "aux_model",
-                              flatten_state(client.aux), "down")
-            load_flat_state(client.aux, flat)
+            self.pending_aux[client.id] = irecv_state(
+                self.ctx.channel, SERVER_RANK, round_, client.id, "aux_model",
+                flatten_state(client.aux), "down")
+        # Synchronous: wait for the new head now. Asynchronous: keep stepping with the old one
+        # and swap it in at the first iteration after it has arrived (timing-dependent).
+        self._take_new_aux(client, wait=not self.cfg.fsl.async_align)
         grad = aux_input_grad(client.aux, z, y)
         client.optimizer.zero_grad(set_to_none=True)
         z.backward(grad)
         client.optimizer.step()
+
+    def client_round_end(self, client: VirtualClient, round_: int) -> None:
+        self._take_new_aux(client, wait=True)  # a head still on its way is needed next round
 
     def setup_server(self) -> None:
         super().setup_server()

@@ -87,6 +87,8 @@ class ClientHostRole:
                                   self.cfg.clients.per_round))
         mine = [c for c in self.clients if c.id in chosen]
         losses = self._train(mine, round_)
+        for client in mine:
+            self.algo.client_round_end(client, round_)
         self._exchange_states(mine, round_)
         self.ctx.channel.flush()
         return losses, time.perf_counter() - start, time.process_time() - start_cpu

@@ -1,15 +1,15 @@
 """The wire: headers, typed messages, the channel that sends them, and the byte meter."""
 
-from .channel import Channel
+from .channel import Channel, PendingRecv
 from .header import Expect, Header, Kind, ProtocolError
-from .messages import (SERVER_RANK, SmashedBatch, recv_cut_grad, recv_smashed, recv_state,
-                       send_cut_grad, send_smashed, send_state)
+from .messages import (SERVER_RANK, SmashedBatch, irecv_state, recv_cut_grad, recv_smashed,
+                       recv_state, send_cut_grad, send_smashed, send_state)
 from .meter import ByteMeter, counts_to_bytes, payload_bytes, wire_bytes
 from .state import flatten_state, load_flat_state
 
 __all__ = [
-    "SERVER_RANK", "ByteMeter", "Channel", "Expect", "Header", "Kind", "ProtocolError",
-    "SmashedBatch", "counts_to_bytes", "flatten_state", "load_flat_state", "payload_bytes",
+    "SERVER_RANK", "ByteMeter", "Channel", "PendingRecv", "Expect", "Header", "Kind", "ProtocolError",
+    "SmashedBatch", "counts_to_bytes", "flatten_state", "irecv_state", "load_flat_state", "payload_bytes",
     "recv_cut_grad", "recv_smashed", "recv_state", "send_cut_grad", "send_smashed", "send_state",
     "wire_bytes",
 ]

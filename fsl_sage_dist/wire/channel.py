@@ -23,6 +23,33 @@ from .meter import ByteMeter
 
 
 @dataclass
+class PendingRecv:
+    """A receive of a message whose shape the receiver knows in advance (posted early, so the
+    caller can go on computing); `result` validates the header once the bytes are in."""
+
+    channel: "Channel"
+    peer: int
+    expect: Expect
+    category: str
+    direction: str
+    head: torch.Tensor
+    body: torch.Tensor
+    works: list[dist.Work]
+
+    def ready(self) -> bool:
+        return all(work.is_completed() for work in self.works)
+
+    def result(self) -> torch.Tensor:
+        for work in self.works:
+            work.wait()
+        header = decode(self.head.cpu(), self.expect, self.peer, self.channel.max_bytes)
+        body = self.body
+        self.channel._meter(header.client, self.direction, self.category,
+                            body.numel() * body.element_size())
+        return body.to(self.channel.compute_device)
+
+
+@dataclass
 class Channel:
     rank: int
     meter: ByteMeter | None
@@ -56,6 +83,14 @@ class Channel:
         dist.recv(body, src=peer)
         self._meter(header.client, direction, category, body.numel() * body.element_size())
         return body.to(self.compute_device)
+
+    def irecv(self, peer: int, expect: Expect, category: str, direction: str) -> PendingRecv:
+        """Post the receive of a message of exactly `expect.shape` without waiting for it."""
+        assert expect.shape is not None and -1 not in expect.shape, "irecv needs a known shape"
+        head = torch.empty(HEADER_LEN, dtype=torch.int64, device=self.comm_device)
+        body = torch.empty(expect.shape, dtype=expect.dtypes[0], device=self.comm_device)
+        works = [dist.irecv(head, src=peer), dist.irecv(body, src=peer)]
+        return PendingRecv(self, peer, expect, category, direction, head, body, works)
 
     def broadcast(self, tensor: torch.Tensor) -> torch.Tensor:
         """Server -> every host. The caller meters per client (one copy serves co-hosted ones)."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .channel import Channel
+from .channel import Channel, PendingRecv
 from .header import Expect, Header, Kind
 
 SERVER_RANK = 0
@@ -67,8 +67,19 @@ def send_state(channel: Channel, peer: int, round_: int, client: int, category: 
         channel.send(peer, header, vec, category, direction)
 
 
+def _state_expect(round_: int, client: int, category: str, seq: int,
+                  like: torch.Tensor) -> Expect:
+    return Expect(STATE_KINDS[category], round_, client, seq, (like.dtype,), tuple(like.shape))
+
+
 def recv_state(channel: Channel, peer: int, round_: int, client: int, category: str,
                like: list[torch.Tensor], direction: str) -> list[torch.Tensor]:
-    return [channel.recv(peer, Expect(STATE_KINDS[category], round_, client, seq, (v.dtype,),
-                                      tuple(v.shape)), category, direction)
-            for seq, v in enumerate(like)]
+    return [channel.recv(peer, _state_expect(round_, client, category, seq, v), category,
+                         direction) for seq, v in enumerate(like)]
+
+
+def irecv_state(channel: Channel, peer: int, round_: int, client: int, category: str,
+                like: list[torch.Tensor], direction: str) -> list[PendingRecv]:
+    """Like `recv_state`, but posted now and completed later (see `PendingRecv`)."""
+    return [channel.irecv(peer, _state_expect(round_, client, category, seq, v), category,
+                          direction) for seq, v in enumerate(like)]
