@@ -1,0 +1,139 @@
+"""Bytes to accuracy: all five algorithms on one config, one table.
+
+    python benchmarks/bytes_to_accuracy.py --rounds 20 --train-limit 12000 --out runs/b2a
+    python benchmarks/bytes_to_accuracy.py --model resnet18 --rounds 20 --out runs/b2a_resnet
+
+Runs `fsl-sage run configs/fmnist_<algorithm>.toml` for each algorithm (Fashion-MNIST, 10 iid
+clients, same seed; checkpointed every round, so an interrupted benchmark continues where it
+stopped and finished runs are not redone), then prints final/best test accuracy, payload and
+wire MiB to first reach each target accuracy, total MiB, seconds per round, and the ratios
+FSL-SAGE / CSE-FSL and FSL-SAGE / SplitFed-v1 of MiB to target. The table is also written as
+JSON next to the run folders (OUT/bytes_to_accuracy.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
+MIB = 1024 * 1024
+
+
+def run_algorithm(algorithm: str, args: argparse.Namespace) -> Path:
+    overrides = [f"rounds={args.rounds}", f"data.train_limit={args.train_limit}",
+                 f"output.dir={args.out}", f"output.name={algorithm}", "checkpoint.every=1",
+                 f"launch.client_hosts={args.hosts}", *args.set]
+    if args.model == "resnet18":
+        overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet",
+                      "train.batch_size=256"]
+    cmd = [sys.executable, "-m", "fsl_sage_dist", "run",
+           str(ROOT / "configs" / f"fmnist_{algorithm}.toml"), *overrides]
+    print(f"== {algorithm}: {' '.join(cmd[3:])}", flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return args.out / algorithm
+
+
+def first_reaching(records: list[dict[str, Any]], acc: float, key: str) -> float | None:
+    """Cumulative MiB (`key`) at the end of the first evaluated round with test_acc >= acc."""
+    for rec in records:
+        if rec["test_acc"] is not None and rec["test_acc"] >= acc:
+            return rec[key] / MIB
+    return None
+
+
+def summarize_run(run_dir: Path, targets: list[float]) -> dict[str, Any]:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    accs = [r["test_acc"] for r in records if r["test_acc"] is not None]
+    return {
+        "algorithm": records[-1]["algorithm"], "rounds": len(records),
+        "final_acc": accs[-1], "best_acc": max(accs),
+        "payload_mib_to": {f"{t:g}": first_reaching(records, t, "cum_payload_bytes")
+                           for t in targets},
+        "wire_mib_to": {f"{t:g}": first_reaching(records, t, "cum_wire_bytes") for t in targets},
+        "total_payload_mib": records[-1]["cum_payload_bytes"] / MIB,
+        "total_wire_mib": records[-1]["cum_wire_bytes"] / MIB,
+        "s_per_round": sum(r["round_s"] for r in records) / len(records),
+        "records": records,
+    }
+
+
+def _fmt(value: float | None, spec: str = ".1f") -> str:
+    return "not reached" if value is None else format(value, spec)
+
+
+def table(rows: dict[str, dict[str, Any]], targets: list[float]) -> str:
+    keys = [f"{t:g}" for t in targets]
+    header = ["algorithm", "final acc", "best acc",
+              *[f"{kind} MiB@{k}" for k in keys for kind in ("payload", "wire")],
+              "total payload MiB", "total wire MiB", "s/round"]
+    lines = [header]
+    for name, row in rows.items():
+        lines.append([name, f"{row['final_acc']:.4f}", f"{row['best_acc']:.4f}",
+                      *[_fmt(row[f"{kind}_mib_to"][k]) for k in keys
+                        for kind in ("payload", "wire")],
+                      f"{row['total_payload_mib']:.1f}", f"{row['total_wire_mib']:.1f}",
+                      f"{row['s_per_round']:.1f}"])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w)
+                               in enumerate(zip(line, widths))) for line in lines)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def comparisons(rows: dict[str, dict[str, Any]], targets: list[float]) -> dict[str, Any]:
+    """FSL-SAGE's MiB to each target over CSE-FSL's and SplitFed-v1's, and the MiB each needs
+    to reach the best accuracy CSE-FSL reaches."""
+    out: dict[str, Any] = {}
+    sage = rows.get("fsl_sage")
+    for other in ("cse_fsl", "splitfed_v1"):
+        if sage and other in rows:
+            out[f"fsl_sage/{other}"] = {f"{t:g}": ratio(sage["payload_mib_to"][f"{t:g}"],
+                                                        rows[other]["payload_mib_to"][f"{t:g}"])
+                                        for t in targets}
+    if sage and "cse_fsl" in rows:
+        best = rows["cse_fsl"]["best_acc"]
+        need = {name: first_reaching(rows[name]["records"], best, "cum_payload_bytes")
+                for name in ("cse_fsl", "fsl_sage")}
+        out["to_cse_fsl_best_acc"] = {"acc": best, "payload_mib": need,
+                                      "fsl_sage/cse_fsl": ratio(need["fsl_sage"],
+                                                                need["cse_fsl"])}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--train-limit", type=int, default=0,
+                        help="data.train_limit: total training samples (0 = all 60,000)")
+    parser.add_argument("--model", choices=("simple_conv", "resnet18"), default="simple_conv")
+    parser.add_argument("--hosts", type=int, default=2, help="launch.client_hosts")
+    parser.add_argument("--targets", type=float, nargs="+", default=[0.80, 0.85])
+    parser.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS))
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bytes_to_accuracy")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="extra config overrides for every run")
+    args = parser.parse_args()
+    rows = {a: summarize_run(run_algorithm(a, args), args.targets) for a in args.algorithms}
+    print()
+    print(table(rows, args.targets))
+    extra = comparisons(rows, args.targets)
+    for name, value in extra.items():
+        print(f"{name}: {json.dumps(value)}")
+    result = {"model": args.model, "rounds": args.rounds, "train_limit": args.train_limit,
+              "targets": args.targets, "extra_overrides": args.set, "comparisons": extra,
+              "runs": {k: {kk: vv for kk, vv in v.items() if kk != "records"}
+                       for k, v in rows.items()}}
+    (args.out / "bytes_to_accuracy.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out / 'bytes_to_accuracy.json'}")
+
+
+if __name__ == "__main__":
+    main()
