@@ -151,3 +151,20 @@ def test_checkpoint_of_another_config_is_refused_before_spawn(tmp_path):
     proc = run_cli("run", "algorithm=fsl_sage", *_small_overrides(tmp_path)[:1],
                    "launch.client_hosts=1", *_small_overrides(tmp_path)[2:])
     assert proc.returncode == 2 and "set launch.client_hosts=2 to resume" in proc.stderr
+
+
+@pytest.mark.slow
+def test_launcher_restart_resumes_by_itself(tmp_path):
+    """launch.max_restarts=1: after a SIGKILL the built-in launcher restarts the ranks, which
+    pick up the checkpoint; the job ends well and equals an uninterrupted run."""
+    proc = _start(tmp_path, "restarted", "launch.max_restarts=1")
+    run_dir = tmp_path / "restarted"
+    _wait_for_rounds(run_dir, 3)
+    os.kill(json.loads((run_dir / "ranks" / "rank2.json").read_text())["pid"], signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    assert "resuming" in out
+    straight = _start(tmp_path, "straight")
+    straight.communicate(timeout=300)
+    assert straight.returncode == 0
+    assert_same_results(run_dir, tmp_path / "straight")

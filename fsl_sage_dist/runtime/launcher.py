@@ -27,13 +27,12 @@ def _entry(cfg_dict: dict[str, Any]) -> None:
     run_rank(config_from_dict(cfg_dict))
 
 
-def launch_local(cfg: Config) -> int:
-    """Run the job in local processes; returns the exit status (0 = every rank succeeded)."""
+def _launch_once(cfg: Config) -> bool:
     launch = LaunchConfig(
         min_nodes=1, max_nodes=1, nproc_per_node=cfg.world_size,
         run_id=f"fsl-sage-{uuid.uuid4().hex[:8]}", rdzv_backend="c10d",
-        rdzv_endpoint="127.0.0.1:0", local_addr="127.0.0.1",
-        max_restarts=cfg.launch.max_restarts, monitor_interval=0.1,
+        rdzv_endpoint="127.0.0.1:0", local_addr="127.0.0.1", max_restarts=0,
+        monitor_interval=0.1,
     )
     try:
         elastic_launch(launch, _entry)(config_to_dict(cfg))
@@ -41,8 +40,23 @@ def launch_local(cfg: Config) -> int:
         for rank, failure in sorted(err.failures.items()):
             print(f"error: rank {rank} failed (exit code {failure.exitcode}): "
                   f"{_reason(failure.message)}", file=sys.stderr)
-        return 1
-    return 0
+        return False
+    return True
+
+
+def launch_local(cfg: Config) -> int:
+    """Run the job in local processes; returns the exit status (0 = every rank succeeded).
+
+    Restarts (`launch.max_restarts`) are fresh launches (a new rendezvous, new ports) rather
+    than the elastic agent's in-place restarts, whose Gloo re-connection we found unreliable;
+    the new ranks resume from the last complete checkpoint by themselves."""
+    for attempt in range(1 + cfg.launch.max_restarts):
+        if attempt:
+            print(f"restarting the job ({attempt}/{cfg.launch.max_restarts})", file=sys.stderr,
+                  flush=True)
+        if _launch_once(cfg):
+            return 0
+    return 1
 
 
 def _reason(message: str | dict[str, Any]) -> str:
