@@ -3,6 +3,7 @@
     fsl-sage run                                  # built-in default: FSL-SAGE, Fashion-MNIST
     fsl-sage run configs/fmnist_fedavg.toml rounds=5 launch.client_hosts=2
     torchrun --standalone --nproc_per_node=3 -m fsl_sage_dist run configs/fmnist_fsl_sage.toml
+    fsl-sage compare runs/fedavg-* runs/fsl_sage-* --target-acc 0.85 --plot cmp.png
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoint import read_manifest
+from . import compare
 from .config import Config, ConfigError, load_config
-from .data import DatasetNotFoundError, check_dataset_available
 
 
 def _split_args(items: list[str]) -> tuple[str | None, list[str]]:
@@ -36,6 +36,9 @@ def _resolve_name(cfg: Config) -> None:
 
 def prepare(config: str | None, overrides: list[str]) -> Config:
     """Everything that can fail because of the user's input, before any process is spawned."""
+    from .checkpoint import read_manifest  # torch-heavy imports stay out of `compare`'s way
+    from .data import check_dataset_available
+
     cfg = load_config(config, overrides)
     check_dataset_available(cfg.data.name, cfg.data.root)
     _resolve_name(cfg)
@@ -46,12 +49,15 @@ def prepare(config: str | None, overrides: list[str]) -> Config:
 
 
 def _already_complete(cfg: Config) -> bool:
+    from .checkpoint import read_manifest
+
     manifest = read_manifest(cfg)
     done = manifest is not None and manifest["round"] + 1 >= cfg.rounds
     return done and (cfg.run_dir / "summary.json").exists()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .data import DatasetNotFoundError
     from .runtime.launcher import launch_local, under_torchrun
     from .runtime.worker import run_rank
 
@@ -78,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run a job (locally, or as one rank under torchrun)")
     run.add_argument("items", nargs="*", metavar="[CONFIG] [key=value ...]")
     run.set_defaults(func=cmd_run)
+    compare.add_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
