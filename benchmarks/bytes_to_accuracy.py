@@ -20,9 +20,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fsl_sage_dist.run_reader import MIB, Run, load_runs
+
 ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
-MIB = 1024 * 1024
 
 
 def run_algorithm(algorithm: str, args: argparse.Namespace) -> Path:
@@ -39,27 +40,15 @@ def run_algorithm(algorithm: str, args: argparse.Namespace) -> Path:
     return args.out / algorithm
 
 
-def first_reaching(records: list[dict[str, Any]], acc: float, key: str) -> float | None:
-    """Cumulative MiB (`key`) at the end of the first evaluated round with test_acc >= acc."""
-    for rec in records:
-        if rec["test_acc"] is not None and rec["test_acc"] >= acc:
-            return rec[key] / MIB
-    return None
-
-
-def summarize_run(run_dir: Path, targets: list[float]) -> dict[str, Any]:
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    accs = [r["test_acc"] for r in records if r["test_acc"] is not None]
+def summarize_run(run: Run, targets: list[float]) -> dict[str, Any]:
     return {
-        "algorithm": records[-1]["algorithm"], "rounds": len(records),
-        "final_acc": accs[-1], "best_acc": max(accs),
-        "payload_mib_to": {f"{t:g}": first_reaching(records, t, "cum_payload_bytes")
-                           for t in targets},
-        "wire_mib_to": {f"{t:g}": first_reaching(records, t, "cum_wire_bytes") for t in targets},
-        "total_payload_mib": records[-1]["cum_payload_bytes"] / MIB,
-        "total_wire_mib": records[-1]["cum_wire_bytes"] / MIB,
-        "s_per_round": sum(r["round_s"] for r in records) / len(records),
-        "records": records,
+        "algorithm": run.algorithm, "rounds": len(run.records),
+        "final_acc": run.final_acc, "best_acc": run.best_acc,
+        **{f"{kind}_mib_to": {f"{t:g}": run.mib_to_target(t, kind) for t in targets}
+           for kind in ("payload", "wire")},
+        "total_payload_mib": run.payload_mib,
+        "total_wire_mib": run.records[-1]["cum_wire_bytes"] / MIB,
+        "s_per_round": run.s_per_round,
     }
 
 
@@ -88,7 +77,8 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def comparisons(rows: dict[str, dict[str, Any]], targets: list[float]) -> dict[str, Any]:
+def comparisons(rows: dict[str, dict[str, Any]], runs: dict[str, Run],
+                targets: list[float]) -> dict[str, Any]:
     """FSL-SAGE's MiB to each target over CSE-FSL's and SplitFed-v1's, and the MiB each needs
     to reach the best accuracy CSE-FSL reaches."""
     out: dict[str, Any] = {}
@@ -100,8 +90,7 @@ def comparisons(rows: dict[str, dict[str, Any]], targets: list[float]) -> dict[s
                                         for t in targets}
     if sage and "cse_fsl" in rows:
         best = rows["cse_fsl"]["best_acc"]
-        need = {name: first_reaching(rows[name]["records"], best, "cum_payload_bytes")
-                for name in ("cse_fsl", "fsl_sage")}
+        need = {name: runs[name].mib_to_target(best) for name in ("cse_fsl", "fsl_sage")}
         out["to_cse_fsl_best_acc"] = {"acc": best, "payload_mib": need,
                                       "fsl_sage/cse_fsl": ratio(need["fsl_sage"],
                                                                 need["cse_fsl"])}
@@ -121,16 +110,20 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="extra config overrides for every run")
     args = parser.parse_args()
-    rows = {a: summarize_run(run_algorithm(a, args), args.targets) for a in args.algorithms}
+    run_dirs = [run_algorithm(a, args) for a in args.algorithms]
+    loaded, messages = load_runs(run_dirs)
+    if messages or None in loaded:
+        sys.exit("\n".join(messages) or "a run could not be read")
+    runs = dict(zip(args.algorithms, loaded))
+    rows = {a: summarize_run(run, args.targets) for a, run in runs.items()}
     print()
     print(table(rows, args.targets))
-    extra = comparisons(rows, args.targets)
+    extra = comparisons(rows, runs, args.targets)
     for name, value in extra.items():
         print(f"{name}: {json.dumps(value)}")
     result = {"model": args.model, "rounds": args.rounds, "train_limit": args.train_limit,
               "targets": args.targets, "extra_overrides": args.set, "comparisons": extra,
-              "runs": {k: {kk: vv for kk, vv in v.items() if kk != "records"}
-                       for k, v in rows.items()}}
+              "runs": rows}
     (args.out / "bytes_to_accuracy.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out / 'bytes_to_accuracy.json'}")
 

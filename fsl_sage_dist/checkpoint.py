@@ -64,6 +64,7 @@ def write_manifest(cfg: Config, round_: int) -> None:
     """Called by rank 0 once every rank confirmed its file; then older rounds are removed."""
     manifest = {"round": round_, "world_size": cfg.world_size, "config": _state_config(cfg)}
     path = checkpoint_dir(cfg.run_dir) / "manifest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     _fsync_write(path, lambda f: f.write(json.dumps(manifest, indent=2).encode()))
     for old in checkpoint_dir(cfg.run_dir).glob("round_*"):
         if old.name != round_dir(cfg.run_dir, round_).name:

@@ -21,12 +21,12 @@ def average_flat(states: list[list[torch.Tensor]], sizes: list[int]) -> list[tor
     averaged = []
     for parts in zip(*states):
         if parts[0].is_floating_point():
-            acc = torch.zeros(parts[0].shape, dtype=torch.float64)
+            acc = torch.zeros_like(parts[0], dtype=torch.float64)  # on the states' device
             for w, vec in zip(weights, parts):
                 acc += w * vec.double()
             averaged.append(acc.float())
         else:
-            acc = torch.zeros(parts[0].shape, dtype=torch.int64)
+            acc = torch.zeros_like(parts[0], dtype=torch.int64)
             for n, vec in zip(sizes, parts):
                 acc += n * vec
             averaged.append(torch.div(acc, total, rounding_mode="floor"))

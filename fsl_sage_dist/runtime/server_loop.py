@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,9 @@ class ServerLoop:
     def start(self, first_round: int) -> None:
         """Called once resuming (if any) succeeded: only now may RUN_DIR change."""
         (self.cfg.run_dir / "config.toml").write_text(to_toml(config_to_dict(self.cfg)))
-        self.tb = make_logger(self.cfg.run_dir, True, to_toml(config_to_dict(self.cfg)))
+        self.tb = make_logger(self.cfg.run_dir, True, to_toml(config_to_dict(self.cfg)),
+                              rebuild_from=self.log.records)
+        self.last_round_end = time.perf_counter()
         if first_round == 0:
             print(describe_model(self.cfg, self.role.algo.template), flush=True)
             print(describe_partition(self.cfg.run_dir / "partition.json"), flush=True)
@@ -88,8 +91,12 @@ class ServerLoop:
                               self.info.comm_device)
         self.peak_rss_mib = report.peak_rss_mib.tolist()
         acc, loss = self.role.evaluate() if self._evaluates(round_) else (None, None)
+        # Wall time from the previous round's end to this one's: hosts start a round while the
+        # server still evaluates the last, so the server's own loop time would undercount.
+        now = time.perf_counter()
+        round_s, self.last_round_end = now - self.last_round_end, now
         prev = self.log.records[-1] if self.log.records else None
-        record = round_record(self.cfg, round_, report, acc, loss, busy, prev)
+        record = round_record(self.cfg, round_, report, acc, loss, round_s, prev)
         self.log.append(record)
         self.tb.log_round(record)
         self.progress.update(record)
