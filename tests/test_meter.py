@@ -130,3 +130,16 @@ def test_resnet18_fsl_sage_on_dirichlet_clients_matches_closed_form(tmp_path):
             "up": (2 * len(uploads) + 4 * state_messages) * HEADER,
             "down": 4 * state_messages * HEADER if aligns else 0}
         assert rec["bytes"]["cut_grads"] == {"up": 0, "down": 0}
+
+
+@pytest.mark.slow
+def test_sampled_clients_only_are_metered_and_ranks_agree(tmp_path):
+    """clients.per_round=2 of 4: every rank derives the same participants (a disagreement
+    would desynchronise the protocol), and only they send and receive."""
+    cfg = small_config(tmp_path, "algorithm=splitfed_v1", "clients.per_round=2")
+    spawn_job(cfg)
+    s = simple_conv_sizes()
+    for rec in read_metrics(cfg.run_dir):
+        assert rec["bytes"]["client_model"] == {"up": 2 * s["client"], "down": 2 * s["client"]}
+        batches = batch_sizes(4)
+        assert rec["bytes"]["activations"]["up"] == 2 * sum(batches) * s["cut"] * F32

@@ -1,0 +1,49 @@
+"""Averaging arithmetic, client placement and per-round sampling."""
+
+import collections
+
+import pytest
+import torch
+
+from fsl_sage_dist.algorithms.averaging import average_flat
+from fsl_sage_dist.placement import Placement, participants
+
+
+def test_average_is_weighted_by_samples_and_exact_for_integer_buffers():
+    states = [[torch.tensor([1.0, 2.0]), torch.tensor([5])],
+              [torch.tensor([3.0, 6.0]), torch.tensor([5])],
+              [torch.tensor([0.0, 0.0]), torch.tensor([8])]]
+    floats, ints = average_flat(states, sizes=[1, 1, 2])
+    assert torch.allclose(floats, torch.tensor([1.0, 2.0]))
+    assert ints.dtype == torch.int64 and ints.tolist() == [6]  # (5 + 5 + 16) / 4 = 6.5 -> 6
+    ten_equal = [[torch.tensor([0.1]), torch.tensor([7])]] * 10
+    floats, ints = average_flat(ten_equal, sizes=[6000] * 10)
+    assert ints.tolist() == [7] and floats.item() == pytest.approx(0.1, abs=1e-7)
+
+
+def test_average_does_not_depend_on_how_states_were_grouped():
+    gen = torch.Generator().manual_seed(0)
+    states = [[torch.randn(1000, generator=gen)] for _ in range(7)]
+    sizes = [13, 7, 21, 5, 9, 30, 2]
+    first = average_flat(states, sizes)[0]
+    again = average_flat([list(s) for s in states], list(sizes))[0]
+    assert torch.equal(first, again)
+
+
+def test_round_robin_placement():
+    p = Placement(num_clients=10, num_hosts=3)
+    assert [p.host_of(c) for c in range(10)] == [1, 2, 3, 1, 2, 3, 1, 2, 3, 1]
+    assert p.clients_on(1) == [0, 3, 6, 9] and p.clients_on(3) == [2, 5, 8]
+    assert sorted(c for h in (1, 2, 3) for c in p.clients_on(h)) == list(range(10))
+
+
+def test_sampling_is_deterministic_and_fair():
+    assert participants(seed=1, round_=4, num_clients=100, per_round=0) == list(range(100))
+    assert participants(1, 4, 100, 10) == participants(1, 4, 100, 10)
+    assert participants(1, 4, 100, 10) != participants(1, 5, 100, 10)
+    counts = collections.Counter(c for r in range(2000) for c in participants(7, r, 100, 10))
+    assert set(counts) == set(range(100))
+    expected = 2000 * 10 / 100
+    print(f"picks per client: min {min(counts.values())}, max {max(counts.values())}, "
+          f"expected {expected}")
+    assert all(abs(n - expected) < 5 * expected ** 0.5 for n in counts.values())
