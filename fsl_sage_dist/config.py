@@ -138,8 +138,9 @@ class FSLConfig:
 
 @dataclass
 class WireConfig:
-    activation_dtype: Literal["fp32"] = "fp32"
-    """Dtype of smashed activations and cut-layer gradients on the wire."""
+    activation_dtype: Literal["fp32", "fp16", "bf16", "int8"] = "fp32"
+    """Dtype of smashed activations and cut-layer gradients on the wire (int8: per-row scale
+    and minimum sent along, metered)."""
     max_message_mib: float = 1024.0
     """Largest payload a receiver accepts; bigger headers are rejected before allocating."""
 
@@ -218,7 +219,8 @@ class SlurmConfig:
             _check(value >= 1, f"slurm.{key}", value, "an integer >= 1")
         _check(self.tasks_per_node >= 0, "slurm.tasks_per_node", self.tasks_per_node,
                "0 (derived from launch.client_hosts) or >= 1")
-        _check(self.gpus_per_node >= 0, "slurm.gpus_per_node", self.gpus_per_node, "an integer >= 0")
+        _check(self.gpus_per_node >= 0, "slurm.gpus_per_node", self.gpus_per_node,
+               "an integer >= 0")
         _check(self.mem_gb > 0, "slurm.mem_gb", self.mem_gb, "a number of GiB > 0")
         _check(0 <= self.signal_delay_s < 60 * self.time_min, "slurm.signal_delay_s",
                self.signal_delay_s, f"0..{60 * self.time_min - 1} (below slurm.time_min in "

@@ -143,3 +143,27 @@ def test_sampled_clients_only_are_metered_and_ranks_agree(tmp_path):
         assert rec["bytes"]["client_model"] == {"up": 2 * s["client"], "down": 2 * s["client"]}
         batches = batch_sizes(4)
         assert rec["bytes"]["activations"]["up"] == 2 * sum(batches) * s["cut"] * F32
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode, value_bytes", [("fp16", 2), ("bf16", 2), ("int8", 1)])
+def test_compressed_activations_and_gradients_are_metered_at_their_size(tmp_path, mode,
+                                                                        value_bytes):
+    """SplitFed-v1 (activations up and cut gradients down every iteration), 2 clients on 2
+    hosts: bytes equal the compressed sizes, int8 scales (2 float32 per row) included, and
+    the meter still equals what the transport was handed."""
+    cfg = small_config(tmp_path, "algorithm=splitfed_v1", "clients.num=2",
+                       f"wire.activation_dtype={mode}", "rounds=1")
+    traffic = spawn_job(cfg, record_dir=tmp_path / "traffic")
+    (rec,) = read_metrics(cfg.run_dir)
+    s, batches = simple_conv_sizes(), batch_sizes(2)
+    scales = 2 * F32 if mode == "int8" else 0
+    per_direction = 2 * sum(b * (s["cut"] * value_bytes + scales) for b in batches)
+    assert rec["bytes"]["activations"]["up"] == per_direction
+    assert rec["bytes"]["cut_grads"]["down"] == per_direction
+    messages = 2 if mode == "int8" else 1  # values (+ scales) per activation or gradient
+    assert rec["bytes"]["control"] == {"up": 2 * len(batches) * (messages + 1) * HEADER
+                                       + 2 * HEADER,
+                                       "down": 2 * len(batches) * messages * HEADER}
+    assert 0 <= rec["test_acc"] <= 1
+    assert sum(e["nbytes"] for log in traffic[1:] for e in log) == rec["round_wire_bytes"]

@@ -162,7 +162,8 @@ def _run(cfg: Config, info: RankInfo) -> None:
     template = build_split_model(cfg.model.name, train.input_shape, train.num_classes,
                                  cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
     channel = Channel(info.rank, ByteMeter(cfg.clients.num) if info.rank else None,
-                      info.comm_device, info.device, int(cfg.wire.max_message_mib * MIB))
+                      info.comm_device, info.device, int(cfg.wire.max_message_mib * MIB),
+                      cfg.wire.activation_dtype)
     placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
     algo = REGISTRY[cfg.algorithm](Context(cfg, placement, info.device, channel), template)
     make = _make_server if info.rank == 0 else _make_host

@@ -57,6 +57,8 @@ class Channel:
     comm_device: torch.device
     compute_device: torch.device
     max_bytes: int
+    activation_dtype: str = "fp32"
+    """`wire.activation_dtype`: how activations and cut gradients travel (compression.py)."""
     _pending: list[tuple[dist.Work, list[torch.Tensor]]] = field(default_factory=list)
 
     def _meter(self, client: int, direction: str, category: str, nbytes: int) -> None:

@@ -32,6 +32,7 @@ class Kind(enum.IntEnum):
     CUT_GRAD = 3  # gradient at the cut layer, server -> client
     CLIENT_STATE = 4  # a client's model state (params + buffers), either direction
     AUX_STATE = 5  # an auxiliary head's state, either direction
+    SCALES = 6  # int8 scales and minima of the SMASHED or CUT_GRAD message just before
 
 
 # Codes are part of the protocol: never renumber, only append.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from .channel import Channel, PendingRecv
+from .compression import WIRE_DTYPES, compress, decompress
 from .header import Expect, Header, Kind
 
 SERVER_RANK = 0
@@ -28,17 +29,41 @@ class SmashedBatch:
     labels: torch.Tensor
 
 
+def _send_compressed(channel: Channel, peer: int, kind: Kind, round_: int, client: int,
+                     slot: int, x: torch.Tensor, category: str, direction: str) -> None:
+    """Activations or cut gradients at `wire.activation_dtype` (int8: values, then scales)."""
+    for part_kind, part in zip((kind, Kind.SCALES),
+                               compress(x, channel.activation_dtype)):
+        header = Header(part_kind, round_, client, slot, part.dtype, tuple(part.shape))
+        channel.send(peer, header, part, category, direction)
+
+
+def _recv_compressed(channel: Channel, peer: int, kind: Kind, round_: int, client: int,
+                     slot: int, shape: tuple[int, ...], category: str,
+                     direction: str) -> torch.Tensor:
+    mode = channel.activation_dtype
+    values = channel.recv(peer, Expect(kind, round_, client, slot, (WIRE_DTYPES[mode],), shape),
+                          category, direction)
+    parts = [values]
+    if mode == "int8":
+        parts.append(channel.recv(peer, Expect(Kind.SCALES, round_, client, slot,
+                                               (torch.float32,), (len(values), 2)),
+                                  category, direction))
+    return decompress(parts, mode)
+
+
 def send_smashed(channel: Channel, round_: int, batch: SmashedBatch) -> None:
-    for kind, tensor, category in ((Kind.SMASHED, batch.activations, "activations"),
-                                   (Kind.LABELS, batch.labels, "labels")):
-        header = Header(kind, round_, batch.client, batch.slot, tensor.dtype, tuple(tensor.shape))
-        channel.send(SERVER_RANK, header, tensor, category, "up")
+    _send_compressed(channel, SERVER_RANK, Kind.SMASHED, round_, batch.client, batch.slot,
+                     batch.activations, "activations", "up")
+    y = batch.labels
+    channel.send(SERVER_RANK, Header(Kind.LABELS, round_, batch.client, batch.slot, y.dtype,
+                                     tuple(y.shape)), y, "labels", "up")
 
 
 def recv_smashed(channel: Channel, host: int, round_: int, client: int, slot: int,
                  cut_shape: tuple[int, ...]) -> SmashedBatch:
-    z = channel.recv(host, Expect(Kind.SMASHED, round_, client, slot, (torch.float32,),
-                                  (-1, *cut_shape)), "activations", "up")
+    z = _recv_compressed(channel, host, Kind.SMASHED, round_, client, slot, (-1, *cut_shape),
+                         "activations", "up")
     y = channel.recv(host, Expect(Kind.LABELS, round_, client, slot, (torch.int64,),
                                   (z.shape[0],)), "labels", "up")
     return SmashedBatch(client, slot, z, y)
@@ -46,14 +71,14 @@ def recv_smashed(channel: Channel, host: int, round_: int, client: int, slot: in
 
 def send_cut_grad(channel: Channel, host: int, round_: int, client: int, slot: int,
                   grad: torch.Tensor) -> None:
-    header = Header(Kind.CUT_GRAD, round_, client, slot, grad.dtype, tuple(grad.shape))
-    channel.send(host, header, grad, "cut_grads", "down")
+    _send_compressed(channel, host, Kind.CUT_GRAD, round_, client, slot, grad, "cut_grads",
+                     "down")
 
 
 def recv_cut_grad(channel: Channel, round_: int, client: int, slot: int,
                   shape: tuple[int, ...]) -> torch.Tensor:
-    expect = Expect(Kind.CUT_GRAD, round_, client, slot, (torch.float32,), shape)
-    return channel.recv(SERVER_RANK, expect, "cut_grads", "down")
+    return _recv_compressed(channel, SERVER_RANK, Kind.CUT_GRAD, round_, client, slot, shape,
+                            "cut_grads", "down")
 
 
 STATE_KINDS = {"client_model": Kind.CLIENT_STATE, "aux_model": Kind.AUX_STATE}
