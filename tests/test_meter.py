@@ -167,3 +167,28 @@ def test_compressed_activations_and_gradients_are_metered_at_their_size(tmp_path
                                        "down": 2 * len(batches) * messages * HEADER}
     assert 0 <= rec["test_acc"] <= 1
     assert sum(e["nbytes"] for log in traffic[1:] for e in log) == rec["round_wire_bytes"]
+
+
+RESNET_SERVER = 42_025_080
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl"])
+def test_resnet18_other_algorithms_match_closed_form(tmp_path, algorithm):
+    """The other four algorithms on ResNet-18 (layer2 cut) with CIFAR-shaped data, one round:
+    activation, gradient and model bytes from the reference sizes and the 4x120-sample iid
+    split (batches 32, 32, 32, 24)."""
+    cfg = small_config(tmp_path, f"algorithm={algorithm}", "model.name=resnet18",
+                       "model.cut=layer2", "data.synthetic_shape=[3,32,32]", "rounds=1")
+    spawn_job(cfg)
+    (rec,) = read_metrics(cfg.run_dir)
+    batches = batch_sizes(4)
+    uploaded = {"fedavg": [], "cse_fsl": batches[::5]}.get(algorithm, batches)
+    smashed = 4 * sum(uploaded) * RESNET_CUT * F32
+    model = RESNET_CLIENT + (RESNET_SERVER if algorithm == "fedavg" else 0)
+    assert rec["bytes"]["activations"]["up"] == smashed
+    assert rec["bytes"]["cut_grads"]["down"] == (smashed if "splitfed" in algorithm else 0)
+    assert rec["bytes"]["client_model"] == {"up": 4 * model, "down": 4 * model}
+    aux = 4 * RESNET_AUX if algorithm == "cse_fsl" else 0
+    assert rec["bytes"]["aux_model"] == {"up": aux, "down": aux}
+    assert 0 <= rec["test_acc"] <= 1
