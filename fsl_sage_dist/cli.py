@@ -4,6 +4,7 @@
     fsl-sage run configs/fmnist_fedavg.toml rounds=5 launch.client_hosts=2
     torchrun --standalone --nproc_per_node=3 -m fsl_sage_dist run configs/fmnist_fsl_sage.toml
     fsl-sage compare runs/fedavg-* runs/fsl_sage-* --target-acc 0.85 --plot cmp.png
+    fsl-sage submit configs/fmnist_fsl_sage.toml slurm.partition=cpu --wait
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from . import compare
+from . import compare, submit
 from .config import Config, ConfigError, load_config
 
 
-def _split_args(items: list[str]) -> tuple[str | None, list[str]]:
+def split_args(items: list[str]) -> tuple[str | None, list[str]]:
     """The first argument without '=' is the config file; the rest are overrides."""
     if items and "=" not in items[0]:
         return items[0], items[1:]
@@ -61,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runtime.launcher import launch_local, under_torchrun
     from .runtime.worker import run_rank
 
-    config, overrides = _split_args(args.items)
+    config, overrides = split_args(args.items)
     try:
         cfg = prepare(config, overrides)
     except (ConfigError, DatasetNotFoundError) as err:
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("items", nargs="*", metavar="[CONFIG] [key=value ...]")
     run.set_defaults(func=cmd_run)
     compare.add_parser(sub)
+    submit.add_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 
