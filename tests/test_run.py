@@ -113,7 +113,7 @@ def test_client_hosts_compute_at_the_same_time(tmp_path, algorithm):
     spawn_job(cfg)
     ratios = sorted(r["round_s"] / sum(r["host_cpu_s"]) for r in read_metrics(cfg.run_dir)[1:])
     print(f"{algorithm}: round wall time / sum of host CPU time = {ratios}")
-    assert ratios[0] < 0.8
+    assert ratios[0] < 0.85  # 1.0 = the hosts took turns; 0.5 = perfect overlap
 
 
 @pytest.mark.parametrize("dataset, folder", [("cifar10", "cifar-10-batches-py"),
