@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 from . import compare, submit
 from .config import Config, ConfigError, load_config

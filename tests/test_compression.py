@@ -9,7 +9,8 @@ from fsl_sage_dist.wire.compression import compress, decompress
 @pytest.fixture
 def activations():
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(64, 128, 4, 4, generator=gen) * torch.linspace(0.01, 10, 64)[:, None, None, None]
+    ranges = torch.linspace(0.01, 10, 64)[:, None, None, None]
+    x = torch.randn(64, 128, 4, 4, generator=gen) * ranges
     return torch.relu(x) + 0.5 * x  # skewed rows of very different ranges, like real activations
 
 

@@ -20,7 +20,8 @@ from harness import ROOT, read_metrics, run_cli, small_config, spawn_job
 
 
 def results(run_dir: Path) -> tuple[list[dict], dict]:
-    metrics = [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in read_metrics(run_dir)]
+    metrics = [{k: v for k, v in r.items() if k not in TIMING_FIELDS}
+               for r in read_metrics(run_dir)]
     return metrics, torch.load(run_dir / "final_model.pt", weights_only=True)
 
 

@@ -8,8 +8,8 @@ from .meter import ByteMeter, counts_to_bytes, payload_bytes, wire_bytes
 from .state import flatten_state, load_flat_state
 
 __all__ = [
-    "SERVER_RANK", "ByteMeter", "Channel", "PendingRecv", "Expect", "Header", "Kind", "ProtocolError",
-    "SmashedBatch", "counts_to_bytes", "flatten_state", "irecv_state", "load_flat_state", "payload_bytes",
-    "recv_cut_grad", "recv_smashed", "recv_state", "send_cut_grad", "send_smashed", "send_state",
-    "wire_bytes",
+    "SERVER_RANK", "ByteMeter", "Channel", "PendingRecv", "Expect", "Header", "Kind",
+    "ProtocolError", "SmashedBatch", "counts_to_bytes", "flatten_state", "irecv_state",
+    "load_flat_state", "payload_bytes", "recv_cut_grad", "recv_smashed", "recv_state",
+    "send_cut_grad", "send_smashed", "send_state", "wire_bytes",
 ]

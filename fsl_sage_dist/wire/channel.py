@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.distributed as dist
 
-from .header import HEADER_LEN, HEADER_NBYTES, Expect, Header, Kind, decode
+from .header import HEADER_LEN, HEADER_NBYTES, Expect, Header, decode
 from .meter import ByteMeter
 
 
