@@ -169,3 +169,21 @@ def test_launcher_restart_resumes_by_itself(tmp_path):
     straight.communicate(timeout=300)
     assert straight.returncode == 0
     assert_same_results(run_dir, tmp_path / "straight")
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_rank_and_keeps_the_checkpoint(tmp_path):
+    proc = _start(tmp_path, "interrupted")
+    run_dir = tmp_path / "interrupted"
+    _wait_for_rounds(run_dir, 3)
+    pids = [json.loads((run_dir / "ranks" / f"rank{r}.json").read_text())["pid"]
+            for r in range(3)]
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT
+    assert "stopped by signal 2" in err and "Traceback" not in err
+    assert not any(_alive(pid) for pid in pids), "no orphan rank may remain"
+    rerun = _start(tmp_path, "interrupted")
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0 and "resuming" in out, err[-2000:]
+    assert len(read_metrics(run_dir)) == 12

@@ -11,6 +11,7 @@ import sys
 import uuid
 from typing import Any
 
+from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, record
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -54,8 +55,14 @@ def launch_local(cfg: Config) -> int:
         if attempt:
             print(f"restarting the job ({attempt}/{cfg.launch.max_restarts})", file=sys.stderr,
                   flush=True)
-        if _launch_once(cfg):
-            return 0
+        try:
+            if _launch_once(cfg):
+                return 0
+        except SignalException as err:  # Ctrl-C or SIGTERM: the agent has stopped every rank
+            print(f"stopped by signal {int(err.sigval)}; every rank has exited. Rerun the same "
+                  "command to resume from the last complete checkpoint (if checkpoint.every > "
+                  "0).", file=sys.stderr)
+            return 128 + int(err.sigval)
     return 1
 
 
