@@ -161,7 +161,7 @@ def _run(cfg: Config, info: RankInfo) -> None:
     parts = _partition(cfg, train)
     template = build_split_model(cfg.model.name, train.input_shape, train.num_classes,
                                  cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
-    channel = Channel(info.rank, ByteMeter(cfg.clients.num) if info.rank else None,
+    channel = Channel(ByteMeter(cfg.clients.num) if info.rank else None,
                       info.comm_device, info.device, int(cfg.wire.max_message_mib * MIB),
                       cfg.wire.activation_dtype)
     placement = Placement(cfg.clients.num, cfg.launch.client_hosts)

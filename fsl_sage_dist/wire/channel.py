@@ -51,7 +51,6 @@ class PendingRecv:
 
 @dataclass
 class Channel:
-    rank: int
     meter: ByteMeter | None
     """The rank's meter; None on the server, which does not meter (see module docstring)."""
     comm_device: torch.device
