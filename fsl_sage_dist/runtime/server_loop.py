@@ -61,6 +61,11 @@ def describe_partition(path: Path, show: int = 20) -> str:
     return "\n".join(lines)
 
 
+def evaluates(cfg: Config, round_: int) -> bool:
+    """Rounds whose end is evaluated: every `eval.every`-th and the last."""
+    return round_ == cfg.rounds - 1 or (round_ + 1) % cfg.eval.every == 0
+
+
 class ServerLoop:
     def __init__(self, cfg: Config, algo: Algorithm, info: RankInfo, client_sizes: list[int],
                  test: ImageSet) -> None:
@@ -82,15 +87,12 @@ class ServerLoop:
             print(describe_model(self.cfg, self.role.algo.template), flush=True)
             print(describe_partition(self.cfg.run_dir / "partition.json"), flush=True)
 
-    def _evaluates(self, round_: int) -> bool:
-        return round_ == self.cfg.rounds - 1 or (round_ + 1) % self.cfg.eval.every == 0
-
     def run_round(self, round_: int) -> None:
         losses, busy, cpu = self.role.run_round(round_)
         report = reduce_round(self.meter, losses, busy, cpu, 0, self.info.world_size,
                               self.info.comm_device)
         self.peak_rss_mib = report.peak_rss_mib.tolist()
-        acc, loss = self.role.evaluate() if self._evaluates(round_) else (None, None)
+        acc, loss = self.role.evaluate() if evaluates(self.cfg, round_) else (None, None)
         # Wall time from the previous round's end to this one's: hosts start a round while the
         # server still evaluates the last, so the server's own loop time would undercount.
         now = time.perf_counter()

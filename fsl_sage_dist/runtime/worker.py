@@ -36,20 +36,29 @@ class RankFailure(RuntimeError):
     """A rank could not go on; the message names the rank, its role and the round."""
 
 
-def _load(cfg: Config, split: str) -> ImageSet:
+def load_split(cfg: Config, split: str) -> ImageSet:
     d = cfg.data
     return load_dataset(d.name, split, root=d.root, synthetic_shape=tuple(d.synthetic_shape),
                         num_classes=d.num_classes, synthetic_size=tuple(d.synthetic_size),
                         seed=cfg.seed)
 
 
-def _partition(cfg: Config, train: ImageSet) -> list[np.ndarray]:
+def partition(cfg: Config, train: ImageSet) -> list[np.ndarray]:
     """Indices into `train` per client; every rank computes the same from the seed."""
     pool = limit_indices(len(train), cfg.data.train_limit, cfg.seed)
     labels = train.labels.numpy()[pool]
     parts = partition_indices(labels, cfg.clients.num, cfg.data.partition, cfg.seed,
                               alpha=cfg.data.alpha, shards_per_client=cfg.data.shards_per_client)
     return [pool[p] for p in parts]
+
+
+def build_algorithm(cfg: Config, train: ImageSet, device: torch.device,
+                    channel: Channel) -> Algorithm:
+    """This rank's algorithm object, on a fresh copy of the seeded split model."""
+    template = build_split_model(cfg.model.name, train.input_shape, train.num_classes,
+                                 cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
+    placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
+    return REGISTRY[cfg.algorithm](Context(cfg, placement, device, channel), template)
 
 
 def _failed_ranks(failed: bool, info: RankInfo) -> list[int]:
@@ -94,12 +103,18 @@ class HostLoop:
         """Nothing to write: the server owns RUN_DIR's files."""
 
 
-def _make_host(cfg: Config, algo: Algorithm, info: RankInfo, train: ImageSet,
-               parts: list[np.ndarray]) -> HostLoop:
+def host_role(cfg: Config, algo: Algorithm, rank: int, train: ImageSet,
+              parts: list[np.ndarray]) -> ClientHostRole:
+    """The virtual clients of client host `rank`, each with its own rows of `train`."""
     clients = [algo.new_client(c, ClientData(train, parts[c], cfg.train.batch_size, cfg.seed, c,
                                              cfg.data.augment))
-               for c in algo.ctx.placement.clients_on(info.rank)]
-    return HostLoop(ClientHostRole(algo, clients), info)
+               for c in algo.ctx.placement.clients_on(rank)]
+    return ClientHostRole(algo, clients)
+
+
+def _make_host(cfg: Config, algo: Algorithm, info: RankInfo, train: ImageSet,
+               parts: list[np.ndarray]) -> HostLoop:
+    return HostLoop(host_role(cfg, algo, info.rank, train, parts), info)
 
 
 def _make_server(cfg: Config, algo: Algorithm, info: RankInfo, train: ImageSet,
@@ -107,7 +122,7 @@ def _make_server(cfg: Config, algo: Algorithm, info: RankInfo, train: ImageSet,
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     summary = partition_summary(parts, train.labels.numpy(), train.num_classes)
     write_json(cfg.run_dir / "partition.json", summary | {"scheme": cfg.data.partition})
-    return ServerLoop(cfg, algo, info, [len(p) for p in parts], _load(cfg, "test"))
+    return ServerLoop(cfg, algo, info, [len(p) for p in parts], load_split(cfg, "test"))
 
 
 def _resume(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop) -> int:
@@ -157,15 +172,12 @@ def _run(cfg: Config, info: RankInfo) -> None:
     _announce(cfg, info)
     set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
     _check_same_config(cfg, info)
-    train = _load(cfg, "train")
-    parts = _partition(cfg, train)
-    template = build_split_model(cfg.model.name, train.input_shape, train.num_classes,
-                                 cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
+    train = load_split(cfg, "train")
+    parts = partition(cfg, train)
     channel = Channel(ByteMeter(cfg.clients.num) if info.rank else None,
                       info.comm_device, info.device, int(cfg.wire.max_message_mib * MIB),
                       cfg.wire.activation_dtype)
-    placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
-    algo = REGISTRY[cfg.algorithm](Context(cfg, placement, info.device, channel), template)
+    algo = build_algorithm(cfg, train, info.device, channel)
     make = _make_server if info.rank == 0 else _make_host
     loop = make(cfg, algo, info, train, parts)
     del train  # clients keep only their own rows; the server never trains on inputs
