@@ -98,8 +98,9 @@ def run_in_process(cfg: Config) -> list[InProcessRound]:
              for r in hosts]
     rounds: list[InProcessRound] = []
     payload = [0] * cfg.rounds
-    _take_turns(loopback, [lambda: _serve(cfg, server, rounds),
-                           *[lambda role=role: _host(cfg, role, payload) for role in roles]], threads)
+    jobs = [lambda: _serve(cfg, server, rounds),
+            *[lambda role=role: _host(cfg, role, payload) for role in roles]]
+    _take_turns(loopback, jobs, threads)
     for record in rounds:
         record.payload_bytes = payload[record.round]
     return rounds
