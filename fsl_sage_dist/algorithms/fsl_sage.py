@@ -10,13 +10,15 @@ per client, trained only on the server (with a persistent Adam there) and never 
 from __future__ import annotations
 
 import copy
+from contextlib import nullcontext
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..seeding import torch_generator
 from ..models import SplitModel
+from ..runtime.process_group import borrowed_cores
+from ..seeding import torch_generator
 from ..wire import (SERVER_RANK, PendingRecv, SmashedBatch, flatten_state, irecv_state,
                     load_flat_state, send_state)
 from .alignment import align_aux
@@ -103,8 +105,11 @@ class FSLSAGE(LazyServerAlgorithm):
         if self.aligns(round_, it):
             fsl = self.cfg.fsl
             gen = torch_generator(self.cfg.seed, "align", batch.client, round_)
-            align_aux(state.aux, state.optimizer, self.server, state.store.activations,
-                      state.store.labels, fsl.align_epochs, fsl.align_batch_size, gen)
+            # Synchronous alignment is the one stretch where every host waits for the server.
+            cores = nullcontext() if fsl.async_align else borrowed_cores(self.cfg)
+            with cores:
+                align_aux(state.aux, state.optimizer, self.server, state.store.activations,
+                          state.store.labels, fsl.align_epochs, fsl.align_batch_size, gen)
             host = self.ctx.placement.host_of(batch.client)
             send_state(self.ctx.channel, host, round_, batch.client, "aux_model",
                        flatten_state(state.aux), "down")
