@@ -2,6 +2,7 @@
 
     python benchmarks/bytes_to_accuracy.py --rounds 20 --train-limit 12000 --out runs/b2a
     python benchmarks/bytes_to_accuracy.py --model resnet18 --rounds 20 --out runs/b2a_resnet
+    python benchmarks/bytes_to_accuracy.py --algorithms cse_fsl fsl_sage --dtypes bf16 int8
 
 Runs `fsl-sage run configs/fmnist_<algorithm>.toml` for each algorithm (Fashion-MNIST, 10 iid
 clients, same seed; checkpointed every round, so an interrupted benchmark continues where it
@@ -9,6 +10,11 @@ stopped and finished runs are not redone), then prints final/best test accuracy,
 wire MiB to first reach each target accuracy, total MiB, seconds per round, and the ratios
 FSL-SAGE / CSE-FSL and FSL-SAGE / SplitFed-v1 of MiB to target. The table is also written as
 JSON next to the run folders (OUT/bytes_to_accuracy.json).
+
+With --dtypes, FSL-SAGE also runs with each given `wire.activation_dtype` (folders
+fsl_sage_<dtype>), and a second table gives, per dtype, the accuracy (and its difference from
+fp32), the MiB to each target, and the MiB to reach CSE-FSL's best accuracy as a fraction of
+CSE-FSL's own.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
 
 
-def run_algorithm(algorithm: str, args: argparse.Namespace) -> Path:
+def run_algorithm(algorithm: str, args: argparse.Namespace, dtype: str = "fp32") -> Path:
+    name = algorithm if dtype == "fp32" else f"{algorithm}_{dtype}"
     overrides = [f"rounds={args.rounds}", f"data.train_limit={args.train_limit}",
-                 f"output.dir={args.out}", f"output.name={algorithm}", "checkpoint.every=1",
-                 f"launch.client_hosts={args.hosts}", *args.set]
+                 f"output.dir={args.out}", f"output.name={name}", "checkpoint.every=1",
+                 f"launch.client_hosts={args.hosts}", f"wire.activation_dtype={dtype}", *args.set]
     if args.model == "resnet18":
         overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet",
                       "train.batch_size=256"]
@@ -37,7 +44,7 @@ def run_algorithm(algorithm: str, args: argparse.Namespace) -> Path:
            str(ROOT / "configs" / f"fmnist_{algorithm}.toml"), *overrides]
     print(f"== {algorithm}: {' '.join(cmd[3:])}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
-    return args.out / algorithm
+    return args.out / name
 
 
 def summarize_run(run: Run, targets: list[float]) -> dict[str, Any]:
@@ -97,6 +104,38 @@ def comparisons(rows: dict[str, dict[str, Any]], runs: dict[str, Run],
     return out
 
 
+def compression(runs: dict[str, Run], by_dtype: dict[str, Run],
+                targets: list[float]) -> dict[str, dict[str, Any]]:
+    """FSL-SAGE at each `wire.activation_dtype`: accuracy, MiB to each target, and the MiB it
+    needs to reach CSE-FSL's best accuracy as a fraction of what CSE-FSL needs."""
+    sage, cse = runs.get("fsl_sage"), runs.get("cse_fsl")
+    rows: dict[str, dict[str, Any]] = {}
+    for dtype, run in (({"fp32": sage} if sage else {}) | by_dtype).items():
+        row = summarize_run(run, targets)
+        if cse:
+            need = run.mib_to_target(cse.best_acc)
+            row["mib_to_cse_fsl_best"] = need
+            row["vs_cse_fsl"] = ratio(need, cse.mib_to_target(cse.best_acc))
+        if sage:
+            row["final_acc_minus_fp32"] = run.final_acc - sage.final_acc
+        rows[dtype] = row
+    return rows
+
+
+def compression_table(rows: dict[str, dict[str, Any]], targets: list[float]) -> str:
+    keys = [f"{t:g}" for t in targets]
+    lines = [["fsl_sage dtype", "final acc", "- fp32", "best acc",
+              *[f"payload MiB@{k}" for k in keys], "MiB@CSE best", "/ CSE-FSL"]]
+    for dtype, row in rows.items():
+        delta = row.get("final_acc_minus_fp32")
+        lines.append([dtype, f"{row['final_acc']:.4f}", _fmt(delta, "+.4f"),
+                      f"{row['best_acc']:.4f}", *[_fmt(row["payload_mib_to"][k]) for k in keys],
+                      _fmt(row.get("mib_to_cse_fsl_best")), _fmt(row.get("vs_cse_fsl"), ".2f")])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w)
+                               in enumerate(zip(line, widths))) for line in lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -106,15 +145,20 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=2, help="launch.client_hosts")
     parser.add_argument("--targets", type=float, nargs="+", default=[0.80, 0.85])
     parser.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS))
+    parser.add_argument("--dtypes", nargs="*", choices=("fp16", "bf16", "int8"), default=[],
+                        help="also run FSL-SAGE with these wire.activation_dtype values and "
+                             "print the compression table")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bytes_to_accuracy")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="extra config overrides for every run")
     args = parser.parse_args()
     run_dirs = [run_algorithm(a, args) for a in args.algorithms]
+    run_dirs += [run_algorithm("fsl_sage", args, dtype) for dtype in args.dtypes]
     loaded, messages = load_runs(run_dirs)
     if messages or None in loaded:
         sys.exit("\n".join(messages) or "a run could not be read")
     runs = dict(zip(args.algorithms, loaded))
+    by_dtype = dict(zip(args.dtypes, loaded[len(args.algorithms):]))
     rows = {a: summarize_run(run, args.targets) for a, run in runs.items()}
     print()
     print(table(rows, args.targets))
@@ -124,6 +168,10 @@ def main() -> None:
     result = {"model": args.model, "rounds": args.rounds, "train_limit": args.train_limit,
               "targets": args.targets, "extra_overrides": args.set, "comparisons": extra,
               "runs": rows}
+    if args.dtypes:
+        result["compression"] = compression(runs, by_dtype, args.targets)
+        print()
+        print(compression_table(result["compression"], args.targets))
     (args.out / "bytes_to_accuracy.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out / 'bytes_to_accuracy.json'}")
 
