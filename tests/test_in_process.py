@@ -13,6 +13,7 @@ from fsl_sage_dist.runtime.in_process import run_in_process
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackStalled
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["splitfed_v2", "fsl_sage"])
 def test_in_process_equals_distributed(tmp_path, algorithm):
     """Whole turns and lockstep-with-alignment: same accuracies, losses and bytes, bitwise."""
@@ -32,6 +33,7 @@ def test_waiting_for_a_message_that_never_comes_stops():
         loopback.take(0, 1)
 
 
+@pytest.mark.slow
 def test_a_failing_role_stops_the_others(tmp_path, monkeypatch):
     """One role raises mid-round; the roles waiting on it are woken at once, not at the timeout."""
     cfg = small_config(tmp_path, "algorithm=cse_fsl", "runtime.timeout_s=600")
