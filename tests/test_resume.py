@@ -52,15 +52,17 @@ def test_resumed_run_equals_uninterrupted(tmp_path, algorithm):
     assert [p.name for p in (resumed.run_dir / "checkpoints").glob("round_*")] == ["round_000002"]
 
 
-def _start(tmp_path: Path, name: str, *extra: str) -> subprocess.Popen:
+def _start(tmp_path: Path, name: str, *extra: str,
+           launcher: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`fsl-sage run` of a small job; `launcher` (e.g. torchrun's arguments) goes before it."""
     args = ["run", "algorithm=fsl_sage", "rounds=12", "clients.num=4", "launch.client_hosts=2",
             "data.name=synthetic", "data.synthetic_size=[480,200]", "train.batch_size=32",
             "runtime.threads_per_rank=1", "runtime.timeout_s=30", "fsl.align_epochs=5",
             "fsl.align_interval=3", "checkpoint.every=1", f"output.dir={tmp_path}",
             f"output.name={name}", *extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "fsl_sage_dist", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, *launcher, "-m", "fsl_sage_dist", *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _wait_for_rounds(run_dir: Path, rounds: int, deadline_s: float = 120) -> None:
@@ -154,11 +156,20 @@ def test_checkpoint_of_another_config_is_refused_before_spawn(tmp_path):
     assert proc.returncode == 2 and "set launch.client_hosts=2 to resume" in proc.stderr
 
 
+TORCHRUN_RESTARTING = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=3",
+                      "--max-restarts=1")
+
+
 @pytest.mark.slow
-def test_launcher_restart_resumes_by_itself(tmp_path):
-    """launch.max_restarts=1: after a SIGKILL the built-in launcher restarts the ranks, which
-    pick up the checkpoint; the job ends well and equals an uninterrupted run."""
-    proc = _start(tmp_path, "restarted", "launch.max_restarts=1")
+@pytest.mark.parametrize("launcher", ["built-in", "torchrun"])
+def test_launcher_restart_resumes_by_itself(tmp_path, launcher):
+    """launch.max_restarts=1, or torchrun --max-restarts=1 (in-place restart, same agent
+    store): after a SIGKILL the ranks are restarted and pick up the checkpoint; the job ends
+    well and equals an uninterrupted run."""
+    if launcher == "torchrun":
+        proc = _start(tmp_path, "restarted", launcher=TORCHRUN_RESTARTING)
+    else:
+        proc = _start(tmp_path, "restarted", "launch.max_restarts=1")
     run_dir = tmp_path / "restarted"
     _wait_for_rounds(run_dir, 3)
     os.kill(json.loads((run_dir / "ranks" / "rank2.json").read_text())["pid"], signal.SIGKILL)
