@@ -4,11 +4,13 @@
 
 For CSE-FSL and FSL-SAGE on the shipped Fashion-MNIST configs (simple_conv, 10 clients), times
 - the in-process baseline: the server and all clients in this one process, taking turns, with
-  every core given to torch's intra-op threads (`runtime/in_process.py`);
+  every core given to torch's intra-op threads (`runtime/in_process.py`), and the same with one
+  thread (how a plain single-threaded simulation runs);
 - `fsl-sage run` with `launch.client_hosts` = each of --hosts, one process per rank and the
   cores shared among them (threads per rank = cores // ranks, at least 1).
-Prints seconds per round and the speed-up over the baseline. Round 0 is reported on its own: it
-includes start-up effects and, for FSL-SAGE, an alignment (every `fsl.align_interval` rounds);
+Prints seconds per round and the speed-up over the all-cores baseline. Round 0 is reported on
+its own: it includes start-up effects and, for FSL-SAGE, an alignment (every
+`fsl.align_interval` rounds);
 "steady" is the mean over the later rounds, which is what a long run mostly consists of.
 The table is also written as JSON (OUT/round_time.json).
 """
@@ -28,6 +30,7 @@ from fsl_sage_dist.config import load_config
 from fsl_sage_dist.runtime.in_process import run_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "in-process, all cores"
 
 
 def overrides(args: argparse.Namespace, name: str, hosts: int) -> list[str]:
@@ -40,11 +43,11 @@ def timings(round_s: list[float]) -> dict[str, float]:
     return {"first_s": round_s[0], "steady_s": statistics.mean(round_s[1:])}
 
 
-def in_process(algorithm: str, args: argparse.Namespace) -> dict[str, float]:
+def in_process(algorithm: str, args: argparse.Namespace, threads: int) -> dict[str, float]:
     cfg = load_config(ROOT / "configs" / f"fmnist_{algorithm}.toml",
                       overrides(args, f"{algorithm}_in_process", 1)
-                      + [f"runtime.threads_per_rank={os.cpu_count()}"])
-    print(f"== {algorithm}: in-process baseline, {os.cpu_count()} threads", flush=True)
+                      + [f"runtime.threads_per_rank={threads}"])
+    print(f"== {algorithm}: in-process baseline, {threads} thread(s)", flush=True)
     return timings([r.round_s for r in run_in_process(cfg)])
 
 
@@ -61,7 +64,7 @@ def distributed(algorithm: str, hosts: int, args: argparse.Namespace) -> dict[st
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     lines = [["algorithm", "layout", "round 0 s", "steady s/round", "speed-up (steady)"]]
     for algorithm, layouts in results.items():
-        base = layouts["in-process"]["steady_s"]
+        base = layouts[BASELINE]["steady_s"]
         for layout, t in layouts.items():
             lines.append([algorithm, layout, f"{t['first_s']:.2f}", f"{t['steady_s']:.2f}",
                           f"{base / t['steady_s']:.2f}x"])
@@ -87,7 +90,10 @@ def main() -> None:
         parser.error("--rounds must be at least 2: round 0 is reported apart from the others")
     results: dict[str, dict[str, Any]] = {}
     for algorithm in args.algorithms:
-        results[algorithm] = {"in-process": in_process(algorithm, args)}
+        cores = os.cpu_count() or 1
+        results[algorithm] = {BASELINE: in_process(algorithm, args, cores)}
+        if cores > 1:
+            results[algorithm]["in-process, 1 thread"] = in_process(algorithm, args, 1)
         for hosts in args.hosts:
             results[algorithm][f"{1 + hosts} ranks"] = distributed(algorithm, hosts, args)
     print()
