@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision import datasets
 
 from fsl_sage_dist.data.errors import DatasetNotFoundError
 from fsl_sage_dist.data.image_set import ImageSet
@@ -17,31 +18,24 @@ from fsl_sage_dist.data.roots import resolve_root
 
 @dataclass(frozen=True)
 class CifarSpec:
-    class_name: str
-    """torchvision.datasets' class, imported only when CIFAR is used (see models/resnet.py)."""
+    dataset_class: type[datasets.CIFAR10]
     num_classes: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
-    @property
-    def dataset_class(self) -> type:
-        from torchvision import datasets
-
-        return getattr(datasets, self.class_name)
-
 
 CIFAR_SPECS = {
     "cifar10": CifarSpec(
-        "CIFAR10", 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+        datasets.CIFAR10, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
     ),
     "cifar100": CifarSpec(
-        "CIFAR100", 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+        datasets.CIFAR100, 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
     ),
 }
 
 
 def _not_found(name: str, folder: Path, reason: str) -> DatasetNotFoundError:
-    class_name = CIFAR_SPECS[name].class_name
+    class_name = CIFAR_SPECS[name].dataset_class.__name__
     fetch = (
         f"import torchvision; torchvision.datasets.{class_name}('{folder.parent}', download=True)"
     )

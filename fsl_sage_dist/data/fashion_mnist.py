@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision import datasets
 
 from fsl_sage_dist.data.errors import DatasetNotFoundError
 from fsl_sage_dist.data.idx import read_idx_ubyte
@@ -89,8 +90,6 @@ def load_fashion_mnist(split: str, root: str | Path) -> ImageSet:
     if found is not None:
         return _read_split(*found)
     download_root = resolve_root(root)
-    from torchvision import datasets  # only to download (see models/resnet.py)
-
     try:
         ds = datasets.FashionMNIST(str(download_root), train=split == "train", download=True)
     except (OSError, RuntimeError, HTTPException) as err:
@@ -103,8 +102,6 @@ def check_fashion_mnist(root: str | Path) -> None:
     folders = candidate_folders(root)
     if all(_find_split(folders, split) is not None for split in _FILE_STEMS):
         return
-    from torchvision import datasets  # only to download (see models/resnet.py)
-
     mirror = datasets.FashionMNIST.mirrors[0]
     if not can_reach(mirror):
         raise _not_found(folders, resolve_root(root), f"{mirror} is unreachable (offline?)")

@@ -4,17 +4,12 @@ head shaped like the first server stage. ALGORITHMS.md Part II 6.2."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING
 
+import torchvision
 from torch import nn
+from torchvision.models.resnet import BasicBlock, conv1x1
 
 from fsl_sage_dist.models.split import SplitModel, require_min_size
-
-if TYPE_CHECKING:
-    import torchvision
-
-# torchvision is imported by the builders only: importing it costs ~1.6 s per process (every rank,
-# every CLI call) and ~20 MiB, which runs of other models should not pay.
 
 CUTS = ("layer1", "layer2", "layer3")
 STEMS = ("imagenet", "cifar")
@@ -32,8 +27,6 @@ def build_resnet18(
     input_shape: tuple[int, int, int], num_classes: int, cut: str, stem: str
 ) -> SplitModel:
     """Client = stem + stages up to `cut`; server = the remaining stages + pool + fc."""
-    import torchvision
-
     require_min_size(input_shape, _STEM_DOWNSAMPLING[stem] * _CUT_DOWNSAMPLING[cut], "resnet18")
     net = torchvision.models.resnet18(weights=None, num_classes=num_classes)
     _set_stem(net, in_channels=input_shape[0], stem=stem)
@@ -74,8 +67,6 @@ def _set_stem(net: torchvision.models.ResNet, in_channels: int, stem: str) -> No
 def _aux_head(channels: int, num_classes: int) -> nn.Sequential:
     """One stage like the next server stage (2 BasicBlocks, stride 2, channels c -> 2c), then
     pool and a linear classifier: the auxiliary head CSE-FSL and FSL-SAGE train on clients."""
-    from torchvision.models.resnet import BasicBlock, conv1x1
-
     out_channels = 2 * channels
     downsample = nn.Sequential(
         conv1x1(channels, out_channels, stride=2), nn.BatchNorm2d(out_channels)
