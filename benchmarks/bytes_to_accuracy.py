@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fsl_sage_dist.run_reader import MIB, Run, load_runs
+from fsl_sage_dist.text_table import align
 
 ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
@@ -75,9 +76,7 @@ def table(rows: dict[str, dict[str, Any]], targets: list[float]) -> str:
                         for kind in ("payload", "wire")],
                       f"{row['total_payload_mib']:.1f}", f"{row['total_wire_mib']:.1f}",
                       f"{row['s_per_round']:.1f}"])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w)
-                               in enumerate(zip(line, widths))) for line in lines)
+    return align(lines)
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -131,9 +130,7 @@ def compression_table(rows: dict[str, dict[str, Any]], targets: list[float]) -> 
         lines.append([dtype, f"{row['final_acc']:.4f}", _fmt(delta, "+.4f"),
                       f"{row['best_acc']:.4f}", *[_fmt(row["payload_mib_to"][k]) for k in keys],
                       _fmt(row.get("mib_to_cse_fsl_best")), _fmt(row.get("vs_cse_fsl"), ".2f")])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w)
-                               in enumerate(zip(line, widths))) for line in lines)
+    return align(lines)
 
 
 def main() -> None:

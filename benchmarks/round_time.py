@@ -10,8 +10,8 @@ For CSE-FSL and FSL-SAGE on the shipped Fashion-MNIST configs (simple_conv, 10 c
   cores shared among them (threads per rank = cores // ranks, at least 1).
 Prints seconds per round and the speed-up over the all-cores baseline. Round 0 is reported on
 its own: it includes start-up effects and, for FSL-SAGE, an alignment (every
-`fsl.align_interval` rounds);
-"steady" is the mean over the later rounds, which is what a long run mostly consists of.
+`fsl.align_interval` rounds); "steady" is the mean over the later rounds, which is what a long
+run mostly consists of.
 The table is also written as JSON (OUT/round_time.json).
 """
 
@@ -28,6 +28,7 @@ from typing import Any
 
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.runtime.in_process import run_in_process
+from fsl_sage_dist.text_table import align
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE = "in-process, all cores"
@@ -68,9 +69,7 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
         for layout, t in layouts.items():
             lines.append([algorithm, layout, f"{t['first_s']:.2f}", f"{t['steady_s']:.2f}",
                           f"{base / t['steady_s']:.2f}x"])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(line, widths))) for line in lines)
+    return align(lines, left=2)
 
 
 def main() -> None:
@@ -89,8 +88,8 @@ def main() -> None:
     if args.rounds < 2:
         parser.error("--rounds must be at least 2: round 0 is reported apart from the others")
     results: dict[str, dict[str, Any]] = {}
+    cores = os.cpu_count() or 1
     for algorithm in args.algorithms:
-        cores = os.cpu_count() or 1
         results[algorithm] = {BASELINE: in_process(algorithm, args, cores)}
         if cores > 1:
             results[algorithm]["in-process, 1 thread"] = in_process(algorithm, args, 1)

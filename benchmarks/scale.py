@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fsl_sage_dist.text_table import align
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -47,8 +49,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = [header] + [[str(row["clients"]), str(row["samples_per_round"]),
                          f"{row['mean_round_s']:.2f}",
                          *[f"{m:.0f}" for m in row["peak_rss_mib"]]] for row in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    return "\n".join("  ".join(c.rjust(w) for c, w in zip(line, widths)) for line in lines)
+    return align(lines, left=0)
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ from typing import Any
 from .compare_plot import PlotUnavailable, plot_runs
 from .metrics import write_json
 from .run_reader import Run, labels, load_runs
+from .text_table import align
 
 DEFAULT_TARGETS = (0.80, 0.85)
 NOT_REACHED = "not reached"
@@ -81,13 +82,7 @@ def format_table(rows: list[dict[str, Any]], targets: list[float]) -> str:
             _cell(row["s_per_round"], ".2f"),
             *[_cell(row["ratio_to_baseline"][k], ".2f") for k in keys],
         ])
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
-    # Names left-aligned, numbers right-aligned so their digits line up.
-    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip()
-             for line in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return align(cells, left=2, rule=True)
 
 
 def _target(text: str) -> float:

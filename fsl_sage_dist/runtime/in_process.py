@@ -66,8 +66,7 @@ def _take_turns(loopback: Loopback, jobs: list[Callable[[], None]], threads: int
                 job()
             except BaseException as err:  # noqa: BLE001 - handed to the caller below
                 errors.append(err)
-                loopback.failed = loopback.failed or f"{type(err).__name__}: {err}"
-                loopback.baton.notify_all()
+                loopback.fail(f"{type(err).__name__}: {err}")
 
     workers = [threading.Thread(target=hold_baton, args=(job,)) for job in jobs]
     for worker in workers:
