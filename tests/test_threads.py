@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from fsl_sage_dist.config import load_config
-from fsl_sage_dist.runtime.process_group import borrowed_cores
+from fsl_sage_dist.threads import borrowed_cores
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from ..models import SplitModel
-from ..runtime.process_group import borrowed_cores
 from ..seeding import torch_generator
+from ..threads import borrowed_cores
 from ..wire import (SERVER_RANK, PendingRecv, SmashedBatch, flatten_state, irecv_state,
                     load_flat_state, send_state)
 from .alignment import align_aux

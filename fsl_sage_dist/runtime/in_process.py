@@ -18,10 +18,10 @@ import torch
 
 from ..config import Config
 from ..metrics import MIB
+from ..threads import set_threads
 from ..wire import ByteMeter, counts_to_bytes, payload_bytes
 from ..wire.loopback import Loopback, LoopbackChannel
 from .client_host import ClientHostRole
-from .process_group import set_threads
 from .server import ServerRole
 from .server_loop import evaluates
 from .worker import build_algorithm, host_role, load_split, partition

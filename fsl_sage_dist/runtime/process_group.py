@@ -8,8 +8,6 @@ staged through CPU. Every blocking operation is bounded by `runtime.timeout_s`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -81,27 +79,6 @@ def _restart_store(rank: int, world: int, timeout: timedelta, restart: int) -> d
     store, _, _ = next(dist.rendezvous("env://", rank, world, timeout=timeout))
     store.set_timeout(timeout)
     return dist.PrefixStore(f"fsl_sage/restart_{restart}", store)
-
-
-def set_threads(cfg: Config, local_world: int) -> int:
-    """Intra-op threads: the configured number, or the cores shared fairly among local ranks."""
-    threads = cfg.runtime.threads_per_rank or max(1, (os.cpu_count() or 1) // local_world)
-    torch.set_num_threads(threads)
-    return threads
-
-
-@contextmanager
-def borrowed_cores(cfg: Config) -> Iterator[None]:
-    """Every core of the node for a stretch in which this rank's peers wait for it (the server
-    during synchronous alignment), then the fair share again. Automatic thread counts only: an
-    explicit `runtime.threads_per_rank` is always kept."""
-    fair = torch.get_num_threads()
-    if cfg.runtime.threads_per_rank == 0:
-        torch.set_num_threads(os.cpu_count() or 1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(fair)
 
 
 def destroy_process_group() -> None:

@@ -25,9 +25,10 @@ from ..data import (ClientData, ImageSet, limit_indices, load_dataset, partition
 from ..metrics import MIB, write_json
 from ..models import build_split_model
 from ..placement import Placement
+from ..threads import set_threads
 from ..wire import ByteMeter, Channel
 from .client_host import ClientHostRole
-from .process_group import RankInfo, destroy_process_group, init_process_group, set_threads
+from .process_group import RankInfo, destroy_process_group, init_process_group
 from .round_report import reduce_round
 from .server_loop import ServerLoop
 

@@ -1,0 +1,36 @@
+"""Intra-op thread counts of a rank: a fair share of the node's cores, and borrowing them all.
+
+A leaf module (torch only), so both the runtime (which sets each rank's share) and an algorithm
+(whose server borrows every core while its peers wait for it) can use it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+
+from .config import Config
+
+
+def set_threads(cfg: Config, local_world: int) -> int:
+    """Intra-op threads: the configured number, or the cores shared fairly among local ranks."""
+    threads = cfg.runtime.threads_per_rank or max(1, (os.cpu_count() or 1) // local_world)
+    torch.set_num_threads(threads)
+    return threads
+
+
+@contextmanager
+def borrowed_cores(cfg: Config) -> Iterator[None]:
+    """Every core of the node for a stretch in which this rank's peers wait for it (the server
+    during synchronous alignment), then the fair share again. Automatic thread counts only: an
+    explicit `runtime.threads_per_rank` is always kept."""
+    fair = torch.get_num_threads()
+    if cfg.runtime.threads_per_rank == 0:
+        torch.set_num_threads(os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(fair)
