@@ -27,7 +27,6 @@ from pathlib import Path
 import submitit
 
 from .config import Config, ConfigError
-from .data import DatasetNotFoundError
 
 
 class SubmitError(RuntimeError):
@@ -149,6 +148,7 @@ def wait(job: submitit.Job) -> int:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from .cli import split_args, prepare  # cli imports this module to register `submit`
+    from .data import DatasetNotFoundError  # torch-heavy: not on `fsl-sage compare`'s path
 
     config, overrides = split_args(args.items)
     try:

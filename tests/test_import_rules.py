@@ -1,0 +1,79 @@
+"""The package's dependency direction (DESIGN.md section 7), read from the import statements.
+
+`cli -> runtime -> algorithms -> {wire, models, data}`; `config`, `metrics`, `checkpoint`,
+`seeding`, `threads` are leaves anyone may use. Each rule below names the modules that may not
+import something; the test fails on the first offending line, with file and line number.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "fsl_sage_dist"
+
+# (folder or module of the package, forbidden import prefixes)
+RULES = [
+    ("algorithms", ("fsl_sage_dist.runtime",)),
+    ("wire", ("fsl_sage_dist.algorithms", "fsl_sage_dist.runtime")),
+    ("models", ("fsl_sage_dist.wire", "fsl_sage_dist.runtime", "fsl_sage_dist.algorithms",
+                "torch.distributed")),
+    ("data", ("fsl_sage_dist.wire", "fsl_sage_dist.runtime", "fsl_sage_dist.algorithms",
+              "torch.distributed")),
+    ("compare.py", ("torch",)),
+    ("run_reader.py", ("torch",)),
+    ("compare_plot.py", ("torch",)),
+]
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_names(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in `path`, relative ones resolved."""
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def _files(target: str) -> list[Path]:
+    path = PACKAGE / target
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+@pytest.mark.parametrize("target, forbidden", RULES, ids=[r[0] for r in RULES])
+def test_dependency_direction(target, forbidden):
+    offences = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
+                for path in _files(target) for line, name in imported_names(path)
+                if any(name == f or name.startswith(f + ".") for f in forbidden)]
+    assert not offences, "\n".join(offences)
+
+
+def test_the_rule_reader_sees_relative_imports():
+    """The scan must resolve `from ..runtime import x` inside algorithms/ (else it passes blind)."""
+    names = [name for _, name in imported_names(PACKAGE / "algorithms" / "fsl_sage.py")]
+    assert "fsl_sage_dist.models.SplitModel" in names  # from ..models import SplitModel
+    assert "fsl_sage_dist.algorithms.base.Context" in names  # from .base import Context
+
+
+def test_compare_starts_without_torch():
+    """`fsl-sage compare` goes through the CLI module: loading it must not load torch."""
+    probe = "import sys, fsl_sage_dist.cli; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=PACKAGE.parent, check=True).stdout.strip()
+    assert out == "False"
