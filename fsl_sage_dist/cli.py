@@ -67,6 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, DatasetNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.dry_run:
+        from .runtime.dry_run import dry_run_report
+
+        print(dry_run_report(cfg))
+        return 0
     if _already_complete(cfg):
         print(f"{cfg.run_dir} is already complete ({cfg.rounds} rounds); nothing to do")
         return 0
@@ -83,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a job (locally, or as one rank under torchrun)")
     run.add_argument("items", nargs="*", metavar="[CONFIG] [key=value ...]")
+    run.add_argument("--dry-run", action="store_true",
+                     help="validate, print the resolved config, placement, model sizes and "
+                          "closed-form MiB per round, and exit without starting ranks")
     run.set_defaults(func=cmd_run)
     compare.add_parser(sub)
     submit.add_parser(sub)

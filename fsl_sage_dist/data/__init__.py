@@ -14,7 +14,7 @@ from fsl_sage_dist.data.catalog import (
     dataset_shape,
     load_dataset,
 )
-from fsl_sage_dist.data.client_data import ClientData
+from fsl_sage_dist.data.client_data import ClientData, batch_sizes
 from fsl_sage_dist.data.errors import DatasetNotFoundError
 from fsl_sage_dist.data.image_set import ImageSet
 from fsl_sage_dist.data.partition import PARTITION_NAMES, limit_indices, partition_indices
@@ -26,6 +26,7 @@ __all__ = [
     "ClientData",
     "DatasetNotFoundError",
     "ImageSet",
+    "batch_sizes",
     "check_dataset_available",
     "dataset_shape",
     "limit_indices",

@@ -12,6 +12,12 @@ from fsl_sage_dist.data.image_set import ImageSet
 from fsl_sage_dist.seeding import torch_generator
 
 
+def batch_sizes(num_samples: int, batch_size: int) -> list[int]:
+    """The sizes of one epoch's batches, in order: full batches, then the remainder (the one
+    place that decides how an epoch is cut, shared with the closed-form byte counts)."""
+    return [min(batch_size, num_samples - start) for start in range(0, num_samples, batch_size)]
+
+
 class ClientData:
     """Batches of one client's samples. The order and augmentation of each epoch are derived
     from (seed, client_id, round, epoch), so a resumed run needs no saved RNG state and the
@@ -52,5 +58,7 @@ class ClientData:
             self.num_samples, generator=torch_generator(self.seed, "data_order", *ids)
         )
         augment = torch_generator(self.seed, "augment", *ids) if self.augment else None
-        for start in range(0, self.num_samples, self.batch_size):
-            yield self.data.batch(order[start : start + self.batch_size], augment=augment)
+        start = 0
+        for size in batch_sizes(self.num_samples, self.batch_size):
+            yield self.data.batch(order[start : start + size], augment=augment)
+            start += size
