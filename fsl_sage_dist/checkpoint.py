@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from .atomic_write import write_atomic
+from .atomic_write import write_atomic, write_error
 from .config import Config, ConfigError, config_to_dict
 
 # Keys that may change between a run and its resumption without changing its results.
@@ -60,7 +60,7 @@ def save_rank_state(run_dir: Path, round_: int, rank: int,
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise CheckpointError(f"rank {rank}: cannot create {path.parent}: {err.strerror}") from None
+        raise write_error(err, path.parent) from None
     write_atomic(path, data)
     return len(data), hashlib.sha256(data).digest()
 

@@ -17,8 +17,8 @@ import torch
 import torch.distributed as dist
 
 from ..algorithms import REGISTRY, Algorithm, Context
-from ..checkpoint import (CheckpointError, load_rank_state, read_manifest, save_rank_state,
-                          write_manifest)
+from ..checkpoint import (CheckpointError, load_rank_state, rank_file, read_manifest,
+                          save_rank_state, write_manifest)
 from ..config import Config, config_to_dict, to_toml
 from ..data import (ClientData, ImageSet, limit_indices, load_dataset, partition_indices,
                     partition_summary)
@@ -130,6 +130,11 @@ def _make_server(cfg: Config, algo: Algorithm, info: RankInfo, train: ImageSet,
                       summary | {"scheme": cfg.data.partition})
 
 
+def _checked_file(cfg: Config, round_: int, rank: int, code: int) -> str:
+    """The file a rank's resume check failed on: code 1 its checkpoint file, 2 metrics.jsonl."""
+    return str(cfg.run_dir / "metrics.jsonl" if code == 2 else rank_file(cfg.run_dir, round_, rank))
+
+
 def _resume(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop) -> int:
     """Load this rank's part of the last complete checkpoint; returns the first round to run.
 
@@ -139,20 +144,22 @@ def _resume(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop) -> int:
     manifest = read_manifest(cfg)
     if manifest is None:
         return 0
-    round_, error = manifest["round"], None
+    round_, error, code = manifest["round"], None, 0
     try:
         loop.load_state_dict(load_rank_state(cfg.run_dir, manifest, info.rank), round_)
     except CheckpointError as err:
-        error = err
+        error, code = err, 1
     except MetricsError as err:
-        error = CheckpointError(f"rank {info.rank}: {err}")
-    failed = _failed_ranks(error is not None, info)
+        error, code = CheckpointError(f"rank {info.rank}: {err}"), 2
+    # every rank learns which file failed which rank, so whichever error the user sees names it
+    codes = [code for (code,) in _gather_rows([code], info)]
     if error:
         raise error
-    if failed:
-        raise CheckpointError(f"rank {info.rank}: rank(s) {failed} found the checkpoint of "
-                              f"round {round_ + 1} in {cfg.run_dir} unusable (their error names "
-                              "the file); RUN_DIR is left as it was")
+    bad = [_checked_file(cfg, round_, rank, code) for rank, code in enumerate(codes) if code]
+    if bad:
+        raise CheckpointError(f"rank {info.rank}: cannot resume from the checkpoint of round "
+                              f"{round_ + 1}: {', '.join(bad)} failed its check on the rank that "
+                              "reads it; RUN_DIR is left as it was")
     if info.rank == 0:
         print(f"resuming {cfg.run_dir} after round {round_ + 1}", flush=True)
     return round_ + 1
@@ -160,22 +167,24 @@ def _resume(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop) -> int:
 
 def _checkpoint(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop, round_: int) -> None:
     """Every rank writes its file, then all agree (as on resume): the manifest is written only
-    when every file is in place, and a rank whose save failed is named on every rank."""
-    row, error = [1] + [0] * 33, None  # failed?, size, 32 digest bytes
+    when every file is in place, and a rank whose save failed is named, with its file and the
+    OS error, on every rank (so whichever rank's error the user sees has the cause)."""
+    row, error = [0] * 34, None  # errno of a failed save (0: saved), size, 32 digest bytes
     try:
         size, digest = save_rank_state(cfg.run_dir, round_, info.rank, loop.state_dict())
         row = [0, size, *digest]
-    except (CheckpointError, OSError) as err:
-        error = err
+    except OSError as err:  # atomic_write's WriteError: the OS error and the path
+        row[0], error = err.errno or -1, err
     rows = _gather_rows(row, info)
     if error:
         raise CheckpointError(f"rank {info.rank}: cannot save its checkpoint of round "
                               f"{round_ + 1}: {error}") from None
-    failed = [rank for rank, row in enumerate(rows) if row[0]]
+    failed = [f"rank {rank} ({os.strerror(row[0]).lower() if row[0] > 0 else 'failed'}: "
+              f"{rank_file(cfg.run_dir, round_, rank)})" for rank, row in enumerate(rows) if row[0]]
     if failed:
-        raise CheckpointError(f"rank {info.rank}: rank(s) {failed} could not save their "
-                              f"checkpoint of round {round_ + 1}; the previous checkpoint stays "
-                              "in force")
+        raise CheckpointError(f"rank {info.rank}: could not save the checkpoint of round "
+                              f"{round_ + 1} on {', '.join(failed)}; the previous checkpoint "
+                              "stays in force")
     if info.rank == 0:
         write_manifest(cfg, round_, [(row[1], bytes(row[2:])) for row in rows])
 
