@@ -157,9 +157,9 @@ def _resume(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop) -> int:
         raise error
     bad = [_checked_file(cfg, round_, rank, code) for rank, code in enumerate(codes) if code]
     if bad:
-        raise CheckpointError(f"rank {info.rank}: cannot resume from the checkpoint of round "
-                              f"{round_ + 1}: {', '.join(bad)} failed its check on the rank that "
-                              "reads it; RUN_DIR is left as it was")
+        raise CheckpointError(f"rank {info.rank}: cannot read checkpoint of round {round_ + 1}: "
+                              f"{', '.join(bad)} failed its check on the rank that reads it; "
+                              "RUN_DIR is left as it was")
     if info.rank == 0:
         print(f"resuming {cfg.run_dir} after round {round_ + 1}", flush=True)
     return round_ + 1
