@@ -1,11 +1,14 @@
 """Checkpoints: one file per rank per checkpointed round, and a manifest written last.
 
     RUN_DIR/checkpoints/round_000004/rank0.pt ... rankH.pt
-    RUN_DIR/checkpoints/manifest.json          {"round": 4, "world_size": 3, "config": {...}}
+    RUN_DIR/checkpoints/manifest.json          {"round": 4, "world_size": 3, "config": {...},
+                                                "files": {"rank0.pt": {"bytes": .., "sha256": ..}}}
 
-Every file is written atomically (temporary file, fsync, rename), and the manifest only after
-every rank has confirmed its file, so the manifest always names a complete set: a crash in the
-middle of a checkpoint leaves the previous one in force. Files hold tensors and plain
+Every file is written atomically (`atomic_write`), and the manifest only after every rank has
+confirmed its file and sent its SHA-256, so the manifest always names a complete set: a crash
+in the middle of a checkpoint leaves the previous one in force. On resume a rank's file must
+have the size and hash the manifest gives before `torch.load` sees it (torch checks no CRC: a
+flipped byte in a tensor would otherwise load as a wrong weight). Files hold tensors and plain
 containers only and are read with `torch.load(weights_only=True)`.
 
 There is no RNG state to save: every random stream is derived from (seed, purpose, client,
@@ -14,14 +17,16 @@ round), so a resumed round draws exactly what an uninterrupted one would.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .atomic_write import write_atomic, write_error
 from .config import Config, ConfigError, config_to_dict
 
 # Keys that may change between a run and its resumption without changing its results.
@@ -40,19 +45,24 @@ def round_dir(run_dir: Path, round_: int) -> Path:
     return checkpoint_dir(run_dir) / f"round_{round_:06d}"
 
 
-def _fsync_write(path: Path, write: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def rank_file(run_dir: Path, round_: int, rank: int) -> Path:
+    return round_dir(run_dir, round_) / f"rank{rank}.pt"
 
 
-def save_rank_state(run_dir: Path, round_: int, rank: int, state: dict[str, Any]) -> None:
-    folder = round_dir(run_dir, round_)
-    folder.mkdir(parents=True, exist_ok=True)
-    _fsync_write(folder / f"rank{rank}.pt", lambda f: torch.save(state, f))
+def save_rank_state(run_dir: Path, round_: int, rank: int,
+                    state: dict[str, Any]) -> tuple[int, bytes]:
+    """Write this rank's file; returns its size and SHA-256 digest (32 bytes) for the
+    manifest."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = buffer.getvalue()
+    path = rank_file(run_dir, round_, rank)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(err, path.parent) from None
+    write_atomic(path, data)
+    return len(data), hashlib.sha256(data).digest()
 
 
 def _state_config(cfg: Config) -> dict[str, Any]:
@@ -60,12 +70,16 @@ def _state_config(cfg: Config) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in RESUMABLE_CHANGES}
 
 
-def write_manifest(cfg: Config, round_: int) -> None:
-    """Called by rank 0 once every rank confirmed its file; then older rounds are removed."""
-    manifest = {"round": round_, "world_size": cfg.world_size, "config": _state_config(cfg)}
+def write_manifest(cfg: Config, round_: int, files: list[tuple[int, bytes]]) -> None:
+    """Called by rank 0 once every rank confirmed its file and sent its size and digest (in
+    rank order); then older rounds are removed."""
+    files = {f"rank{rank}.pt": {"bytes": size, "sha256": digest.hex()}
+             for rank, (size, digest) in enumerate(files)}
+    manifest = {"round": round_, "world_size": cfg.world_size, "config": _state_config(cfg),
+                "files": files}
     path = checkpoint_dir(cfg.run_dir) / "manifest.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    _fsync_write(path, lambda f: f.write(json.dumps(manifest, indent=2).encode()))
+    write_atomic(path, json.dumps(manifest, indent=2).encode())
     for old in checkpoint_dir(cfg.run_dir).glob("round_*"):
         if old.name != round_dir(cfg.run_dir, round_).name:
             shutil.rmtree(old, ignore_errors=True)
@@ -82,6 +96,11 @@ def _differences(saved: dict[str, Any], current: dict[str, Any], prefix: str = "
     return diffs
 
 
+def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """One rank file's record, normalised (a malformed one raises ValueError/KeyError)."""
+    return {"bytes": int(entry["bytes"]), "sha256": bytes.fromhex(entry["sha256"]).hex()}
+
+
 def read_manifest(cfg: Config) -> dict[str, Any] | None:
     """The manifest of RUN_DIR if there is one, checked against this run's config."""
     path = checkpoint_dir(cfg.run_dir) / "manifest.json"
@@ -91,7 +110,8 @@ def read_manifest(cfg: Config) -> dict[str, Any] | None:
         manifest = json.loads(path.read_text())
         round_, world = int(manifest["round"]), int(manifest["world_size"])
         saved_config = manifest["config"]
-    except (ValueError, KeyError, TypeError) as err:
+        files = {rank: _file_entry(manifest["files"][f"rank{rank}.pt"]) for rank in range(world)}
+    except (ValueError, KeyError, TypeError, RecursionError) as err:
         raise ConfigError(f"{path} is corrupt ({err}); move the checkpoints folder away to "
                           "start over") from None
     if world != cfg.world_size:
@@ -103,13 +123,35 @@ def read_manifest(cfg: Config) -> dict[str, Any] | None:
         raise ConfigError(f"the checkpoint in {cfg.run_dir} belongs to another config "
                           f"({'; '.join(diffs)}); use the same config to resume, or choose "
                           "another output.name")
-    return {"round": round_}
+    return {"round": round_, "files": files}
 
 
-def load_rank_state(run_dir: Path, round_: int, rank: int) -> dict[str, Any]:
-    path = round_dir(run_dir, round_) / f"rank{rank}.pt"
+def _verified_bytes(path: Path, rank: int, entry: dict[str, Any]) -> bytes:
+    """The file's bytes if they are the ones the manifest recorded; else a CheckpointError."""
+    def fail(reason: str) -> CheckpointError:
+        return CheckpointError(f"rank {rank}: cannot read checkpoint {path}: {reason}; RUN_DIR "
+                               "is left as it was (move the checkpoints folder away to start "
+                               "over)")
     try:
-        return torch.load(path, weights_only=True, map_location="cpu")
-    except Exception as err:  # truncated, garbled or missing: all mean "unusable"
+        data = path.read_bytes()
+    except OSError as err:
+        raise fail(err.strerror or str(err)) from None
+    if not data:
+        raise fail(f"the file is empty (the manifest says {entry['bytes']} bytes)")
+    if len(data) != int(entry["bytes"]):
+        raise fail(f"{len(data)} bytes where the manifest says {entry['bytes']} (truncated or "
+                   "replaced)")
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise fail("its SHA-256 differs from the manifest's (damaged, or another rank's file)")
+    return data
+
+
+def load_rank_state(run_dir: Path, manifest: dict[str, Any], rank: int) -> dict[str, Any]:
+    """This rank's state from the checkpoint `read_manifest` returned, verified first."""
+    path = rank_file(run_dir, manifest["round"], rank)
+    data = _verified_bytes(path, rank, manifest["files"][rank])
+    try:
+        return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except Exception as err:  # the hash matched, so this is a file torch itself cannot read
         raise CheckpointError(f"rank {rank}: cannot read checkpoint {path}: "
                               f"{type(err).__name__}: {str(err).splitlines()[0]}") from None

@@ -36,15 +36,11 @@ def _resolve_name(cfg: Config) -> None:
 
 def prepare(config: str | None, overrides: list[str]) -> Config:
     """Everything that can fail because of the user's input, before any process is spawned."""
-    from .checkpoint import read_manifest  # torch-heavy imports stay out of `compare`'s way
-    from .data import check_dataset_available
+    from .preflight import check_inputs  # torch-heavy imports stay out of `compare`'s way
 
     cfg = load_config(config, overrides)
-    check_dataset_available(cfg.data.name, cfg.data.root)
     _resolve_name(cfg)
-    if (cfg.run_dir / "metrics.jsonl").exists() and read_manifest(cfg) is None:
-        raise ConfigError(f"{cfg.run_dir} already holds a run without a checkpoint to resume "
-                          "from; choose another output.name (or output.dir), or move it away")
+    check_inputs(cfg)
     return cfg
 
 
@@ -58,12 +54,16 @@ def _already_complete(cfg: Config) -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .data import DatasetNotFoundError
+    from .preflight import check_this_machine, claim_run_dir
     from .runtime.launcher import launch_local, under_torchrun
     from .runtime.worker import run_rank
 
     config, overrides = split_args(args.items)
     try:
         cfg = prepare(config, overrides)
+        check_this_machine(cfg)
+        # held until this process exits; under torchrun, rank 0 holds it for the job
+        lock = claim_run_dir(cfg, lock=os.environ.get("RANK", "0") == "0")  # noqa: F841
     except (ConfigError, DatasetNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -16,7 +16,9 @@ imports nothing of torch. The columns:
 A run whose metrics.jsonl is missing, empty or has a bad line (not JSON, a key missing, a round
 out of sequence) is skipped as a whole, with a message naming the file and line: a run with a
 hole in it would report numbers it never measured. The other runs are still reported and the
-exit status is 1. Exit status 2: no run could be read, or a bad `--baseline`.
+exit status is 1. Exit status 2: no run could be read, or a bad `--baseline`. Warnings, not
+skips: an incomplete last line (read without it), a NaN accuracy (shown as missing), runs on
+different datasets.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .atomic_write import WriteError
 from .compare_plot import PlotUnavailable, plot_runs
 from .metrics import write_json
 from .run_reader import Run, labels, load_runs
@@ -125,7 +128,7 @@ def _write_outputs(args: argparse.Namespace, runs: list[Run], rows: list[dict[st
         if args.plot:
             plot_runs(runs, args.target_acc, args.plot)
             print(f"plot written to {args.plot}")
-    except PlotUnavailable as err:
+    except (PlotUnavailable, WriteError) as err:  # a WriteError names the path itself
         print(f"error: {err}", file=sys.stderr)
         status = 1
     except OSError as err:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -136,6 +137,10 @@ class FSLConfig:
         _check(self.aux_lr > 0, "fsl.aux_lr", self.aux_lr, "a number > 0")
 
 
+MAX_MESSAGE_MIB = 2**20
+"""1 TiB: far above any real message, far below what a byte count can hold."""
+
+
 @dataclass
 class WireConfig:
     activation_dtype: Literal["fp32", "fp16", "bf16", "int8"] = "fp32"
@@ -145,7 +150,12 @@ class WireConfig:
     """Largest payload a receiver accepts; bigger headers are rejected before allocating."""
 
     def __post_init__(self) -> None:
-        _check(self.max_message_mib > 0, "wire.max_message_mib", self.max_message_mib, "> 0")
+        _check(0 < self.max_message_mib <= MAX_MESSAGE_MIB, "wire.max_message_mib",
+               self.max_message_mib, f"a number of MiB in (0, {MAX_MESSAGE_MIB}]")
+
+
+MAX_TIMEOUT_S = 7 * 24 * 3600
+"""No single wait is legitimately longer; larger values overflow torch's timeout types."""
 
 
 @dataclass
@@ -160,7 +170,8 @@ class RuntimeConfig:
     """Let client hosts print their progress too."""
 
     def __post_init__(self) -> None:
-        _check(self.timeout_s > 0, "runtime.timeout_s", self.timeout_s, "a number of seconds > 0")
+        _check(0 < self.timeout_s <= MAX_TIMEOUT_S, "runtime.timeout_s", self.timeout_s,
+               f"a number of seconds in (0, {MAX_TIMEOUT_S}] (one week)")
         _check(self.threads_per_rank >= 0, "runtime.threads_per_rank", self.threads_per_rank,
                "0 (auto) or >= 1")
 
@@ -174,11 +185,29 @@ class EvalConfig:
         _check(self.every >= 1, "eval.every", self.every, "an integer >= 1")
 
 
+NAME_MAX_BYTES = 255
+"""The longest file name Linux file systems take (NAME_MAX)."""
+
+
+def _has_control_chars(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 @dataclass
 class OutputConfig:
     dir: str = "runs"
     name: str = ""
-    """RUN_DIR = dir/name; empty = "<algorithm>-<launch time>"."""
+    """RUN_DIR = dir/name; empty = "<algorithm>-<launch time>". A relative path inside dir
+    (subfolders allowed, ".." not)."""
+
+    def __post_init__(self) -> None:
+        for key, value in (("output.dir", self.dir), ("output.name", self.name)):
+            _check(not _has_control_chars(value), key, value, "a path without control characters")
+            _check(all(len(part.encode()) <= NAME_MAX_BYTES for part in Path(value).parts), key,
+                   value, f"a path whose folder names are at most {NAME_MAX_BYTES} bytes long")
+        _check(not Path(self.name).is_absolute() and ".." not in Path(self.name).parts,
+               "output.name", self.name, "a relative path inside output.dir (no leading / and "
+               "no '..')")
 
 
 @dataclass
@@ -250,6 +279,7 @@ class Config:
 
     def __post_init__(self) -> None:
         _check(self.rounds >= 1, "rounds", self.rounds, "an integer >= 1")
+        _check(self.seed >= 0, "seed", self.seed, "an integer >= 0")
         _check(self.launch.client_hosts <= self.clients.num, "launch.client_hosts",
                self.launch.client_hosts, f"at most clients.num={self.clients.num} (a host with "
                "no client would idle); lower launch.client_hosts or raise clients.num")
@@ -284,7 +314,11 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         _check(isinstance(value, list), key, value, _describe(tp))
         return [_coerce(f"{key}[{i}]", v, item_tp) for i, v in enumerate(value)]
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        value = float(value)
+    if tp is float and isinstance(value, float):
+        # NaN and Infinity pass every `>` check by accident or not at all, and JSON has neither
+        _check(math.isfinite(value), key, value, "a finite number")
+        return value
     ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
     _check(ok, key, value, _describe(tp))
     return value
@@ -341,16 +375,26 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         raise ConfigError(str(err)) from err
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    name = repr(str(path))
+    if not path.exists():
+        raise ConfigError(f"config file {name} not found")
+    if not path.is_file():  # a directory, or a FIFO that would block the read forever
+        raise ConfigError(f"config file {name} is not a regular file; give a .toml file")
+    try:
+        return tomllib.loads(path.read_bytes().decode())
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {name}: {err.strerror}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {name} is not UTF-8 text ({err.reason} at byte "
+                          f"{err.start}); TOML files are UTF-8") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {name} is not valid TOML: {err}") from None
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] = ()) -> Config:
     """The config at `path` (or the built-in default) with `key=value` overrides applied."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {str(path)!r} not found") from None
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+    data = {} if path is None else _read_toml(Path(path))
     for text in overrides:
         key, value = _parse_override(text)
         _set_dotted(data, key, value)
@@ -382,7 +426,10 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        # TOML strings may not hold control characters raw
+        return '"' + "".join(f"\\u{ord(c):04x}" if _has_control_chars(c) else c
+                             for c in escaped) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} as TOML")

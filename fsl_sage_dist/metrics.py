@@ -1,28 +1,71 @@
 """The files a run leaves in RUN_DIR (the contract of DESIGN.md section 6), written by rank 0.
 
-`metrics.jsonl` gets one line per round, flushed and fsynced as soon as the round ends, so a
-crash later never loses a finished round. `Progress` prints the server's line per round.
+`metrics.jsonl` gets one line per round, appended whole and fsynced as soon as the round ends,
+so a crash later never loses a finished round and a full disk never leaves half a line; every
+other file is replaced atomically (`atomic_write`). No JSON file holds NaN or Infinity: such a
+number is written as null and its key listed under `nonfinite` (see `finite_json`).
+`Progress` prints the server's line per round.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
+
+from .atomic_write import append_line, write_atomic
 
 MIB = 1024 * 1024
 TIMING_FIELDS = ("round_s", "host_busy_s", "host_cpu_s")
 """Per-round fields measured in seconds: the only ones that differ between identical runs."""
 
 
+def _nulled(value: Any, key: str, flagged: list[str]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        flagged.append(key)
+        return None
+    if isinstance(value, dict):
+        return {k: _nulled(v, f"{key}.{k}" if key else str(k), flagged) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nulled(v, f"{key}[{i}]", flagged) for i, v in enumerate(value)]
+    return value
+
+
+def finite_json(data: Any, indent: int | None = None) -> str:
+    """JSON text without NaN or Infinity (which JSON does not have): each such number becomes
+    null, and a top-level object lists the keys it happened to under "nonfinite"."""
+    flagged: list[str] = []
+    clean = _nulled(data, "", flagged)
+    if flagged and isinstance(clean, dict):
+        clean["nonfinite"] = flagged
+    return json.dumps(clean, indent=indent, allow_nan=False)
+
+
 def write_json(path: Path, data: Any) -> None:
     """Write atomically: a reader sees the old file or the new one, never half of one."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (finite_json(data, indent=2) + "\n").encode())
+
+
+class DivergedError(RuntimeError):
+    """A round's training or test loss is not a finite number; going on would only waste time."""
+
+
+def check_losses_finite(record: dict[str, Any]) -> None:
+    """Raise DivergedError naming the round (1-based, as the progress line) and algorithm."""
+    bad = [f"{key} is {record[key]}" for key in ("train_loss", "test_loss")
+           if isinstance(record[key], float) and not math.isfinite(record[key])]
+    if bad:
+        raise DivergedError(f"{record['algorithm']} diverged in round {record['round'] + 1}: "
+                            f"{' and '.join(bad)}; metrics.jsonl (this round's line with null "
+                            "losses) and the checkpoints before it are kept; lower train.lr "
+                            "(or fsl.aux_lr)")
+
+
+class MetricsError(RuntimeError):
+    """metrics.jsonl cannot back a resume; the message names the file and line."""
 
 
 class MetricsLog:
@@ -31,23 +74,36 @@ class MetricsLog:
         self.records: list[dict[str, Any]] = []
 
     def append(self, record: dict[str, Any]) -> None:
+        append_line(self.path, (finite_json(record) + "\n").encode())
         self.records.append(record)
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
 
-    def truncate_after(self, round_: int) -> None:
-        """On resume: keep rounds 0..round_ (those the checkpoint covers), drop later lines."""
-        lines = self.path.read_text().splitlines() if self.path.exists() else []
-        # lines past the checkpoint are never parsed: the last may be half-written
-        self.records = [json.loads(line) for line in lines[:round_ + 1]]
-        if [r["round"] for r in self.records] != list(range(round_ + 1)):
-            raise RuntimeError(f"{self.path} lacks rounds the checkpoint covers (0..{round_}); "
-                               "it was edited or belongs to another run")
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in self.records))
-        os.replace(tmp, self.path)
+    def read_covered(self, round_: int) -> list[dict[str, Any]]:
+        """The records of rounds 0..round_ (those a checkpoint covers), checked; reads only.
+        Lines past them are never parsed: the last may be a crash's half line."""
+        data = self.path.read_bytes() if self.path.exists() else b""
+        lines = [line for line in data.splitlines(keepends=True) if line.endswith(b"\n")]
+        records = []
+        for lineno, line in enumerate(lines[:round_ + 1], start=1):
+            where = f"{self.path}, line {lineno}"
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError) as err:
+                raise MetricsError(f"{where} is not valid JSON ({err}); RUN_DIR is left as it "
+                                   "was") from None
+            if not isinstance(record, dict) or record.get("round") != lineno - 1:
+                raise MetricsError(f"{where} is not round {lineno - 1}: it was edited or "
+                                   "belongs to another run; RUN_DIR is left as it was")
+            records.append(record)
+        if len(records) < round_ + 1:
+            raise MetricsError(f"{self.path} holds {len(records)} round(s) but the checkpoint "
+                               f"covers {round_ + 1}; it was cut or belongs to another run; "
+                               "RUN_DIR is left as it was")
+        return records
+
+    def restore(self, records: list[dict[str, Any]]) -> None:
+        """On resume, once every rank agreed: keep exactly `records`, drop later lines."""
+        self.records = records
+        write_atomic(self.path, "".join(finite_json(r) + "\n" for r in records).encode())
 
 
 def summarize(records: list[dict[str, Any]], world_size: int, num_clients: int,

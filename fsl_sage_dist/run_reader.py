@@ -3,13 +3,16 @@ works anywhere the files are copied to.
 
     runs, messages = load_runs([Path("runs/fedavg"), Path("runs/fsl_sage")])
 
-metrics.jsonl must be complete and in order (round 0, 1, 2, ...); a run with a bad line is
-skipped whole (see `compare`), its message naming the file and line.
+metrics.jsonl must be in order (round 0, 1, 2, ...); a run with a bad line is skipped whole
+(see `compare`), its message naming the file and line. Two things are warnings instead: a last
+line without its newline (a crash or a full disk while it was written: the run is read without
+it) and a test accuracy that is not a finite number (shown as missing, never as an accuracy).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +37,7 @@ class Run:
     path: Path
     planned_rounds: int | None
     records: list[dict[str, Any]]
+    dataset: str | None = None
 
     @property
     def algorithm(self) -> str:
@@ -82,37 +86,68 @@ def _check_record(record: Any, expected_round: int) -> str | None:
     return None
 
 
-def read_metrics(path: Path) -> list[dict[str, Any]]:
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:  # nesting deeper than Python's stack
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
+def _finite_acc(record: dict[str, Any], where: str, warnings: list[str]) -> None:
+    acc = record["test_acc"]
+    if isinstance(acc, float) and not math.isfinite(acc):
+        warnings.append(f"{where}: test_acc is {acc}; shown as missing")
+        record["test_acc"] = None
+
+
+def read_metrics(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
     if not path.is_file():
         raise RunError(f"{path}: missing")
+    text = path.read_text(errors="replace")
+    lines = text.splitlines()
+    if lines and not text.endswith("\n"):
+        warnings.append(f"{path}, line {len(lines)}: incomplete last line (the run was cut "
+                        "while writing it); read without it")
+        lines.pop()
     records: list[dict[str, Any]] = []
-    for lineno, text in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+    for lineno, line in enumerate(lines, start=1):
         try:
-            record = json.loads(text)
+            record = _parse(line)
         except json.JSONDecodeError as err:
             raise RunError(f"{path}, line {lineno}: not valid JSON ({err.msg})") from None
         problem = _check_record(record, len(records))
         if problem:
             raise RunError(f"{path}, line {lineno}: {problem}")
+        _finite_acc(record, f"{path}, line {lineno}", warnings)
         records.append(record)
     if not records:
         raise RunError(f"{path}: no rounds recorded yet")
     return records
 
 
-def read_planned_rounds(run_dir: Path, warnings: list[str]) -> int | None:
-    """`rounds` from config.toml; only the "rounds" column needs it, so a problem is a warning."""
+def read_config(run_dir: Path, warnings: list[str]) -> dict[str, Any]:
+    """config.toml as a dict; only some columns need it, so a problem is a warning."""
     path = run_dir / "config.toml"
     try:
-        return tomllib.loads(path.read_text())["rounds"]
+        return tomllib.loads(path.read_bytes().decode())
     except OSError as err:
         reason = err.strerror
+    except UnicodeDecodeError as err:
+        reason = f"not UTF-8 text ({err.reason})"
     except tomllib.TOMLDecodeError as err:
         reason = f"not valid TOML ({err})"
-    except KeyError:
-        reason = "no `rounds` key"
-    warnings.append(f"{path}: {reason}; the planned rounds are not shown")
-    return None
+    warnings.append(f"{path}: {reason}; the planned rounds and dataset are not shown")
+    return {}
+
+
+def _planned_rounds(config: dict[str, Any]) -> int | None:
+    rounds = config.get("rounds")
+    return rounds if isinstance(rounds, int) and not isinstance(rounds, bool) else None
+
+
+def _dataset(config: dict[str, Any]) -> str | None:
+    data = config.get("data")
+    return data.get("name") if isinstance(data, dict) else None
 
 
 def labels(run_dirs: list[Path]) -> list[str]:
@@ -127,10 +162,16 @@ def load_runs(run_dirs: list[Path]) -> tuple[list[Run | None], list[str]]:
     messages: list[str] = []
     for label, run_dir in zip(labels(run_dirs), run_dirs, strict=True):
         try:
-            records = read_metrics(run_dir / "metrics.jsonl")
+            records = read_metrics(run_dir / "metrics.jsonl", messages)
         except RunError as err:
             messages.append(f"skipping run {label}: {err}")
             runs.append(None)
             continue
-        runs.append(Run(label, run_dir, read_planned_rounds(run_dir, messages), records))
+        config = read_config(run_dir, messages)
+        runs.append(Run(label, run_dir, _planned_rounds(config), records, _dataset(config)))
+    datasets = {run.label: run.dataset for run in runs if run and run.dataset}
+    if len(set(datasets.values())) > 1:
+        messages.append("these runs are on different datasets (" + ", ".join(
+            f"{label}: {name}" for label, name in datasets.items()) + "); their accuracies and "
+            "bytes are not comparable")
     return runs, messages

@@ -13,11 +13,17 @@ from fsl_sage_dist.data.catalog import (
     check_dataset_available,
     dataset_shape,
     load_dataset,
+    train_size,
 )
 from fsl_sage_dist.data.client_data import ClientData, batch_sizes
 from fsl_sage_dist.data.errors import DatasetNotFoundError
 from fsl_sage_dist.data.image_set import ImageSet
-from fsl_sage_dist.data.partition import PARTITION_NAMES, limit_indices, partition_indices
+from fsl_sage_dist.data.partition import (
+    PARTITION_NAMES,
+    check_partition_sizes,
+    limit_indices,
+    partition_indices,
+)
 from fsl_sage_dist.data.summary import partition_summary
 
 __all__ = [
@@ -28,9 +34,11 @@ __all__ = [
     "ImageSet",
     "batch_sizes",
     "check_dataset_available",
+    "check_partition_sizes",
     "dataset_shape",
     "limit_indices",
     "load_dataset",
     "partition_indices",
     "partition_summary",
+    "train_size",
 ]

@@ -31,6 +31,16 @@ def dataset_shape(
     return (3, 32, 32), CIFAR_SPECS[name].num_classes
 
 
+# Training samples of the real datasets, so partitions can be checked before anything loads.
+TRAIN_SIZES = {"fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000}
+
+
+def train_size(name: str, synthetic_size: tuple[int, int]) -> int:
+    """Samples in the training split, without loading it."""
+    _check_name(name)
+    return synthetic_size[0] if name == "synthetic" else TRAIN_SIZES[name]
+
+
 def check_dataset_available(name: str, root: str | Path) -> None:
     """Raise DatasetNotFoundError now if `load_dataset` would surely fail later: the files are
     missing and the download host does not answer within a few seconds. Loads nothing."""

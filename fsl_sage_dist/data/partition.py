@@ -69,15 +69,30 @@ def _validate(
         raise ValueError(f"unknown partition scheme {scheme!r}; choose one of {PARTITION_NAMES}")
     if num_clients < 1:
         raise ValueError(f"num_clients must be >= 1, got {num_clients}")
-    if num_clients > len(labels):
-        raise ValueError(
-            f"{num_clients} clients but only {len(labels)} training samples; "
-            "use fewer clients or raise data.train_limit"
-        )
+    if not np.isfinite(alpha):
+        raise ValueError(f"data.alpha must be a finite number, got {alpha}")
     if alpha <= 0:
         raise ValueError(f"data.alpha must be > 0, got {alpha}")
     if shards_per_client < 1:
         raise ValueError(f"data.shards_per_client must be >= 1, got {shards_per_client}")
+    check_partition_sizes(len(labels), num_clients, scheme, shards_per_client)
+
+
+def check_partition_sizes(
+    num_samples: int, num_clients: int, scheme: str, shards_per_client: int
+) -> None:
+    """The checks that need only the sample count (so they can run before any data loads)."""
+    if num_clients > num_samples:
+        raise ValueError(
+            f"{num_clients} clients but only {num_samples} training samples; "
+            "use fewer clients or raise data.train_limit"
+        )
+    num_shards = num_clients * shards_per_client
+    if scheme == "shards" and num_samples < num_shards:
+        raise ValueError(
+            f"{num_samples} samples cannot fill {num_shards} shards ({num_clients} clients × "
+            f"{shards_per_client}); lower data.shards_per_client or the number of clients"
+        )
 
 
 def _iid(n: int, num_clients: int, seed: int) -> list[np.ndarray]:
@@ -90,12 +105,7 @@ def _shards(
     labels: np.ndarray, num_clients: int, shards_per_client: int, seed: int
 ) -> list[np.ndarray]:
     num_shards = num_clients * shards_per_client
-    shard_size = len(labels) // num_shards
-    if shard_size == 0:
-        raise ValueError(
-            f"{len(labels)} samples cannot fill {num_shards} shards ({num_clients} clients × "
-            f"{shards_per_client}); lower data.shards_per_client or the number of clients"
-        )
+    shard_size = len(labels) // num_shards  # >= 1: checked by check_partition_sizes
     by_label = np.argsort(labels, kind="stable")
     shards = by_label[: num_shards * shard_size].reshape(num_shards, shard_size)
     shard_order = numpy_rng(seed, "partition").permutation(num_shards).reshape(num_clients, -1)

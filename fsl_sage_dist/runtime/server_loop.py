@@ -6,6 +6,7 @@ server evaluates.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -15,10 +16,11 @@ from typing import Any
 import torch
 
 from ..algorithms import Algorithm
+from ..atomic_write import write_atomic
 from ..config import Config, config_to_dict, to_toml
 from ..data import ImageSet
 from ..models import SplitModel, state_nbytes
-from ..metrics import MetricsLog, Progress, summarize, write_json
+from ..metrics import MetricsLog, Progress, check_losses_finite, summarize, write_json
 from ..tensorboard import RoundLogger, make_logger
 from ..wire import ByteMeter, counts_to_bytes, payload_bytes, wire_bytes
 from .process_group import RankInfo
@@ -68,8 +70,8 @@ def evaluates(cfg: Config, round_: int) -> bool:
 
 class ServerLoop:
     def __init__(self, cfg: Config, algo: Algorithm, info: RankInfo, client_sizes: list[int],
-                 test: ImageSet) -> None:
-        self.cfg, self.info = cfg, info
+                 test: ImageSet, partition: dict[str, Any]) -> None:
+        self.cfg, self.info, self.partition = cfg, info, partition
         self.role = ServerRole(algo, client_sizes, test)
         self.log = MetricsLog(cfg.run_dir)
         self.tb: RoundLogger | None = None  # opened by `start`, after a possible resume
@@ -78,8 +80,14 @@ class ServerLoop:
         self.peak_rss_mib: list[float] = []
 
     def start(self, first_round: int) -> None:
-        """Called once resuming (if any) succeeded: only now may RUN_DIR change."""
-        (self.cfg.run_dir / "config.toml").write_text(to_toml(config_to_dict(self.cfg)))
+        """Called once resuming (if any) succeeded on every rank: only now may RUN_DIR change.
+        metrics.jsonl keeps the rounds the checkpoint covers (none on a fresh start, where a
+        failed first attempt may have left an empty file)."""
+        self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.cfg.run_dir / "config.toml",
+                     to_toml(config_to_dict(self.cfg)).encode())
+        write_json(self.cfg.run_dir / "partition.json", self.partition)
+        self.log.restore(self.log.records)
         self.tb = make_logger(self.cfg.run_dir, True, to_toml(config_to_dict(self.cfg)),
                               rebuild_from=self.log.records)
         self.last_round_end = time.perf_counter()
@@ -100,6 +108,7 @@ class ServerLoop:
         prev = self.log.records[-1] if self.log.records else None
         record = round_record(self.cfg, round_, report, acc, loss, round_s, prev)
         self.log.append(record)
+        check_losses_finite(record)
         self.tb.log_round(record)
         self.progress.update(record)
 
@@ -110,13 +119,15 @@ class ServerLoop:
     def load_state_dict(self, state: dict[str, Any], round_: int) -> None:
         self.role.global_client.load_state_dict(state["global_client"])
         self.role.algo.load_server_state_dict(state["algorithm"])
-        self.log.truncate_after(round_)
+        self.log.records = self.log.read_covered(round_)  # written back by `start`
 
     def finish(self) -> None:
         self.tb.close()
         final = {"client": self.role.global_client.state_dict(),
                  "full": self.role.algo.eval_model(self.role.global_client).state_dict()}
-        torch.save(final, self.cfg.run_dir / "final_model.pt")
+        buffer = io.BytesIO()
+        torch.save(final, buffer)
+        write_atomic(self.cfg.run_dir / "final_model.pt", buffer.getvalue())
         summary = summarize(self.log.records, self.info.world_size, self.cfg.clients.num,
                             self.peak_rss_mib)
         write_json(self.cfg.run_dir / "summary.json",

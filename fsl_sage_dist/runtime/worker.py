@@ -17,12 +17,12 @@ import torch
 import torch.distributed as dist
 
 from ..algorithms import REGISTRY, Algorithm, Context
-from ..checkpoint import (CheckpointError, load_rank_state, read_manifest, round_dir,
+from ..checkpoint import (CheckpointError, load_rank_state, rank_file, read_manifest,
                           save_rank_state, write_manifest)
 from ..config import Config, config_to_dict, to_toml
 from ..data import (ClientData, ImageSet, limit_indices, load_dataset, partition_indices,
                     partition_summary)
-from ..metrics import MIB, write_json
+from ..metrics import MIB, MetricsError, write_json
 from ..models import build_split_model
 from ..placement import Placement
 from ..threads import set_threads
@@ -62,12 +62,18 @@ def build_algorithm(cfg: Config, train: ImageSet, device: torch.device,
     return REGISTRY[cfg.algorithm](Context(cfg, placement, device, channel), template)
 
 
+def _gather_rows(row: list[int], info: RankInfo) -> list[list[int]]:
+    """Every rank's `row` of integers, in rank order: each rank fills its own row of zeros and a
+    SUM makes the table (an exempt reduction, not client traffic)."""
+    table = torch.zeros(info.world_size, len(row), dtype=torch.int64, device=info.comm_device)
+    table[info.rank] = torch.tensor(row, dtype=torch.int64)
+    dist.all_reduce(table)
+    return table.tolist()
+
+
 def _failed_ranks(failed: bool, info: RankInfo) -> list[int]:
-    """Which ranks report a failure (an exempt reduction, not client traffic)."""
-    flags = torch.zeros(info.world_size, dtype=torch.int64, device=info.comm_device)
-    flags[info.rank] = int(failed)
-    dist.all_reduce(flags)
-    return [rank for rank, flag in enumerate(flags.tolist()) if flag]
+    """Which ranks report a failure."""
+    return [rank for rank, (flag,) in enumerate(_gather_rows([int(failed)], info)) if flag]
 
 
 def _check_same_config(cfg: Config, info: RankInfo) -> None:
@@ -120,39 +126,68 @@ def _make_host(cfg: Config, algo: Algorithm, info: RankInfo, train: ImageSet,
 
 def _make_server(cfg: Config, algo: Algorithm, info: RankInfo, train: ImageSet,
                  parts: list[np.ndarray]) -> ServerLoop:
-    cfg.run_dir.mkdir(parents=True, exist_ok=True)
     summary = partition_summary(parts, train.labels.numpy(), train.num_classes)
-    write_json(cfg.run_dir / "partition.json", summary | {"scheme": cfg.data.partition})
-    return ServerLoop(cfg, algo, info, [len(p) for p in parts], load_split(cfg, "test"))
+    return ServerLoop(cfg, algo, info, [len(p) for p in parts], load_split(cfg, "test"),
+                      summary | {"scheme": cfg.data.partition})
+
+
+def _checked_file(cfg: Config, round_: int, rank: int, code: int) -> str:
+    """The file a rank's resume check failed on: code 1 its checkpoint file, 2 metrics.jsonl."""
+    return str(cfg.run_dir / "metrics.jsonl" if code == 2 else rank_file(cfg.run_dir, round_, rank))
 
 
 def _resume(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop) -> int:
-    """Load this rank's part of the last complete checkpoint; returns the first round to run."""
+    """Load this rank's part of the last complete checkpoint; returns the first round to run.
+
+    Every rank verifies its file against the manifest's hash (the server also its
+    metrics.jsonl) and loads it into memory only; the ranks agree before `loop.start` may
+    change anything in RUN_DIR, so a damaged checkpoint leaves RUN_DIR as it was."""
     manifest = read_manifest(cfg)
     if manifest is None:
         return 0
-    round_, error = manifest["round"], None
+    round_, error, code = manifest["round"], None, 0
     try:
-        loop.load_state_dict(load_rank_state(cfg.run_dir, round_, info.rank), round_)
+        loop.load_state_dict(load_rank_state(cfg.run_dir, manifest, info.rank), round_)
     except CheckpointError as err:
-        error = err
-    failed = _failed_ranks(error is not None, info)
+        error, code = err, 1
+    except MetricsError as err:
+        error, code = CheckpointError(f"rank {info.rank}: {err}"), 2
+    # every rank learns which file failed which rank, so whichever error the user sees names it
+    codes = [code for (code,) in _gather_rows([code], info)]
     if error:
         raise error
-    if failed:
-        files = ", ".join(str(round_dir(cfg.run_dir, round_) / f"rank{r}.pt") for r in failed)
-        raise CheckpointError(f"rank {info.rank}: cannot read checkpoint of rank(s) {failed} "
-                              f"({files}); RUN_DIR is left as it was")
+    bad = [_checked_file(cfg, round_, rank, code) for rank, code in enumerate(codes) if code]
+    if bad:
+        raise CheckpointError(f"rank {info.rank}: cannot read checkpoint of round {round_ + 1}: "
+                              f"{', '.join(bad)} failed its check on the rank that reads it; "
+                              "RUN_DIR is left as it was")
     if info.rank == 0:
         print(f"resuming {cfg.run_dir} after round {round_ + 1}", flush=True)
     return round_ + 1
 
 
 def _checkpoint(cfg: Config, info: RankInfo, loop: HostLoop | ServerLoop, round_: int) -> None:
-    save_rank_state(cfg.run_dir, round_, info.rank, loop.state_dict())
-    confirmed = not _failed_ranks(False, info)  # returns once every rank has written its file
-    if confirmed and info.rank == 0:
-        write_manifest(cfg, round_)
+    """Every rank writes its file, then all agree (as on resume): the manifest is written only
+    when every file is in place, and a rank whose save failed is named, with its file and the
+    OS error, on every rank (so whichever rank's error the user sees has the cause)."""
+    row, error = [0] * 34, None  # errno of a failed save (0: saved), size, 32 digest bytes
+    try:
+        size, digest = save_rank_state(cfg.run_dir, round_, info.rank, loop.state_dict())
+        row = [0, size, *digest]
+    except OSError as err:  # atomic_write's WriteError: the OS error and the path
+        row[0], error = err.errno or -1, err
+    rows = _gather_rows(row, info)
+    if error:
+        raise CheckpointError(f"rank {info.rank}: cannot save its checkpoint of round "
+                              f"{round_ + 1}: {error}") from None
+    failed = [f"rank {rank} ({os.strerror(row[0]).lower() if row[0] > 0 else 'failed'}: "
+              f"{rank_file(cfg.run_dir, round_, rank)})" for rank, row in enumerate(rows) if row[0]]
+    if failed:
+        raise CheckpointError(f"rank {info.rank}: could not save the checkpoint of round "
+                              f"{round_ + 1} on {', '.join(failed)}; the previous checkpoint "
+                              "stays in force")
+    if info.rank == 0:
+        write_manifest(cfg, round_, [(row[1], bytes(row[2:])) for row in rows])
 
 
 def _checkpoint_due(cfg: Config, round_: int) -> bool:
@@ -170,7 +205,6 @@ def _announce(cfg: Config, info: RankInfo) -> None:
 
 
 def _run(cfg: Config, info: RankInfo) -> None:
-    _announce(cfg, info)
     set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
     _check_same_config(cfg, info)
     train = load_split(cfg, "train")
@@ -183,6 +217,7 @@ def _run(cfg: Config, info: RankInfo) -> None:
     loop = make(cfg, algo, info, train, parts)
     del train  # clients keep only their own rows; the server never trains on inputs
     first_round = _resume(cfg, info, loop)
+    _announce(cfg, info)
     loop.start(first_round)
     for round_ in range(first_round, cfg.rounds):
         loop.run_round(round_)

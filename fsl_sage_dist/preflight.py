@@ -1,0 +1,120 @@
+"""Everything about a run that can be checked before a rank is spawned, beyond one config
+section (those checks live next to their section in config.py): the data, the model on that
+data, the machine, and RUN_DIR. Each problem is one `ConfigError` line; `fsl-sage run` prints it
+and exits 2.
+
+    cfg = load_config(path, overrides)
+    check_inputs(cfg)              # data, partition, model on the data, what RUN_DIR holds
+    check_this_machine(cfg)        # only where the ranks will run here (not for `submit`)
+    lock = claim_run_dir(cfg)      # creates RUN_DIR, locks it, checks what it holds again
+
+The lock is an flock on RUN_DIR/.lock, held by the launching process until it exits (the
+kernel drops it then, even after a SIGKILL, so it never goes stale): a second run started on
+the same RUN_DIR meanwhile is refused instead of mixing its files into the first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+from typing import IO
+
+import torch
+
+from .checkpoint import read_manifest
+from .config import Config, ConfigError
+from .data import check_dataset_available, check_partition_sizes, dataset_shape, train_size
+from .models import build_split_model
+
+
+def check_inputs(cfg: Config) -> None:
+    _check_data_root(cfg)
+    check_dataset_available(cfg.data.name, cfg.data.root)
+    _check_partition(cfg)
+    _check_model(cfg)
+    check_run_dir(cfg)
+
+
+def _check_data_root(cfg: Config) -> None:
+    """An explicit root that is not there is a typo: never fall back to another copy."""
+    root = cfg.data.root
+    if root and not Path(root).expanduser().is_dir():
+        raise ConfigError(f"data.root={root!r} is not an existing folder; give the folder that "
+                          "holds the dataset (or one to download it into), or leave it empty")
+
+
+def _check_partition(cfg: Config) -> None:
+    d = cfg.data
+    available = train_size(d.name, tuple(d.synthetic_size))
+    samples = min(d.train_limit, available) if d.train_limit else available
+    try:
+        check_partition_sizes(samples, cfg.clients.num, d.partition, d.shards_per_client)
+    except ValueError as err:
+        raise ConfigError(f"data.partition={d.partition!r} is impossible: {err}") from None
+
+
+def _check_model(cfg: Config) -> None:
+    """Build the model once on the data's shape (a fraction of a second): a shape it cannot
+    take fails here, not inside every rank."""
+    shape, classes = dataset_shape(cfg.data.name, tuple(cfg.data.synthetic_shape),
+                                   cfg.data.num_classes)
+    try:
+        build_split_model(cfg.model.name, shape, classes, cut=cfg.model.cut,
+                          stem=cfg.model.stem, seed=cfg.seed)
+    except ValueError as err:
+        raise ConfigError(f"model.name={cfg.model.name!r} cannot take the {cfg.data.name} "
+                          f"inputs of shape {list(shape)}: {err}") from None
+
+
+def check_this_machine(cfg: Config) -> None:
+    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size))
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if cfg.runtime.backend == "nccl" and gpus < local_ranks:
+        raise ConfigError(f"runtime.backend='nccl' needs one GPU per rank: {local_ranks} ranks "
+                          f"on this machine, {gpus} GPU(s) visible; use runtime.backend=auto "
+                          "or gloo")
+
+
+def claim_run_dir(cfg: Config, lock: bool = True) -> IO[bytes] | None:
+    """Create and lock RUN_DIR (`lock=False`: only create it, for the ranks of a torchrun job
+    other than rank 0), then check that this run may use it. Returns the open lock file, which
+    must stay open for the run."""
+    try:
+        cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"cannot create RUN_DIR {cfg.run_dir} ({err.strerror}); check "
+                          "output.dir and output.name") from None
+    held = _lock(cfg.run_dir) if lock else None
+    check_run_dir(cfg)  # again: another run may have written to it since `check_inputs`
+    return held
+
+
+def _lock(run_dir: Path) -> IO[bytes]:
+    path = run_dir / ".lock"
+    held = path.open("ab")
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.close()
+        raise ConfigError(f"{run_dir} is in use by another run that is still going; wait for "
+                          "it, or choose another output.name") from None
+    return held
+
+
+def _holds_rounds(metrics: Path) -> bool:
+    """Whether metrics.jsonl holds a finished round (an empty file, or one half line, left by a
+    first round that failed does not count)."""
+    return metrics.is_file() and b"\n" in metrics.read_bytes()
+
+
+def check_run_dir(cfg: Config) -> None:
+    """What RUN_DIR already holds must be resumable by this run (or absent)."""
+    manifest = read_manifest(cfg)
+    if manifest is None and _holds_rounds(cfg.run_dir / "metrics.jsonl"):
+        raise ConfigError(f"{cfg.run_dir} already holds a run without a checkpoint to resume "
+                          "from; choose another output.name (or output.dir), or move it away")
+    if manifest is not None and manifest["round"] + 1 > cfg.rounds:
+        raise ConfigError(f"rounds={cfg.rounds} is below the {manifest['round'] + 1} rounds "
+                          f"the checkpoint in {cfg.run_dir} already holds; set rounds >= "
+                          f"{manifest['round'] + 1} to resume it, or choose another output.name")

@@ -1,0 +1,140 @@
+"""Bad input fails before any rank is spawned: one line on stderr, exit status 2 (issue 14
+item 8). Run in-process through the CLI's `main`, with spawning made impossible; plus a run that
+diverges, which can only be found while it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from fsl_sage_dist import cli
+from fsl_sage_dist.checkpoint import write_manifest
+from fsl_sage_dist.config import load_config
+from fsl_sage_dist.metrics import DivergedError, check_losses_finite
+from fsl_sage_dist.preflight import claim_run_dir
+from harness import run_cli
+
+BASE = ["data.name=synthetic", "rounds=2", "clients.num=4", "launch.client_hosts=2",
+        "data.synthetic_size=[480,200]", "runtime.threads_per_rank=1", "output.name=run"]
+
+
+@pytest.fixture
+def no_spawn(monkeypatch):
+    def spawn(cfg):
+        raise AssertionError("a rank was about to be spawned: the input was not refused")
+
+    monkeypatch.setattr("fsl_sage_dist.runtime.launcher.launch_local", spawn)
+
+
+def _run(capsys, tmp_path, *items: str) -> tuple[int, list[str]]:
+    """`fsl-sage run [CONFIG] BASE... items...`: the case's overrides come last, so they win."""
+    config = [items[0]] if items and "=" not in items[0] else []
+    overrides = items[len(config):]
+    status = cli.main(["run", *config, f"output.dir={tmp_path / 'out'}", *BASE, *overrides])
+    return status, capsys.readouterr().err.splitlines()
+
+
+def _config_dir(tmp_path):
+    return [str(tmp_path)]
+
+
+def _config_non_utf8(tmp_path):
+    (tmp_path / "bad.toml").write_bytes(b'algorithm = "fed\xe4vg"\n')
+    return [str(tmp_path / "bad.toml")]
+
+
+def _config_fifo(tmp_path):
+    os.mkfifo(tmp_path / "fifo.toml")  # reading it would block forever
+    return [str(tmp_path / "fifo.toml")]
+
+
+def _dir_under_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    return [f"output.dir={tmp_path / 'file' / 'runs'}"]
+
+
+def _rounds_below_checkpoint(tmp_path):
+    cfg = load_config(None, [f"output.dir={tmp_path / 'out'}", *BASE, "rounds=5"])
+    cfg.run_dir.mkdir(parents=True)
+    write_manifest(cfg, 3, [(1, bytes(32))] * cfg.world_size)
+    return []  # BASE has rounds=2, below the 4 rounds the checkpoint holds
+
+
+CASES = {
+    "max_message_inf": (["wire.max_message_mib=inf"], "wire.max_message_mib=inf"),
+    "timeout_inf": (["runtime.timeout_s=inf"], "runtime.timeout_s=inf"),
+    "timeout_1e300": (["runtime.timeout_s=1e300"], "runtime.timeout_s=1e+300"),
+    "seed_negative": (["seed=-1"], "seed=-1"),
+    "shape_too_small": (["data.synthetic_shape=[1,1,1]"], "cannot take the synthetic inputs"),
+    "more_clients_than_samples": (["clients.num=600"], "600 clients but only 480"),
+    "too_many_shards": (["data.partition=shards", "data.shards_per_client=200"],
+                        "cannot fill 800 shards"),
+    "alpha_inf": (["data.partition=dirichlet", "data.alpha=inf"], "data.alpha=inf"),
+    "lr_inf": (["train.lr=inf"], "train.lr=inf"),
+    "lr_nan": (["train.lr=nan"], "train.lr=nan"),
+    "aux_lr_inf": (["fsl.aux_lr=inf"], "fsl.aux_lr=inf"),
+    "weight_decay_inf": (["train.weight_decay=inf"], "train.weight_decay=inf"),
+    "mem_gb_inf": (["slurm.mem_gb=inf"], "slurm.mem_gb=inf"),
+    "nccl_without_gpus": (["runtime.backend=nccl"], "needs one GPU per rank"),
+    "output_dir_under_file": (_dir_under_file, "Not a directory"),
+    "config_is_dir": (_config_dir, "is not a regular file"),
+    "config_non_utf8": (_config_non_utf8, "is not UTF-8 text"),
+    "config_fifo": (_config_fifo, "is not a regular file"),
+    "name_too_long": (["output.name=" + "x" * 300], "at most 255 bytes"),
+    "data_root_missing": (["data.name=fashion_mnist", "data.root=/no/such/folder"],
+                          "data.root='/no/such/folder' is not an existing folder"),
+    "name_escapes_dir": (["output.name=../../x"], "a relative path inside output.dir"),
+    "name_control_chars": (["output.name=a\x1bb"], "without control characters"),
+    "rounds_below_checkpoint": (_rounds_below_checkpoint, "rounds=2 is below the 4 rounds"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_fails_before_spawn_in_one_line(tmp_path, capsys, no_spawn, case):
+    items, message = CASES[case]
+    if case == "nccl_without_gpus" and torch.cuda.is_available():
+        pytest.skip("this machine has GPUs")
+    items = items(tmp_path) if callable(items) else items
+    status, lines = _run(capsys, tmp_path, *items)
+    assert status == 2, lines
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert message in lines[0]
+
+
+def test_second_run_on_a_locked_run_dir_is_refused(tmp_path, capsys, no_spawn):
+    cfg = load_config(None, [f"output.dir={tmp_path / 'out'}", *BASE])
+    held = claim_run_dir(cfg)  # as the first run's launcher holds it
+    try:
+        status, lines = _run(capsys, tmp_path)
+        assert status == 2 and len(lines) == 1
+        assert "is in use by another run that is still going" in lines[0]
+    finally:
+        held.close()
+    with pytest.raises(AssertionError, match="about to be spawned"):
+        _run(capsys, tmp_path)  # free again once the first run ends
+
+
+def test_non_finite_loss_names_round_and_algorithm():
+    record = {"round": 4, "algorithm": "cse_fsl", "train_loss": float("nan"), "test_loss": None}
+    with pytest.raises(DivergedError, match=r"^cse_fsl diverged in round 5: train_loss is nan;"):
+        check_losses_finite(record)
+    check_losses_finite(record | {"train_loss": 1e30})  # huge but finite: not our call
+
+
+@pytest.mark.slow
+def test_diverging_run_stops_with_one_clear_line(tmp_path):
+    proc = run_cli("run", "algorithm=fedavg", "train.lr=1e30", "rounds=3", "clients.num=2",
+                   "launch.client_hosts=1", "data.name=synthetic", "data.synthetic_size=[128,64]",
+                   "train.batch_size=32", "runtime.threads_per_rank=1", "runtime.timeout_s=60",
+                   "checkpoint.every=1", f"output.dir={tmp_path}", "output.name=run")
+    print(proc.stderr[-1500:])
+    assert proc.returncode != 0
+    assert "fedavg diverged in round 1: train_loss is nan" in proc.stderr
+    (line,) = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    record = json.loads(line)  # valid JSON: no bare NaN
+    assert record["train_loss"] is None and "train_loss" in record["nonfinite"]
+    assert not (tmp_path / "run" / "checkpoints" / "manifest.json").exists(), (
+        "the diverged round is never checkpointed")

@@ -1,0 +1,141 @@
+"""Damaged checkpoints are refused before anything in RUN_DIR changes, and a rank whose save
+fails is named on every rank."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from fsl_sage_dist.checkpoint import (CheckpointError, load_rank_state, rank_file, read_manifest,
+                                      save_rank_state, write_manifest)
+from fsl_sage_dist.config import load_config
+from harness import run_cli
+
+SMALL = ["algorithm=fsl_sage", "clients.num=2", "launch.client_hosts=2", "data.name=synthetic",
+         "data.synthetic_size=[128,64]", "train.batch_size=32", "runtime.threads_per_rank=1",
+         "runtime.timeout_s=60", "fsl.align_epochs=5", "checkpoint.every=1", "output.name=run"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast: one rank's file against the manifest, no job.
+
+@pytest.fixture
+def saved(tmp_path):
+    """A manifest for 3 ranks over real tensor files, as `_checkpoint` writes them."""
+    cfg = load_config(None, [f"output.dir={tmp_path}", "output.name=run"])
+    files = [save_rank_state(cfg.run_dir, 0, rank, {"w": torch.full((64,), float(rank))})
+             for rank in range(cfg.world_size)]
+    write_manifest(cfg, 0, files)
+    return cfg, read_manifest(cfg)
+
+
+def _garble_tensor_byte(path: Path) -> None:
+    """Flip one byte of the tensor data itself (the last bytes before the zip directory are
+    the storage of `w`): torch.load alone would load it as a wrong weight."""
+    data = bytearray(path.read_bytes())
+    offset = data.find(torch.full((64,), 1.0).numpy().tobytes())
+    assert offset > 0
+    data[offset + 5] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage, reason", [
+    ("garble", "SHA-256 differs"),
+    ("truncate", "bytes where the manifest says"),
+    ("empty", "the file is empty"),
+    ("missing", "No such file"),
+    ("swap", "SHA-256 differs"),
+])
+def test_damaged_rank_file_is_refused_naming_it(saved, damage, reason):
+    cfg, manifest = saved
+    path = rank_file(cfg.run_dir, 0, 1)
+    if damage == "garble":
+        _garble_tensor_byte(path)
+        weights = torch.load(path, weights_only=True)["w"]  # torch alone loads it silently
+        assert not weights.eq(1.0).all()
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[:-10])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "missing":
+        path.unlink()
+    else:  # same size, another rank's content
+        shutil.copy(rank_file(cfg.run_dir, 0, 2), path)
+    with pytest.raises(CheckpointError, match=reason) as caught:
+        load_rank_state(cfg.run_dir, manifest, 1)
+    assert str(caught.value).startswith(f"rank 1: cannot read checkpoint {path}: ")
+    assert load_rank_state(cfg.run_dir, manifest, 2)["w"].eq(2.0).all(), "others still load"
+
+
+# ---------------------------------------------------------------------------------------------
+# Slow: the whole job refuses to resume and RUN_DIR stays bitwise as it was.
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _unchanged(before: dict[str, str], after: dict[str, str]) -> None:
+    """Every file as it was; the only new files allowed are ranks' error records."""
+    assert {k: after.get(k) for k in before} == before
+    assert all(k.startswith("ranks/") and k.endswith(".err") for k in set(after) - set(before))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A 1-round run with its checkpoint."""
+    root = tmp_path_factory.mktemp("integrity")
+    proc = run_cli("run", "rounds=1", f"output.dir={root}", *SMALL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return root / "run"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage, named", [
+    ("garble", "round_000000/rank1.pt"),
+    ("swap", "round_000000/rank"),  # rank1.pt or rank2.pt, whichever rank fails first
+    ("cut_metrics", "metrics.jsonl"),
+])
+def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_path, damage,
+                                                             named):
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    folder = run_dir / "checkpoints" / "round_000000"
+    if damage == "garble":
+        data = bytearray((folder / "rank1.pt").read_bytes())
+        data[len(data) // 2] ^= 0x01  # inside the tensor storage of a multi-MB file
+        (folder / "rank1.pt").write_bytes(bytes(data))
+    elif damage == "swap":
+        a, b = (folder / "rank1.pt").read_bytes(), (folder / "rank2.pt").read_bytes()
+        (folder / "rank1.pt").write_bytes(b)
+        (folder / "rank2.pt").write_bytes(a)
+    else:
+        (run_dir / "metrics.jsonl").write_text("")
+    before = _digest(run_dir)
+    proc = run_cli("run", "rounds=2", f"output.dir={tmp_path}", *SMALL)
+    print(proc.stderr[-1500:])
+    assert proc.returncode != 0
+    assert named in proc.stderr and "RUN_DIR is left as it was" in proc.stderr
+    _unchanged(before, _digest(run_dir))
+
+
+@pytest.mark.slow
+def test_a_rank_whose_save_fails_is_named_and_every_rank_stops_fast(tmp_path):
+    """rank1.pt of the first checkpoint is a folder, so only rank 1's save fails (os.replace
+    onto a directory). Before, the other ranks did not even notice."""
+    blocked = tmp_path / "run" / "checkpoints" / "round_000000" / "rank1.pt"
+    blocked.mkdir(parents=True)
+    start = time.monotonic()
+    proc = run_cli("run", "rounds=2", f"output.dir={tmp_path}", *SMALL, "runtime.timeout_s=240")
+    elapsed = time.monotonic() - start
+    print(f"job ended after {elapsed:.1f} s; stderr tail:\n{proc.stderr[-1500:]}")
+    assert proc.returncode != 0
+    assert "CheckpointError" in proc.stderr and "rank 1" in proc.stderr
+    assert f"is a directory: {blocked}" in proc.stderr
+    assert elapsed < 240, "every rank stops before runtime.timeout_s (start-up included)"
+    assert not (tmp_path / "run" / "checkpoints" / "manifest.json").exists()
