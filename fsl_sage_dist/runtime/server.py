@@ -73,7 +73,7 @@ class ServerRole:
         for client, it in self.upload_order(chosen):
             host = self.ctx.placement.host_of(client)
             batch = recv_smashed(self.ctx.channel, host, round_, client, self.algo.slot(it),
-                                 cut_shape)
+                                 cut_shape, self.cfg.train.batch_size)
             loss = self.algo.server_step(round_, it, batch)
             if loss is not None:
                 losses.append(loss)
