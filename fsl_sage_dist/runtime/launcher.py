@@ -83,16 +83,19 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
-def _watch(procs: list[subprocess.Popen]) -> tuple[dict[int, int], list[int]]:
-    """Wait until every rank succeeded or one failed; returns the failed ranks' exit codes
-    and the ranks that were stopped (alive, not running) at that moment."""
+def _watch(cfg: Config, procs: list[subprocess.Popen],
+           since_ns: int) -> tuple[dict[int, int], list[int]] | None:
+    """Wait until every rank succeeded (None) or one failed: a non-zero exit, or an error
+    recorded by a rank still tearing down (its peers may take long to notice). Returns the
+    exit codes of the ranks that failed by themselves and the ranks that were stopped (alive,
+    not running) at that moment."""
     while True:
         codes = {rank: proc.poll() for rank, proc in enumerate(procs)}
         failed = {rank: code for rank, code in codes.items() if code not in (None, 0)}
-        if failed:
+        if failed or recorded_errors(cfg.run_dir, range(cfg.world_size), since_ns):
             return failed, [rank for rank, p in enumerate(procs) if _is_stopped(p)]
         if all(code == 0 for code in codes.values()):
-            return {}, []
+            return None
         time.sleep(POLL_S)
 
 
@@ -109,19 +112,20 @@ def _cause(cfg: Config, failed: dict[int, int], stopped: list[int], since_ns: in
     causes = [e for e in errors if not e.consequence]
     killed = [r for r, code in sorted(failed.items())
               if code < 0 and r not in {e.rank for e in errors}]
-    where = f" (traceback in {errors[0].path})" if errors else ""
     if stopped:
         names = ", ".join(f"rank {r} ({_role(r)})" for r in stopped)
-        first = f"; {errors[0].summary}" if errors else ""
+        waited = [e for e in errors if any(f"waiting for rank {r}:" in e.summary
+                                           for r in stopped)] or errors
+        first = f"; {waited[0].summary} (traceback in {waited[0].path})" if waited else ""
         return (f"{names} stopped responding (process stopped); the others gave up after "
-                f"runtime.timeout_s={cfg.runtime.timeout_s:g} s{first}{where}")
+                f"runtime.timeout_s={cfg.runtime.timeout_s:g} s{first}")
     if causes:
         return f"{causes[0].summary} (traceback in {causes[0].path})"
     if killed:
         rank = killed[0]
         return f"rank {rank} ({_role(rank)}) was killed by {_signal_name(failed[rank])}"
     if errors:
-        return f"{errors[0].summary}{where}"
+        return f"{errors[0].summary} (traceback in {errors[0].path})"
     rank, code = min(failed.items())
     return f"rank {rank} ({_role(rank)}) exited with status {code} without recording an error"
 
@@ -137,12 +141,11 @@ def _launch_once(cfg: Config) -> bool:
     procs: list[subprocess.Popen] = []
     try:
         procs = _start_ranks(cfg, folder)
-        failed, stopped = _watch(procs)
-        if failed:
+        failure = _watch(cfg, procs, since_ns)
+        if failure:
             _stop(procs)
-            print(f"error: {_cause(cfg, failed, stopped, since_ns)}", file=sys.stderr,
-                  flush=True)
-        return not failed
+            print(f"error: {_cause(cfg, *failure, since_ns)}", file=sys.stderr, flush=True)
+        return failure is None
     finally:
         _stop(procs)
         shutil.rmtree(folder, ignore_errors=True)

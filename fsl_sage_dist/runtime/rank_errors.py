@@ -17,7 +17,7 @@ from pathlib import Path
 import torch.distributed as dist
 
 CONSEQUENCE = "after a peer failed or stalled"
-_GLOO_PREFIX = re.compile(r"^\[[^\]]*\.(?:cc|cpp|h):\d+\]\s*")
+_GLOO_SOURCE = re.compile(r"\[[^\]\s]*\.(?:cc|cpp|h):\d+\]\s*")  # "[.../pair.cc:561] "
 
 
 def error_file(run_dir: Path, rank: int) -> Path:
@@ -31,9 +31,9 @@ def is_consequence(err: BaseException) -> bool:
 
 
 def one_line(err: BaseException) -> str:
-    """`Type: first line of the message`, without Gloo's source-file prefix."""
+    """`Type: first line of the message`, without Gloo's source-file references."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return f"{type(err).__name__}: {_GLOO_PREFIX.sub('', text)}"
+    return f"{type(err).__name__}: {_GLOO_SOURCE.sub('', text)}"
 
 
 def record_error(run_dir: Path, rank: int, role: str, err: BaseException) -> None:
