@@ -33,6 +33,7 @@ from fsl_sage_dist.data import (
 )
 from fsl_sage_dist.data import cifar as cifar_module
 from fsl_sage_dist.data import fashion_mnist as fashion_module
+from fsl_sage_dist.data.client_data import batches_per_epoch
 from fsl_sage_dist.data.network import can_reach
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -493,12 +494,29 @@ def epoch_labels(stream: ClientData, round_: int, epoch: int) -> list[list[int]]
 
 def test_client_epoch_covers_its_samples_once():
     stream = client()
-    assert stream.num_samples == 33 and stream.batches_per_epoch == 5
+    assert stream.num_samples == 33 and stream.batches_per_epoch == 4
     assert len(stream.data) == 33  # holds only its own rows
     batches = epoch_labels(stream, 0, 0)
-    assert [len(b) for b in batches] == [8, 8, 8, 8, 1]
+    assert [len(b) for b in batches] == [8, 8, 8, 8]  # a last batch of one is left out
     # Labels equal sample numbers in uint8_set, so they identify the rows served.
-    assert sorted(sum(batches, [])) == list(range(1, 100, 3))
+    served = sum(batches, [])
+    assert len(set(served)) == 32 and set(served) <= set(range(1, 100, 3))
+
+
+@pytest.mark.parametrize("samples, batch_size, sizes", [
+    (33, 8, [8, 8, 8, 8]), (34, 8, [8, 8, 8, 8, 2]), (32, 8, [8, 8, 8, 8]), (9, 8, [8]),
+    (1, 8, [1]), (5, 1, [1] * 5), (7, 3, [3, 3]), (8, 3, [3, 3, 2])])
+def test_no_training_batch_of_one_unless_it_is_all_there_is(samples, batch_size, sizes):
+    """BatchNorm cannot train on one sample; the server counts the same iterations."""
+    stream = ClientData(uint8_set(n=100), np.arange(samples), batch_size=batch_size, seed=0,
+                        client_id=0, augment=False)
+    assert [len(b) for b in epoch_labels(stream, 0, 0)] == sizes
+    assert stream.batches_per_epoch == batches_per_epoch(samples, batch_size) == len(sizes)
+
+
+def test_the_left_out_sample_changes_from_epoch_to_epoch():
+    served = [set(sum(epoch_labels(client(), 0, e), [])) for e in range(6)]
+    assert len(set.union(*served)) == 33
 
 
 def test_client_order_derived_from_seed_client_round_epoch():

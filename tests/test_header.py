@@ -19,9 +19,9 @@ def test_round_trip():
 
 
 @pytest.mark.parametrize("index, value, field", [
-    (0, 0xDEAD, "magic"), (1, 99, "version"), (2, int(Kind.CUT_GRAD), "kind"),
-    (3, 4, "round"), (4, 0, "client"), (5, 7, "seq"), (6, 99, "dtype"), (6, 6, "dtype"),
-    (7, 9, "ndim"), (9, 65, "shape"), (8, -1, "shape"), (12, 3, "shape"),
+    (0, 0xDEAD, "magic"), (0, MAGIC | 99 << 32, "version"), (1, int(Kind.CUT_GRAD), "kind"),
+    (2, 4, "round"), (3, 0, "client"), (4, 7, "seq"), (5, 99, "dtype"), (5, 6, "dtype"),
+    (6, 9, "ndim"), (8, 65, "shape"), (7, -1, "shape"), (11, 3, "shape"),
 ])
 def test_each_bad_field_is_named(index, value, field):
     raw = GOOD.encode()
@@ -59,3 +59,11 @@ def test_fuzzed_headers_all_raise_protocol_error():
             continue
         # the rare mutation that still describes a valid message must be within the limits
         assert 4 * torch.Size(header.shape).numel() <= LIMIT
+
+
+def test_more_rows_than_a_batch_are_refused():
+    bounded = Expect(Kind.SMASHED, 3, 2, 1, (torch.float32,), (-1, 64, 7, 7), max_rows=16)
+    assert decode(GOOD.encode(), bounded, peer=1, max_bytes=LIMIT) == GOOD  # 16 rows: fine
+    rows17 = Header(Kind.SMASHED, 3, 2, 1, torch.float32, (17, 64, 7, 7)).encode()
+    with pytest.raises(ProtocolError, match="rank 1: header field 'rows' is 17, expected at most 16"):
+        decode(rows17, bounded, peer=1, max_bytes=LIMIT)

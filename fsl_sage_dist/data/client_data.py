@@ -12,10 +12,26 @@ from fsl_sage_dist.data.image_set import ImageSet
 from fsl_sage_dist.seeding import torch_generator
 
 
+def samples_per_epoch(num_samples: int, batch_size: int) -> int:
+    """How many of a client's samples one epoch serves: all of them, except that a last batch of
+    a single sample is left out when other batches precede it (a different sample each epoch,
+    since the order is redrawn per epoch). A batch of one cannot train BatchNorm ("expected more
+    than 1 value per channel"); leaving it out rather than folding it into the previous batch
+    keeps every batch within train.batch_size, the bound the server enforces on smashed rows.
+    Where no batch of one would occur, nothing changes."""
+    return num_samples - (batch_size > 1 and num_samples > batch_size
+                          and num_samples % batch_size == 1)
+
+
 def batch_sizes(num_samples: int, batch_size: int) -> list[int]:
     """The sizes of one epoch's batches, in order: full batches, then the remainder (the one
     place that decides how an epoch is cut, shared with the closed-form byte counts)."""
-    return [min(batch_size, num_samples - start) for start in range(0, num_samples, batch_size)]
+    served = samples_per_epoch(num_samples, batch_size)
+    return [min(batch_size, served - start) for start in range(0, served, batch_size)]
+
+
+def batches_per_epoch(num_samples: int, batch_size: int) -> int:
+    return len(batch_sizes(num_samples, batch_size))
 
 
 class ClientData:
@@ -49,10 +65,11 @@ class ClientData:
 
     @property
     def batches_per_epoch(self) -> int:
-        return math.ceil(self.num_samples / self.batch_size)
+        return batches_per_epoch(self.num_samples, self.batch_size)
 
     def epoch(self, round: int, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Every sample once, in an order drawn for (round, epoch); the last batch may be short."""
+        """Every sample once (see `samples_per_epoch`), in an order drawn for (round, epoch);
+        the last batch may be short."""
         ids = (self.client_id, round, epoch)
         order = torch.randperm(
             self.num_samples, generator=torch_generator(self.seed, "data_order", *ids)

@@ -1,73 +1,174 @@
 """Start a job: join torchrun's, or launch 1 + launch.client_hosts local ranks ourselves.
 
-The built-in launcher is torch's elastic agent with a c10d rendezvous on 127.0.0.1 (an
-ephemeral port), so a single-node run needs no torchrun line and listens on loopback only.
+The built-in launcher starts one process per rank (`rank_process.py`) and rendezvous them
+through a FileStore in a private temporary folder, with Gloo (and NCCL) bound to the loopback
+interface: a single-node run opens no port beyond 127.0.0.1, and nothing it reads back from a
+store or socket is unpickled. It watches every rank: the first to fail stops the others, and
+the launcher prints one line, the first real cause (see `rank_errors.py`).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import signal
+import subprocess
 import sys
-import uuid
-from typing import Any
+import tempfile
+import time
+from pathlib import Path
 
-from torch.distributed.elastic.multiprocessing.api import SignalException
-from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, record
-from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+from ..config import Config, config_to_dict
+from .process_group import STORE_FILE_ENV
+from .rank_errors import recorded_errors
 
-from ..config import Config, config_from_dict, config_to_dict
-from .worker import run_rank
+POLL_S = 0.1
+STOP_GRACE_S = 5.0
+"""How long a rank may take to exit after SIGTERM before it is killed."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+LOOPBACK_INTERFACE = "lo"  # Linux's name; Gloo and NCCL bind to this interface's address
+
+
+class _Stopped(Exception):
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
 
 
 def under_torchrun() -> bool:
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
-@record
-def _entry(cfg_dict: dict[str, Any]) -> None:
-    run_rank(config_from_dict(cfg_dict))
+def _role(rank: int) -> str:
+    return "server" if rank == 0 else "client host"
+
+
+def _rank_env(cfg: Config, rank: int, store_file: Path) -> dict[str, str]:
+    world = str(cfg.world_size)
+    return dict(os.environ, RANK=str(rank), WORLD_SIZE=world, LOCAL_RANK=str(rank),
+                LOCAL_WORLD_SIZE=world, GLOO_SOCKET_IFNAME=LOOPBACK_INTERFACE,
+                NCCL_SOCKET_IFNAME=LOOPBACK_INTERFACE, **{STORE_FILE_ENV: str(store_file)})
+
+
+def _start_ranks(cfg: Config, folder: Path) -> list[subprocess.Popen]:
+    config_file = folder / "config.json"
+    config_file.write_text(json.dumps(config_to_dict(cfg)))
+    command = [sys.executable, "-m", "fsl_sage_dist.runtime.rank_process", str(config_file)]
+    return [subprocess.Popen(command, env=_rank_env(cfg, rank, folder / "store"))
+            for rank in range(cfg.world_size)]
+
+
+def _is_stopped(proc: subprocess.Popen) -> bool:
+    """Whether the process is stopped (SIGSTOP/SIGTSTP) or traced: alive but never answering."""
+    try:
+        stat = Path(f"/proc/{proc.pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM every rank still running (SIGCONT wakes a stopped one so it can die), then
+    SIGKILL whatever is left after STOP_GRACE_S."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.send_signal(signal.SIGCONT)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _watch(cfg: Config, procs: list[subprocess.Popen],
+           since_ns: int) -> tuple[dict[int, int], list[int]] | None:
+    """Wait until every rank succeeded (None) or one failed: a non-zero exit, or an error
+    recorded by a rank still tearing down (its peers may take long to notice). Returns the
+    exit codes of the ranks that failed by themselves and the ranks that were stopped (alive,
+    not running) at that moment."""
+    while True:
+        codes = {rank: proc.poll() for rank, proc in enumerate(procs)}
+        failed = {rank: code for rank, code in codes.items() if code not in (None, 0)}
+        if failed or recorded_errors(cfg.run_dir, range(cfg.world_size), since_ns):
+            return failed, [rank for rank, p in enumerate(procs) if _is_stopped(p)]
+        if all(code == 0 for code in codes.values()):
+            return None
+        time.sleep(POLL_S)
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def _cause(cfg: Config, failed: dict[int, int], stopped: list[int], since_ns: int) -> str:
+    """The one line that names the first real cause of a failed attempt."""
+    errors = recorded_errors(cfg.run_dir, range(cfg.world_size), since_ns)
+    causes = [e for e in errors if not e.consequence]
+    killed = [r for r, code in sorted(failed.items())
+              if code < 0 and r not in {e.rank for e in errors}]
+    if stopped:
+        names = ", ".join(f"rank {r} ({_role(r)})" for r in stopped)
+        waited = [e for e in errors if any(f"waiting for rank {r}:" in e.summary
+                                           for r in stopped)] or errors
+        first = f"; {waited[0].summary} (traceback in {waited[0].path})" if waited else ""
+        return (f"{names} stopped responding (process stopped); the others gave up after "
+                f"runtime.timeout_s={cfg.runtime.timeout_s:g} s{first}")
+    if causes:
+        return f"{causes[0].summary} (traceback in {causes[0].path})"
+    if killed:
+        rank = killed[0]
+        return f"rank {rank} ({_role(rank)}) was killed by {_signal_name(failed[rank])}"
+    if errors:
+        return f"{errors[0].summary} (traceback in {errors[0].path})"
+    rank, code = min(failed.items())
+    return f"rank {rank} ({_role(rank)}) exited with status {code} without recording an error"
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
 
 
 def _launch_once(cfg: Config) -> bool:
-    launch = LaunchConfig(
-        min_nodes=1, max_nodes=1, nproc_per_node=cfg.world_size,
-        run_id=f"fsl-sage-{uuid.uuid4().hex[:8]}", rdzv_backend="c10d",
-        rdzv_endpoint="127.0.0.1:0", local_addr="127.0.0.1", max_restarts=0,
-        monitor_interval=0.1,
-    )
+    """One attempt: every rank started, watched, and gone when this returns."""
+    since_ns = time.time_ns()
+    folder = Path(tempfile.mkdtemp(prefix="fsl-sage-rdzv-"))  # mode 0700: only this user
+    procs: list[subprocess.Popen] = []
     try:
-        elastic_launch(launch, _entry)(config_to_dict(cfg))
-    except ChildFailedError as err:
-        for rank, failure in sorted(err.failures.items()):
-            print(f"error: rank {rank} failed (exit code {failure.exitcode}): "
-                  f"{_reason(failure.message)}", file=sys.stderr)
-        return False
-    return True
+        procs = _start_ranks(cfg, folder)
+        failure = _watch(cfg, procs, since_ns)
+        if failure:
+            _stop(procs)
+            print(f"error: {_cause(cfg, *failure, since_ns)}", file=sys.stderr, flush=True)
+        return failure is None
+    finally:
+        _stop(procs)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def launch_local(cfg: Config) -> int:
-    """Run the job in local processes; returns the exit status (0 = every rank succeeded).
-
-    Restarts (`launch.max_restarts`) are fresh launches (a new rendezvous, new ports) rather
-    than the elastic agent's in-place restarts, whose Gloo re-connection we found unreliable;
-    the new ranks resume from the last complete checkpoint by themselves."""
-    for attempt in range(1 + cfg.launch.max_restarts):
-        if attempt:
-            print(f"restarting the job ({attempt}/{cfg.launch.max_restarts})", file=sys.stderr,
-                  flush=True)
-        try:
+    """Run the job in local processes; returns the exit status (0 = every rank succeeded,
+    128 + N after signal N). Restarts (`launch.max_restarts`) are fresh launches (a new store,
+    new ports); the new ranks resume from the last complete checkpoint by themselves."""
+    previous = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        for attempt in range(1 + cfg.launch.max_restarts):
+            if attempt:
+                print(f"restarting the job ({attempt}/{cfg.launch.max_restarts})",
+                      file=sys.stderr, flush=True)
             if _launch_once(cfg):
                 return 0
-        except SignalException as err:  # Ctrl-C or SIGTERM: the agent has stopped every rank
-            print(f"stopped by signal {int(err.sigval)}; every rank has exited. Rerun the same "
-                  "command to resume from the last complete checkpoint (if checkpoint.every > "
-                  "0).", file=sys.stderr)
-            return 128 + int(err.sigval)
-    return 1
-
-
-def _reason(message: str | dict[str, Any]) -> str:
-    """The exception line `@record` stored for a failed rank (it nests it in a dict)."""
-    while isinstance(message, dict):
-        message = message.get("message", "")
-    return message.strip() or "killed by a signal or exited without an error message"
+        return 1
+    except _Stopped as stop:  # Ctrl-C, SIGTERM or SIGHUP: `_launch_once` stopped every rank
+        print(f"stopped by signal {stop.signum}; every rank has exited. Rerun the same command "
+              "to resume from the last complete checkpoint (if checkpoint.every > 0).",
+              file=sys.stderr)
+        return 128 + stop.signum
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

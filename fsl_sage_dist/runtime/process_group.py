@@ -54,12 +54,26 @@ def init_process_group(cfg: Config) -> RankInfo:
         torch.cuda.set_device(device)
     timeout = timedelta(seconds=cfg.runtime.timeout_s)
     kwargs = {"device_id": device} if backend == "nccl" else {}
-    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
-    store = {"store": _restart_store(rank, world, timeout, restart)} if restart else {}
-    dist.init_process_group(backend, rank=rank, world_size=world, timeout=timeout, **store,
-                            **kwargs)
+    store = _store(rank, world, timeout)
+    dist.init_process_group(backend, rank=rank, world_size=world, timeout=timeout,
+                            **({"store": store} if store else {}), **kwargs)
     comm_device = device if backend == "nccl" else torch.device("cpu")
     return RankInfo(rank, world, backend, device, comm_device)
+
+
+STORE_FILE_ENV = "FSL_SAGE_STORE_FILE"
+"""Set by the built-in launcher: the rendezvous is a FileStore in a private temporary folder."""
+
+
+def _store(rank: int, world: int, timeout: timedelta) -> dist.Store | None:
+    """The rendezvous store: the built-in launcher's file (no socket: nothing listens for it,
+    nothing from it is unpickled), torchrun's store on a restart, else torch's env:// default."""
+    if STORE_FILE_ENV in os.environ:
+        store = dist.FileStore(os.environ[STORE_FILE_ENV], world)
+        store.set_timeout(timeout)
+        return store
+    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    return _restart_store(rank, world, timeout, restart) if restart else None
 
 
 def _restart_store(rank: int, world: int, timeout: timedelta, restart: int) -> dist.Store:

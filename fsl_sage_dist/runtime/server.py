@@ -8,7 +8,6 @@ host `1 + c mod H` for client c and routes nothing: it always knows who speaks n
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -18,6 +17,7 @@ from torch import nn
 from ..algorithms.averaging import average_flat
 from ..algorithms.base import Algorithm, StepLoss
 from ..data import ImageSet
+from ..data.client_data import batches_per_epoch
 from ..placement import participants
 from ..wire import flatten_state, load_flat_state, recv_smashed, recv_state
 
@@ -55,8 +55,8 @@ class ServerRole:
         algo.setup_server()
 
     def iterations(self, client: int) -> int:
-        batches = math.ceil(self.sizes[client] / self.cfg.train.batch_size)
-        return self.cfg.train.local_epochs * batches
+        return self.cfg.train.local_epochs * batches_per_epoch(self.sizes[client],
+                                                               self.cfg.train.batch_size)
 
     def upload_order(self, chosen: list[int]) -> list[tuple[int, int]]:
         """(client, iteration) of every upload this round, in the order they are applied."""
@@ -73,7 +73,7 @@ class ServerRole:
         for client, it in self.upload_order(chosen):
             host = self.ctx.placement.host_of(client)
             batch = recv_smashed(self.ctx.channel, host, round_, client, self.algo.slot(it),
-                                 cut_shape)
+                                 cut_shape, self.cfg.train.batch_size)
             loss = self.algo.server_step(round_, it, batch)
             if loss is not None:
                 losses.append(loss)

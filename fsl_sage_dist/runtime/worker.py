@@ -29,6 +29,7 @@ from ..threads import set_threads
 from ..wire import ByteMeter, Channel
 from .client_host import ClientHostRole
 from .process_group import RankInfo, destroy_process_group, init_process_group
+from .rank_errors import error_file, record_error
 from .round_report import reduce_round
 from .server_loop import ServerLoop
 
@@ -202,6 +203,7 @@ def _announce(cfg: Config, info: RankInfo) -> None:
     write_json(folder / f"rank{info.rank}.json",
                {"rank": info.rank, "pid": os.getpid(), "host": socket.gethostname(),
                 "backend": info.backend, "device": str(info.device)})
+    error_file(cfg.run_dir, info.rank).unlink(missing_ok=True)  # a previous attempt's
 
 
 def _run(cfg: Config, info: RankInfo) -> None:
@@ -227,13 +229,18 @@ def _run(cfg: Config, info: RankInfo) -> None:
 
 
 def run_rank(cfg: Config) -> None:
-    info = init_process_group(cfg)
-    role = "server" if info.rank == 0 else "client host"
+    """Run this rank; a failure is written to RUN_DIR/ranks/rankR.err before the process group
+    is torn down (see `rank_errors.py`), so the cause is on disk before peers see a closed
+    connection."""
+    rank = int(os.environ["RANK"])
+    role = "server" if rank == 0 else "client host"
     try:
-        _run(cfg, info)
-    except (RankFailure, CheckpointError):
-        raise
-    except RuntimeError as err:  # torch.distributed errors: a peer died, stalled or timed out
-        raise RankFailure(f"rank {info.rank} ({role}): {err}") from err
+        _run(cfg, init_process_group(cfg))
+    except Exception as err:
+        record_error(cfg.run_dir, rank, role, err)
+        if isinstance(err, (RankFailure, CheckpointError)) or not isinstance(err, RuntimeError):
+            raise
+        # torch.distributed errors: a peer died, stalled or timed out
+        raise RankFailure(f"rank {rank} ({role}): {err}") from err
     finally:
         destroy_process_group()

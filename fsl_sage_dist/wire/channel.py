@@ -9,16 +9,30 @@ Traffic that is not client traffic (the per-round meter/statistics reduction, co
 never goes through here; it uses `reduce`/`all_reduce` in `runtime`, and is exempt from metering.
 
 With NCCL, payloads travel as CUDA tensors; with Gloo they are staged through CPU.
+
+Framing: a payload travels as one byte tensor, its bytes followed by a length word (their
+count, int64). The receiver knows the exact size from the header before it receives, posts a
+buffer of that size + 8 with the length slot preset to -1, and accepts the message only if the
+slot then holds the size: Gloo silently accepts a shorter message into a larger buffer, so a
+short body leaves -1 there and is a ProtocolError, never uninitialised memory. A longer message
+makes Gloo abort the receiving process (an enforce in its I/O thread, not catchable), so the
+sender checks its payload against its own header before anything is posted; only a peer that
+bypasses this code can still end the job that way. The cost is one copy of each payload into
+the framed buffer on the sender (benchmarks/wire_framing.py).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
 
-from .header import HEADER_LEN, HEADER_NBYTES, Expect, Header, decode
+from .header import (CONTROL_NBYTES, HEADER_LEN, LENGTH_NBYTES, Expect, Header, ProtocolError,
+                     decode)
 from .meter import ByteMeter
 
 
@@ -33,20 +47,63 @@ class PendingRecv:
     category: str
     direction: str
     head: torch.Tensor
-    body: torch.Tensor
+    framed: torch.Tensor
     works: list[dist.Work]
 
     def ready(self) -> bool:
         return all(work.is_completed() for work in self.works)
 
     def result(self) -> torch.Tensor:
-        for work in self.works:
-            work.wait()
+        with waiting_for(self.peer):
+            for work in self.works:
+                work.wait()
         header = decode(self.head.cpu(), self.expect, self.peer, self.channel.max_bytes)
-        body = self.body
+        body = unframe(self.framed, header, self.peer)
         self.channel._meter(header.client, self.direction, self.category,
                             body.numel() * body.element_size())
         return body.to(self.channel.compute_device)
+
+
+@contextmanager
+def waiting_for(peer: int) -> Iterator[None]:
+    """Name the peer in a transport error (closed connection, `runtime.timeout_s` passed)."""
+    try:
+        yield
+    except RuntimeError as err:
+        if isinstance(err, ProtocolError):
+            raise
+        raise RuntimeError(f"waiting for rank {peer}: {err}") from err
+
+
+def frame(header: Header, payload: torch.Tensor, device: torch.device, peer: int) -> torch.Tensor:
+    """The payload's bytes and then their count, as one uint8 tensor on `device`; refuses a
+    payload that is not what its header announces (the receiver would abort on a longer one)."""
+    if payload.dtype != header.dtype or tuple(payload.shape) != header.shape:
+        raise ProtocolError(f"refusing to send to rank {peer}: payload {payload.dtype} "
+                            f"{tuple(payload.shape)} does not match its header {header}")
+    data = payload.detach().contiguous().reshape(-1).view(torch.uint8)
+    framed = torch.empty(data.numel() + LENGTH_NBYTES, dtype=torch.uint8, device=device)
+    framed[:data.numel()].copy_(data)
+    framed[data.numel():].copy_(torch.tensor([data.numel()], dtype=torch.int64).view(torch.uint8))
+    return framed
+
+
+def framed_buffer(header: Header, device: torch.device) -> torch.Tensor:
+    """Where a message of `header` is received: its size + the length slot, preset to -1."""
+    nbytes = math.prod(header.shape) * header.dtype.itemsize
+    framed = torch.empty(nbytes + LENGTH_NBYTES, dtype=torch.uint8, device=device)
+    framed[nbytes:] = 0xFF
+    return framed
+
+
+def unframe(framed: torch.Tensor, header: Header, peer: int) -> torch.Tensor:
+    """The payload inside a received frame, once its length word proves it arrived whole."""
+    nbytes = framed.numel() - LENGTH_NBYTES
+    length = int(framed[nbytes:].cpu().clone().view(torch.int64))
+    if length != nbytes:  # -1: the body was shorter than the frame
+        raise ProtocolError(f"message from rank {peer}: {header.kind.name} payload is not the "
+                            f"{nbytes} bytes its header announced (length word {length})")
+    return framed[:nbytes].view(header.dtype).view(header.shape)
 
 
 @dataclass
@@ -63,35 +120,41 @@ class Channel:
     def _meter(self, client: int, direction: str, category: str, nbytes: int) -> None:
         if self.meter is not None:
             self.meter.record(client, direction, category, nbytes)
-            self.meter.record(client, direction, "control", HEADER_NBYTES)
+            self.meter.record(client, direction, "control", CONTROL_NBYTES)
 
     def send(self, peer: int, header: Header, payload: torch.Tensor, category: str,
              direction: str) -> None:
         """Post header + payload without waiting; buffers stay referenced until `flush`."""
         head = header.encode().to(self.comm_device)
-        body = payload.detach().to(self.comm_device).contiguous()
-        self._meter(header.client, direction, category, body.numel() * body.element_size())
+        framed = frame(header, payload, self.comm_device, peer)
+        self._meter(header.client, direction, category, framed.numel() - LENGTH_NBYTES)
         self._pending = [(w, t) for w, t in self._pending if not w.is_completed()]
-        for tensor in (head, body):
+        for tensor in (head, framed):
             self._pending.append((dist.isend(tensor, dst=peer), [tensor]))
 
     def recv(self, peer: int, expect: Expect, category: str, direction: str) -> torch.Tensor:
         """Blocking receive of one message, validated before the payload is allocated."""
         head = torch.empty(HEADER_LEN, dtype=torch.int64, device=self.comm_device)
-        dist.recv(head, src=peer)
+        with waiting_for(peer):
+            dist.recv(head, src=peer)
         header = decode(head.cpu(), expect, peer, self.max_bytes)
-        body = torch.empty(header.shape, dtype=header.dtype, device=self.comm_device)
-        dist.recv(body, src=peer)
+        framed = framed_buffer(header, self.comm_device)
+        with waiting_for(peer):
+            dist.recv(framed, src=peer)
+        body = unframe(framed, header, peer)
         self._meter(header.client, direction, category, body.numel() * body.element_size())
         return body.to(self.compute_device)
 
     def irecv(self, peer: int, expect: Expect, category: str, direction: str) -> PendingRecv:
         """Post the receive of a message of exactly `expect.shape` without waiting for it."""
-        assert expect.shape is not None and -1 not in expect.shape, "irecv needs a known shape"
+        assert expect.shape is not None and -1 not in expect.shape and len(expect.dtypes) == 1, \
+            "irecv needs a known shape and dtype"
         head = torch.empty(HEADER_LEN, dtype=torch.int64, device=self.comm_device)
-        body = torch.empty(expect.shape, dtype=expect.dtypes[0], device=self.comm_device)
-        works = [dist.irecv(head, src=peer), dist.irecv(body, src=peer)]
-        return PendingRecv(self, peer, expect, category, direction, head, body, works)
+        like = Header(expect.kind, expect.round, expect.client, expect.seq, expect.dtypes[0],
+                      expect.shape)
+        framed = framed_buffer(like, self.comm_device)
+        works = [dist.irecv(head, src=peer), dist.irecv(framed, src=peer)]
+        return PendingRecv(self, peer, expect, category, direction, head, framed, works)
 
     def broadcast(self, tensor: torch.Tensor) -> torch.Tensor:
         """Server -> every host. The caller meters per client (one copy serves co-hosted ones)."""

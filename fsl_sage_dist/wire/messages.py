@@ -40,10 +40,10 @@ def _send_compressed(channel: Channel, peer: int, kind: Kind, round_: int, clien
 
 def _recv_compressed(channel: Channel, peer: int, kind: Kind, round_: int, client: int,
                      slot: int, shape: tuple[int, ...], category: str,
-                     direction: str) -> torch.Tensor:
+                     direction: str, max_rows: int | None = None) -> torch.Tensor:
     mode = channel.activation_dtype
-    values = channel.recv(peer, Expect(kind, round_, client, slot, (WIRE_DTYPES[mode],), shape),
-                          category, direction)
+    values = channel.recv(peer, Expect(kind, round_, client, slot, (WIRE_DTYPES[mode],), shape,
+                                       max_rows), category, direction)
     parts = [values]
     if mode == "int8":
         parts.append(channel.recv(peer, Expect(Kind.SCALES, round_, client, slot,
@@ -61,9 +61,11 @@ def send_smashed(channel: Channel, round_: int, batch: SmashedBatch) -> None:
 
 
 def recv_smashed(channel: Channel, host: int, round_: int, client: int, slot: int,
-                 cut_shape: tuple[int, ...]) -> SmashedBatch:
+                 cut_shape: tuple[int, ...], max_rows: int) -> SmashedBatch:
+    """A smashed batch of at most `max_rows` (train.batch_size) rows: a peer cannot make the
+    server allocate more than one batch's worth per message."""
     z = _recv_compressed(channel, host, Kind.SMASHED, round_, client, slot, (-1, *cut_shape),
-                         "activations", "up")
+                         "activations", "up", max_rows)
     y = channel.recv(host, Expect(Kind.LABELS, round_, client, slot, (torch.int64,),
                                   (z.shape[0],)), "labels", "up")
     return SmashedBatch(client, slot, z, y)
