@@ -48,8 +48,8 @@ def run_algorithm(algorithm: str, args: argparse.Namespace, dtype: str = "fp32",
                  f"launch.client_hosts={args.hosts}", f"wire.activation_dtype={dtype}",
                  *([] if seed is None else [f"seed={seed}"]), *args.set]
     if args.model == "resnet18":
-        overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet",
-                      "train.batch_size=256"]
+        # train.batch_size unset: resnet18's default, 256 (ALGORITHMS.md decision 16)
+        overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet"]
     cmd = [sys.executable, "-m", "fsl_sage_dist", "run",
            str(ROOT / "configs" / f"fmnist_{algorithm}.toml"), *overrides]
     print(f"== {algorithm}: {' '.join(cmd[3:])}", flush=True)
