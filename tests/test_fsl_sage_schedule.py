@@ -49,16 +49,19 @@ def test_without_sampling_the_schedule_is_t_mod_l(staleness, interval):
 
 def test_the_schedule_restarts_from_its_state():
     """What the checkpoint keeps is enough: a restored schedule decides as the original."""
-    rounds = [[0, 2], [1, 2], [0, 1], [2, 3], [0, 3], [1, 2], [0, 2]]
+    rounds = [[0, 1], [2, 3], [0, 2], [1, 3], [0, 1], [2, 3], [0, 3], [1, 2], [0, 2]]
     for staleness in ("participations", "rounds"):
-        whole, first = AlignSchedule(3, staleness), AlignSchedule(3, staleness)
+        whole = AlignSchedule(3, staleness)
         decided = [whole.start_round(t, chosen) for t, chosen in enumerate(rounds)]
-        for t, chosen in enumerate(rounds[:3]):
-            first.start_round(t, chosen)
-        restored = AlignSchedule(3, staleness)
-        restored.load_state_dict(first.state_dict())
-        assert [restored.start_round(t, c) for t, c in enumerate(rounds) if t >= 3] == decided[3:]
         assert decided == expected_alignments(rounds, 3, staleness)
+        for cut in range(1, len(rounds)):
+            first = AlignSchedule(3, staleness)
+            for t, chosen in enumerate(rounds[:cut]):
+                first.start_round(t, chosen)
+            restored = AlignSchedule(3, staleness)
+            restored.load_state_dict(first.state_dict())
+            rest = [restored.start_round(t, c) for t, c in enumerate(rounds) if t >= cut]
+            assert rest == decided[cut:], (staleness, cut)
 
 
 @pytest.mark.slow
