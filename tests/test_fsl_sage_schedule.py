@@ -129,3 +129,21 @@ def test_async_alignment_is_reproducible_and_not_sync(tmp_path, monkeypatch):
     assert [r["aligned"] for r in async_] == [[0, 1, 2, 3]] * 3
     assert not _same_results(async_, sync), "fsl.async_align changed nothing"
     assert [r["test_loss"] for r in async_] != [r["test_loss"] for r in sync]
+
+
+@pytest.mark.slow
+def test_sampled_async_run_resumes_bitwise(tmp_path):
+    """Stop after round 2 of 4 and continue: the schedule's counts (server and hosts) and the
+    heads fitted in the background come back from the checkpoint exactly."""
+    common = ("algorithm=fsl_sage", "clients.num=6", "clients.per_round=3",
+              "fsl.align_interval=2", "fsl.async_align=true", "checkpoint.every=1")
+    straight = small_config(tmp_path, *common, "rounds=4", "output.name=straight")
+    spawn_job(straight)
+    spawn_job(small_config(tmp_path, *common, "rounds=2", "output.name=resumed"))
+    resumed = small_config(tmp_path, *common, "rounds=4", "output.name=resumed")
+    spawn_job(resumed)
+    timing = ("round_s", "host_busy_s", "host_cpu_s")
+    a, b = ([{k: v for k, v in r.items() if k not in timing} for r in read_metrics(cfg.run_dir)]
+            for cfg in (straight, resumed))
+    assert a == b
+    assert any(r["aligned"] and r["round"] >= 2 for r in a), "no alignment after the restart"
