@@ -3,6 +3,7 @@
     python benchmarks/bytes_to_accuracy.py --rounds 20 --train-limit 12000 --out runs/b2a
     python benchmarks/bytes_to_accuracy.py --model resnet18 --rounds 20 --out runs/b2a_resnet
     python benchmarks/bytes_to_accuracy.py --algorithms cse_fsl fsl_sage --dtypes bf16 int8
+    python benchmarks/bytes_to_accuracy.py --seeds 200 201 202 --json docs/b2a_seeds.json
 
 Runs `fsl-sage run configs/fmnist_<algorithm>.toml` for each algorithm (Fashion-MNIST, 10 iid
 clients, same seed; checkpointed every round, so an interrupted benchmark continues where it
@@ -15,6 +16,11 @@ With --dtypes, FSL-SAGE also runs with each given `wire.activation_dtype` (folde
 fsl_sage_<dtype>), and a second table gives, per dtype, the accuracy (and its difference from
 fp32), the MiB to each target, and the MiB to reach CSE-FSL's best accuracy as a fraction of
 CSE-FSL's own.
+
+With --seeds, every algorithm runs once per seed (folders OUT/seed<S>/<algorithm>); the output
+then gives each seed's table and ratios, and per algorithm the mean and the min-max spread over
+seeds of final/best accuracy and of MiB to each target (with how many seeds reached it), and
+the spread of the headline ratios. --json also writes the result to a second path (docs/).
 """
 
 from __future__ import annotations
@@ -33,19 +39,22 @@ ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
 
 
-def run_algorithm(algorithm: str, args: argparse.Namespace, dtype: str = "fp32") -> Path:
+def run_algorithm(algorithm: str, args: argparse.Namespace, dtype: str = "fp32",
+                  seed: int | None = None) -> Path:
     name = algorithm if dtype == "fp32" else f"{algorithm}_{dtype}"
+    out = args.out if seed is None else args.out / f"seed{seed}"
     overrides = [f"rounds={args.rounds}", f"data.train_limit={args.train_limit}",
-                 f"output.dir={args.out}", f"output.name={name}", "checkpoint.every=1",
-                 f"launch.client_hosts={args.hosts}", f"wire.activation_dtype={dtype}", *args.set]
+                 f"output.dir={out}", f"output.name={name}", "checkpoint.every=1",
+                 f"launch.client_hosts={args.hosts}", f"wire.activation_dtype={dtype}",
+                 *([] if seed is None else [f"seed={seed}"]), *args.set]
     if args.model == "resnet18":
-        overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet",
-                      "train.batch_size=256"]
+        # train.batch_size unset: resnet18's default, 256 (ALGORITHMS.md decision 16)
+        overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet"]
     cmd = [sys.executable, "-m", "fsl_sage_dist", "run",
            str(ROOT / "configs" / f"fmnist_{algorithm}.toml"), *overrides]
     print(f"== {algorithm}: {' '.join(cmd[3:])}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
-    return args.out / name
+    return out / name
 
 
 def summarize_run(run: Run, targets: list[float]) -> dict[str, Any]:
@@ -133,6 +142,78 @@ def compression_table(rows: dict[str, dict[str, Any]], targets: list[float]) -> 
     return align(lines)
 
 
+def spread(values: list[float | None]) -> dict[str, Any]:
+    """Mean and min-max over the seeds that have a value; `n` says how many did."""
+    have = [v for v in values if v is not None]
+    if not have:
+        return {"mean": None, "min": None, "max": None, "n": 0, "of": len(values)}
+    return {"mean": sum(have) / len(have), "min": min(have), "max": max(have),
+            "n": len(have), "of": len(values)}
+
+
+def over_seeds(per_seed: dict[int, dict[str, Any]], targets: list[float]) -> dict[str, Any]:
+    """Per algorithm: the spread over seeds of accuracy and MiB to each target; and the spread
+    of each headline ratio."""
+    seeds = list(per_seed)
+    algorithms = list(per_seed[seeds[0]]["runs"])
+    rows: dict[str, Any] = {}
+    for a in algorithms:
+        runs = [per_seed[s]["runs"][a] for s in seeds]
+        rows[a] = {key: spread([r[key] for r in runs])
+                   for key in ("final_acc", "best_acc", "total_payload_mib", "s_per_round")}
+        rows[a]["payload_mib_to"] = {f"{t:g}": spread([r["payload_mib_to"][f"{t:g}"]
+                                                       for r in runs]) for t in targets}
+    ratios: dict[str, Any] = {}
+    for name, value in per_seed[seeds[0]]["comparisons"].items():
+        if name == "to_cse_fsl_best_acc":
+            ratios[name] = spread([per_seed[s]["comparisons"][name]["fsl_sage/cse_fsl"]
+                                   for s in seeds])
+        else:
+            ratios[name] = {k: spread([per_seed[s]["comparisons"][name][k] for s in seeds])
+                            for k in value}
+    return {"runs": rows, "ratios": ratios}
+
+
+def _fmt_spread(s: dict[str, Any], spec: str) -> str:
+    if s["mean"] is None:
+        return "not reached"
+    text = f"{s['mean']:{spec}} ({s['min']:{spec}}-{s['max']:{spec}})"
+    return text if s["n"] == s["of"] else f"{text} [{s['n']}/{s['of']} seeds]"
+
+
+def seeds_table(summary: dict[str, Any], targets: list[float]) -> str:
+    keys = [f"{t:g}" for t in targets]
+    lines = [["algorithm", "final acc", "best acc", *[f"payload MiB@{k}" for k in keys]]]
+    for name, row in summary["runs"].items():
+        lines.append([name, _fmt_spread(row["final_acc"], ".4f"),
+                      _fmt_spread(row["best_acc"], ".4f"),
+                      *[_fmt_spread(row["payload_mib_to"][k], ".1f") for k in keys]])
+    return align(lines)
+
+
+def one_seed(args: argparse.Namespace, seed: int | None) -> dict[str, Any]:
+    """Run (or resume) every algorithm and dtype at one seed; print and return its results."""
+    run_dirs = [run_algorithm(a, args, seed=seed) for a in args.algorithms]
+    run_dirs += [run_algorithm("fsl_sage", args, dtype, seed) for dtype in args.dtypes]
+    loaded, messages = load_runs(run_dirs)
+    if messages or None in loaded:
+        sys.exit("\n".join(messages) or "a run could not be read")
+    runs = dict(zip(args.algorithms, loaded))
+    by_dtype = dict(zip(args.dtypes, loaded[len(args.algorithms):]))
+    rows = {a: summarize_run(run, args.targets) for a, run in runs.items()}
+    print(f"\n{'' if seed is None else f'seed {seed}'}")
+    print(table(rows, args.targets))
+    extra = comparisons(rows, runs, args.targets)
+    for name, value in extra.items():
+        print(f"{name}: {json.dumps(value)}")
+    result = {"comparisons": extra, "runs": rows}
+    if args.dtypes:
+        result["compression"] = compression(runs, by_dtype, args.targets)
+        print()
+        print(compression_table(result["compression"], args.targets))
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
@@ -148,29 +229,28 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bytes_to_accuracy")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="extra config overrides for every run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="run every algorithm once per seed and report the spread "
+                             "(default: the configs' seed, one run each)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the result JSON here (e.g. under docs/)")
     args = parser.parse_args()
-    run_dirs = [run_algorithm(a, args) for a in args.algorithms]
-    run_dirs += [run_algorithm("fsl_sage", args, dtype) for dtype in args.dtypes]
-    loaded, messages = load_runs(run_dirs)
-    if messages or None in loaded:
-        sys.exit("\n".join(messages) or "a run could not be read")
-    runs = dict(zip(args.algorithms, loaded))
-    by_dtype = dict(zip(args.dtypes, loaded[len(args.algorithms):]))
-    rows = {a: summarize_run(run, args.targets) for a, run in runs.items()}
-    print()
-    print(table(rows, args.targets))
-    extra = comparisons(rows, runs, args.targets)
-    for name, value in extra.items():
-        print(f"{name}: {json.dumps(value)}")
     result = {"model": args.model, "rounds": args.rounds, "train_limit": args.train_limit,
-              "targets": args.targets, "extra_overrides": args.set, "comparisons": extra,
-              "runs": rows}
-    if args.dtypes:
-        result["compression"] = compression(runs, by_dtype, args.targets)
-        print()
-        print(compression_table(result["compression"], args.targets))
-    (args.out / "bytes_to_accuracy.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out / 'bytes_to_accuracy.json'}")
+              "targets": args.targets, "extra_overrides": args.set}
+    if args.seeds is None:
+        result |= one_seed(args, None)
+    else:
+        per_seed = {seed: one_seed(args, seed) for seed in args.seeds}
+        result |= {"seeds": args.seeds, "over_seeds": over_seeds(per_seed, args.targets),
+                   "per_seed": {str(s): r for s, r in per_seed.items()}}
+        print(f"\nover seeds {args.seeds}: mean (min-max)")
+        print(seeds_table(result["over_seeds"], args.targets))
+        for name, value in result["over_seeds"]["ratios"].items():
+            print(f"{name}: {json.dumps(value)}")
+    text = json.dumps(result, indent=2) + "\n"
+    for path in [args.out / "bytes_to_accuracy.json", *([args.json] if args.json else [])]:
+        path.write_text(text)
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

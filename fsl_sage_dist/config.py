@@ -61,9 +61,12 @@ class DataConfig:
     name: Literal["synthetic", "fashion_mnist", "cifar10", "cifar100"] = "fashion_mnist"
     root: str = ""
     """Folder holding an existing copy of the dataset; empty = well-known places, then download."""
-    partition: Literal["iid", "shards", "dirichlet"] = "iid"
+    partition: Literal["iid", "shards", "dirichlet", "dirichlet_equal"] = "iid"
+    """dirichlet: each class split over clients by Dir(alpha) proportions (client sizes
+    differ); dirichlet_equal: the paper's reference, equal client sizes, each client's class
+    mix ~ Dir(alpha) (the paper's alpha sweeps use this one)."""
     alpha: float = 0.5
-    """Dirichlet concentration (smaller = more label skew); used by partition="dirichlet"."""
+    """Dirichlet concentration (smaller = more label skew); used by both dirichlet schemes."""
     shards_per_client: int = 2
     train_limit: int = 0
     """Cap on the total number of training samples before partitioning; 0 = no cap."""
@@ -96,16 +99,23 @@ class ModelConfig:
     """ResNet stem: 7x7/2 conv + max-pool (the paper's) or 3x3/1 conv without pooling."""
 
 
+# The paper's batch size per model (ALGORITHMS.md decisions 11 and 16).
+DEFAULT_BATCH_SIZE = {"simple_conv": 128, "resnet18": 256}
+
+
 @dataclass
 class TrainConfig:
-    batch_size: int = 128
+    batch_size: int = 0
+    """Samples per local iteration; 0 (unset) = the model's default, DEFAULT_BATCH_SIZE, which
+    the resolved config.toml then records."""
     lr: float = 1e-3
     """Adam learning rate for client and server models."""
     weight_decay: float = 1e-4
     local_epochs: int = 1
 
     def __post_init__(self) -> None:
-        _check(self.batch_size >= 1, "train.batch_size", self.batch_size, "an integer >= 1")
+        _check(self.batch_size >= 0, "train.batch_size", self.batch_size,
+               "an integer >= 1 (or 0 for the model's default)")
         _check(self.lr > 0, "train.lr", self.lr, "a number > 0")
         _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, "a number >= 0")
         _check(self.local_epochs >= 1, "train.local_epochs", self.local_epochs, "an integer >= 1")
@@ -116,7 +126,8 @@ class FSLConfig:
     server_interval: int = 5
     """q, in local iterations: smashed activations go up when iteration % q == 0."""
     align_interval: int = 10
-    """l, in rounds: FSL-SAGE aligns the auxiliary heads in rounds where round % l == 0."""
+    """l, in rounds: FSL-SAGE aligns a client's aux head once per l rounds (see
+    align_staleness; without client sampling, in rounds where round % l == 0)."""
     align_epochs: int = 100
     align_batch_size: int = 1000
     """Rows per alignment batch (true targets are scaled per batch, so any size is consistent)."""
@@ -125,7 +136,12 @@ class FSLConfig:
     server_order: Literal["interleaved", "client_major"] = "interleaved"
     """Order the server applies lazy updates in: upload slot by slot, or client by client."""
     async_align: bool = False
-    """Clients keep stepping with the old aux head while the new one is on its way."""
+    """The server fits aux heads in the background; a client keeps its head for the rest of
+    the round and uses the new one from its next participation on (reproducible)."""
+    align_staleness: Literal["participations", "rounds"] = "participations"
+    """Under client sampling, align a participating client when it has taken part in a
+    multiple of l rounds ("participations") or when its head is l or more rounds old or it
+    was never aligned ("rounds"); ALGORITHMS.md decision 13."""
     aux_lr: float = 1e-3
     """Adam learning rate of the auxiliary heads (no weight decay), as the reference uses."""
 
@@ -280,6 +296,8 @@ class Config:
     def __post_init__(self) -> None:
         _check(self.rounds >= 1, "rounds", self.rounds, "an integer >= 1")
         _check(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        if self.train.batch_size == 0:
+            self.train.batch_size = DEFAULT_BATCH_SIZE[self.model.name]
         _check(self.launch.client_hosts <= self.clients.num, "launch.client_hosts",
                self.launch.client_hosts, f"at most clients.num={self.clients.num} (a host with "
                "no client would idle); lower launch.client_hosts or raise clients.num")

@@ -30,7 +30,15 @@ def per_sample_cut_grads(server: nn.Module, z: torch.Tensor, y: torch.Tensor) ->
 def align_aux(aux: nn.Module, optimizer: torch.optim.Optimizer, server: nn.Module,
               z: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int,
               generator: torch.Generator) -> None:
-    targets = per_sample_cut_grads(server, z, y)
+    fit_aux(aux, optimizer, z, y, per_sample_cut_grads(server, z, y), epochs, batch_size,
+            generator)
+
+
+def fit_aux(aux: nn.Module, optimizer: torch.optim.Optimizer, z: torch.Tensor, y: torch.Tensor,
+            targets: torch.Tensor, epochs: int, batch_size: int,
+            generator: torch.Generator) -> None:
+    """The fit alone, given per-sample targets: touches only `aux` and `optimizer`, so it may
+    run beside the server's other work."""
     for _ in range(epochs):
         order = torch.randperm(len(y), generator=generator).to(z.device)
         for idx in order.split(batch_size):

@@ -5,6 +5,7 @@ sampling, the local loop over batches, uploading smashed batches on schedule, av
 evaluation, metrics. An algorithm says only what differs:
 
 - `upload_interval`: smashed batches go up at iterations `it % interval == 0` (None: never);
+- `start_round`: told the round's participants, on the server and on every client host;
 - `client_update`: the client's step once its forward pass (and upload) is done;
 - `server_step`: what the server does with one uploaded batch;
 - `server_round_end` / `eval_model`: server-side state at the round's end, and what is evaluated;
@@ -60,6 +61,9 @@ class StepLoss:
     client: int
     loss_sum: float
     samples: int
+    aux: bool = False
+    """The client's own aux-head NLL (CSE-FSL, FSL-SAGE), not the full model's: reported as
+    `client_loss`, over every batch, where `train_loss` has only the uploaded ones."""
 
 
 @dataclass
@@ -116,6 +120,13 @@ class Algorithm:
         assert self.upload_interval is not None
         return it // self.upload_interval
 
+    def start_round(self, round_: int, participants: list[int]) -> None:
+        """Called on every rank before the round, with its participants (ascending)."""
+
+    def round_metrics(self) -> dict[str, Any]:
+        """Extra keys for this round's metrics.jsonl row (server side, after the round)."""
+        return {}
+
     # -- client host side -------------------------------------------------------------------
 
     def client_module(self) -> nn.Module:
@@ -133,7 +144,14 @@ class Algorithm:
         raise NotImplementedError
 
     def client_round_end(self, client: VirtualClient, round_: int) -> None:
-        """After the client's last iteration of the round, before states are exchanged."""
+        """After the client's last iteration of the round, once states are exchanged."""
+
+    def host_state_dict(self) -> dict[str, Any]:
+        """Host-side algorithm state to checkpoint beside the clients' own."""
+        return {}
+
+    def load_host_state_dict(self, state: dict[str, Any]) -> None:
+        assert not state, f"{self.name} keeps no host state, got {list(state)}"
 
     # -- server side ------------------------------------------------------------------------
 

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from ..data import ClientData
-from .base import VirtualClient, adam
-from .lazy_server import LazyServerAlgorithm
+from .base import StepLoss, VirtualClient, adam
+from .lazy_server import LazyServerAlgorithm, client_aux_loss
 
 
 class CSEFSL(LazyServerAlgorithm):
@@ -24,11 +24,13 @@ class CSEFSL(LazyServerAlgorithm):
         return client
 
     def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
-                      y: torch.Tensor, z: torch.Tensor) -> None:
+                      y: torch.Tensor, z: torch.Tensor) -> StepLoss:
         z_hat = z.detach().requires_grad_()
         client.aux_optimizer.zero_grad(set_to_none=True)
-        F.nll_loss(client.aux(z_hat), y).backward()
+        loss = F.nll_loss(client.aux(z_hat), y)
+        loss.backward()
         client.aux_optimizer.step()
         client.optimizer.zero_grad(set_to_none=True)
         z.backward(z_hat.grad)
         client.optimizer.step()
+        return client_aux_loss(client.id, loss, len(y))

@@ -1,16 +1,21 @@
 """FSL-SAGE: clients step on the cut-layer gradient their aux head estimates; the server keeps
-each client's recent smashed rows and, every `fsl.align_interval` rounds, fits that client's
-aux head to the true cut-layer gradients and sends it down.
+each client's recent smashed rows and, once every `fsl.align_interval` rounds of that client
+(`align_schedule.py`), fits that client's aux head to the true cut-layer gradients and sends it
+down.
 
-Alignment happens at the client's first iteration of rounds t % l == 0, right after that
-iteration's upload and server step; the client waits for the new head only then. Aux heads are
-per client, trained only on the server (with a persistent Adam there) and never averaged.
+Alignment happens at the client's first iteration, right after that iteration's upload and
+server step. Synchronous: the client waits for the new head and already steps on it. With
+`fsl.async_align` the server computes the same targets at the same point, fits in a background
+thread while it serves the other uploads, and sends the head at the round's end; the client
+keeps its old head for the rest of the round and loads the new one then, for its next
+participation. Either way the result depends on no timing. Aux heads are per client, trained
+only on the server (with a persistent Adam there) and never averaged.
 """
 
 from __future__ import annotations
 
 import copy
-from contextlib import nullcontext
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -21,9 +26,10 @@ from ..seeding import torch_generator
 from ..threads import borrowed_cores
 from ..wire import (SERVER_RANK, PendingRecv, SmashedBatch, flatten_state, irecv_state,
                     load_flat_state, send_state)
-from .alignment import align_aux
+from .align_schedule import AlignSchedule
+from .alignment import align_aux, fit_aux, per_sample_cut_grads
 from .base import Context, StepLoss, VirtualClient, adam
-from .lazy_server import LazyServerAlgorithm, aux_input_grad
+from .lazy_server import LazyServerAlgorithm, aux_loss_and_grad, client_aux_loss
 from .smashed_store import SmashedStore
 
 
@@ -50,46 +56,63 @@ class FSLSAGE(LazyServerAlgorithm):
 
     def __init__(self, ctx: Context, template: SplitModel) -> None:
         super().__init__(ctx, template)
+        self.schedule = AlignSchedule(self.cfg.fsl.align_interval, self.cfg.fsl.align_staleness)
         self.pending_aux: dict[int, list[PendingRecv]] = {}  # client id -> aux on its way
 
-    def aligns(self, round_: int, it: int) -> bool:
-        return it == 0 and round_ % self.cfg.fsl.align_interval == 0
+    def start_round(self, round_: int, participants: list[int]) -> None:
+        self.schedule.start_round(round_, participants)
 
-    def _take_new_aux(self, client: VirtualClient, wait: bool) -> None:
-        pending = self.pending_aux.get(client.id)
-        if pending and (wait or all(p.ready() for p in pending)):
+    def aligns(self, client: int, it: int) -> bool:
+        return it == 0 and client in self.schedule.aligned
+
+    def round_metrics(self) -> dict[str, Any]:
+        return {"aligned": list(self.schedule.aligned)}
+
+    def host_state_dict(self) -> dict[str, Any]:
+        return {"align_schedule": self.schedule.state_dict()}
+
+    def load_host_state_dict(self, state: dict[str, Any]) -> None:
+        self.schedule.load_state_dict(state["align_schedule"])
+
+    def _take_new_aux(self, client: VirtualClient) -> None:
+        pending = self.pending_aux.pop(client.id, None)
+        if pending is not None:
             load_flat_state(client.aux, [p.result() for p in pending])
-            del self.pending_aux[client.id]
 
     def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
-                      y: torch.Tensor, z: torch.Tensor) -> None:
-        if self.aligns(round_, it):
+                      y: torch.Tensor, z: torch.Tensor) -> StepLoss:
+        if self.aligns(client.id, it):
             self.pending_aux[client.id] = irecv_state(
                 self.ctx.channel, SERVER_RANK, round_, client.id, "aux_model",
                 flatten_state(client.aux), "down")
-        # Synchronous: wait for the new head now. Asynchronous: keep stepping with the old one
-        # and swap it in at the first iteration after it has arrived (timing-dependent).
-        self._take_new_aux(client, wait=not self.cfg.fsl.async_align)
-        grad = aux_input_grad(client.aux, z, y)
+            if not self.cfg.fsl.async_align:
+                self._take_new_aux(client)  # this very step uses the new head
+        loss, grad = aux_loss_and_grad(client.aux, z, y)
         client.optimizer.zero_grad(set_to_none=True)
         z.backward(grad)
         client.optimizer.step()
+        return client_aux_loss(client.id, loss, len(y))
 
     def client_round_end(self, client: VirtualClient, round_: int) -> None:
-        self._take_new_aux(client, wait=True)  # a head still on its way is needed next round
+        self._take_new_aux(client)  # asynchronous: the head fitted this round, for the next one
 
     def setup_server(self) -> None:
         super().setup_server()
         self.per_client: dict[int, ServerAux] = {}
+        self.fits: list[tuple[int, Future]] = []  # (client, background fit) of this round
+        self.fitter: ThreadPoolExecutor | None = None
 
     def server_state_dict(self) -> dict[str, Any]:
         return super().server_state_dict() | {
-            "per_client": {str(c): s.state_dict() for c, s in self.per_client.items()}}
+            "per_client": {str(c): s.state_dict() for c, s in self.per_client.items()},
+            "align_schedule": self.schedule.state_dict()}
 
     def load_server_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_server_state_dict({k: v for k, v in state.items() if k != "per_client"})
+        mine = ("per_client", "align_schedule")
+        super().load_server_state_dict({k: v for k, v in state.items() if k not in mine})
         for client, saved in state["per_client"].items():
             self._server_aux(int(client)).load_state_dict(saved)
+        self.schedule.load_state_dict(state["align_schedule"])
 
     def _server_aux(self, client: int) -> ServerAux:
         """Created on a client's first upload, so memory grows with clients actually seen."""
@@ -100,17 +123,39 @@ class FSLSAGE(LazyServerAlgorithm):
 
     def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
         loss = super().server_step(round_, it, batch)
-        state = self._server_aux(batch.client)
-        state.store.append(batch.activations, batch.labels)
-        if self.aligns(round_, it):
-            fsl = self.cfg.fsl
-            gen = torch_generator(self.cfg.seed, "align", batch.client, round_)
-            # Synchronous alignment is the one stretch where every host waits for the server.
-            cores = nullcontext() if fsl.async_align else borrowed_cores(self.cfg)
-            with cores:
-                align_aux(state.aux, state.optimizer, self.server, state.store.activations,
-                          state.store.labels, fsl.align_epochs, fsl.align_batch_size, gen)
-            host = self.ctx.placement.host_of(batch.client)
-            send_state(self.ctx.channel, host, round_, batch.client, "aux_model",
-                       flatten_state(state.aux), "down")
+        self._server_aux(batch.client).store.append(batch.activations, batch.labels)
+        if self.aligns(batch.client, it):
+            self._align(round_, batch.client)
         return loss
+
+    def _align(self, round_: int, client: int) -> None:
+        fsl, state = self.cfg.fsl, self.per_client[client]
+        z, y = state.store.activations, state.store.labels
+        gen = torch_generator(self.cfg.seed, "align", client, round_)
+        if not fsl.async_align:
+            # The one stretch where every host waits for the server: it takes their cores.
+            with borrowed_cores(self.cfg):
+                align_aux(state.aux, state.optimizer, self.server, z, y, fsl.align_epochs,
+                          fsl.align_batch_size, gen)
+            self._send_aux(round_, client)
+            return
+        # The snapshot: targets from the server as it is now, and the store's current tensors
+        # (appends replace them, never modify them). The fit needs nothing else, so it may run
+        # beside later server steps, on this rank's own thread count.
+        targets = per_sample_cut_grads(self.server, z, y)
+        if self.fitter is None:
+            self.fitter = ThreadPoolExecutor(1, initializer=torch.set_num_threads,
+                                             initargs=(torch.get_num_threads(),))
+        self.fits.append((client, self.fitter.submit(
+            fit_aux, state.aux, state.optimizer, z, y, targets, fsl.align_epochs,
+            fsl.align_batch_size, gen)))
+
+    def _send_aux(self, round_: int, client: int) -> None:
+        send_state(self.ctx.channel, self.ctx.placement.host_of(client), round_, client,
+                   "aux_model", flatten_state(self.per_client[client].aux), "down")
+
+    def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
+        for client, fit in self.fits:  # in upload order: the order the hosts expect them in
+            fit.result()
+            self._send_aux(round_, client)
+        self.fits = []

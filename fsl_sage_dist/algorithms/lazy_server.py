@@ -23,9 +23,21 @@ from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, nll_sum, 
 def aux_input_grad(aux: nn.Module, z: torch.Tensor, y: torch.Tensor,
                    create_graph: bool = False) -> torch.Tensor:
     """d NLL_mean(aux(z), y) / d z: the aux head's estimate of the cut-layer gradient."""
+    return aux_loss_and_grad(aux, z, y, create_graph)[1]
+
+
+def aux_loss_and_grad(aux: nn.Module, z: torch.Tensor, y: torch.Tensor,
+                      create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """NLL_mean(aux(z), y) and its gradient w.r.t. z."""
     z = z.detach().requires_grad_()
-    (grad,) = torch.autograd.grad(F.nll_loss(aux(z), y), z, create_graph=create_graph)
-    return grad
+    loss = F.nll_loss(aux(z), y)
+    (grad,) = torch.autograd.grad(loss, z, create_graph=create_graph)
+    return loss, grad
+
+
+def client_aux_loss(client: int, loss: torch.Tensor, samples: int) -> StepLoss:
+    """A batch's aux-head NLL (mean over the batch) as the client's own training loss."""
+    return StepLoss(client, float(loss.detach()) * samples, samples, aux=True)
 
 
 class LazyServerAlgorithm(Algorithm):

@@ -1,4 +1,5 @@
-"""Splitting a training pool among clients: iid, label shards, or Dirichlet label skew.
+"""Splitting a training pool among clients: iid, label shards, or Dirichlet label skew (per
+class, or the reference's equal-size per-client mixes).
 
 All draws come from `numpy_rng(seed, "partition", ...)`, so every process that builds the
 partition from the same labels and seed gets the same one without communicating.
@@ -10,7 +11,7 @@ import numpy as np
 
 from fsl_sage_dist.seeding import numpy_rng
 
-PARTITION_NAMES = ("iid", "shards", "dirichlet")
+PARTITION_NAMES = ("iid", "shards", "dirichlet", "dirichlet_equal")
 # Dirichlet draws that leave a client with fewer samples than this are redrawn.
 MIN_CLIENT_SAMPLES = 1
 DIRICHLET_MAX_TRIES = 100
@@ -46,6 +47,10 @@ def partition_indices(
       self-balancing); every sample is used. A draw that leaves any client with fewer than
       MIN_CLIENT_SAMPLES samples is redrawn from the next derived seed, up to
       DIRICHLET_MAX_TRIES times, after which a ValueError says what to change.
+    - dirichlet_equal: the paper's reference (`noniid_dirichlet`): floor(N/m) samples each,
+      client i's class mix p_i ~ Dir(alpha·1_C), classes drawn from p_i without replacement;
+      a class that runs out is zeroed for every client and the mixes renormalised. The
+      N mod m remainder is unused. The paper's alpha sweeps use this one.
     """
     labels = np.asarray(labels)
     _validate(labels, num_clients, scheme, alpha, shards_per_client)
@@ -53,8 +58,10 @@ def partition_indices(
         parts = _iid(len(labels), num_clients, seed)
     elif scheme == "shards":
         parts = _shards(labels, num_clients, shards_per_client, seed)
-    else:
+    elif scheme == "dirichlet":
         parts = _dirichlet(labels, num_clients, alpha, seed)
+    else:
+        parts = _dirichlet_equal(labels, num_clients, alpha, numpy_rng(seed, "partition"))
     return [np.sort(part).astype(np.int64) for part in parts]
 
 
@@ -135,3 +142,33 @@ def _dirichlet_draw(
         for client, piece in enumerate(np.split(members, cuts)):
             pieces[client].append(piece)
     return [np.concatenate(client_pieces) for client_pieces in pieces]
+
+
+def _dirichlet_equal(
+    labels: np.ndarray, num_clients: int, alpha: float, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Client by client, draw floor(N/m) classes from its mix and take the next sample of each
+    from that class's shuffled pool. Drawing a client's classes as one multinomial and redrawing
+    the draws that overflow an exhausted class from the renormalised mix is the same in
+    distribution as drawing sample by sample, and much faster."""
+    classes = np.unique(labels)
+    pools = [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
+    taken = np.zeros(len(classes), dtype=np.int64)
+    mixes = rng.dirichlet(np.full(len(classes), alpha), size=num_clients)
+    per_client = len(labels) // num_clients
+    parts = []
+    for mix in mixes:
+        pieces, needed = [], per_client
+        while needed > 0:
+            left = np.array([len(p) for p in pools]) - taken
+            weights = np.where(left > 0, mix, 0.0)
+            # A mix with all its mass on exhausted classes (possible for tiny alpha) falls back
+            # to the classes that are left, evenly.
+            weights = weights if weights.sum() > 0 else (left > 0).astype(float)
+            counts = np.minimum(rng.multinomial(needed, weights / weights.sum()), left)
+            for c in np.flatnonzero(counts):
+                pieces.append(pools[c][taken[c] : taken[c] + counts[c]])
+                taken[c] += counts[c]
+            needed -= int(counts.sum())
+        parts.append(np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64))
+    return parts

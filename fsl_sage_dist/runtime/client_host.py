@@ -86,9 +86,10 @@ class ClientHostRole:
         chosen = set(participants(self.cfg.seed, round_, self.cfg.clients.num,
                                   self.cfg.clients.per_round))
         mine = [c for c in self.clients if c.id in chosen]
+        self.algo.start_round(round_, sorted(chosen))
         losses = self._train(mine, round_)
+        self._exchange_states(mine, round_)
         for client in mine:
             self.algo.client_round_end(client, round_)
-        self._exchange_states(mine, round_)
         self.ctx.channel.flush()
         return losses, time.perf_counter() - start, time.process_time() - start_cpu

@@ -23,7 +23,8 @@ class RoundReport:
     byte_counts: torch.Tensor
     """[clients, categories, directions] int64."""
     loss: torch.Tensor
-    """[clients, 2] float64: (sum of per-sample training loss, samples)."""
+    """[clients, 4] float64: (sum of per-sample full-model training loss, samples, the same for
+    the client's aux-head loss)."""
     busy_s: torch.Tensor
     """[ranks] float64: wall seconds each rank spent in its round loop (waits included)."""
     cpu_s: torch.Tensor
@@ -31,10 +32,21 @@ class RoundReport:
     peak_rss_mib: torch.Tensor
     """[ranks] float64."""
 
+    def _mean(self, column: int) -> float | None:
+        total = self.loss.sum(dim=0)  # ascending client order: fixed, layout-independent
+        return float(total[column] / total[column + 1]) if total[column + 1] > 0 else None
+
     @property
     def train_loss(self) -> float | None:
-        total = self.loss.sum(dim=0)  # ascending client order: fixed, layout-independent
-        return float(total[0] / total[1]) if total[1] > 0 else None
+        """The full model's NLL on the batches it saw (the uploaded ones, for lazy servers)."""
+        return self._mean(0)
+
+    @property
+    def client_loss(self) -> float | None:
+        """Each client's own objective over all its batches: its aux head's NLL where it has
+        one, otherwise the full model's NLL (computed for every batch there)."""
+        aux = self._mean(2)
+        return self.train_loss if aux is None else aux
 
 
 def peak_rss_mib() -> float:
@@ -44,10 +56,11 @@ def peak_rss_mib() -> float:
 def reduce_round(meter: ByteMeter, losses: list[StepLoss], busy_s: float, cpu_s: float,
                  rank: int, world: int, device: torch.device) -> RoundReport | None:
     """Sum every rank's numbers onto rank 0; returns the report there, None elsewhere."""
-    loss = torch.zeros(meter.num_clients, 2, dtype=torch.float64)
+    loss = torch.zeros(meter.num_clients, 4, dtype=torch.float64)
     for step in losses:
-        loss[step.client, 0] += step.loss_sum
-        loss[step.client, 1] += step.samples
+        column = 2 if step.aux else 0
+        loss[step.client, column] += step.loss_sum
+        loss[step.client, column + 1] += step.samples
     per_rank = torch.zeros(3, world, dtype=torch.float64)
     per_rank[:, rank] = torch.tensor([busy_s, cpu_s, peak_rss_mib()], dtype=torch.float64)
     parts = [meter.round_counts(), loss, per_rank]

@@ -49,6 +49,7 @@ class ServerRole:
         self.cfg = algo.cfg
         self.sizes = client_sizes
         self.test = test
+        self.participants: list[int] = []  # the current round's, ascending
         self.global_client = algo.client_module().to(self.ctx.device)
         self.aux_like = (flatten_state(algo.template.aux)
                          if "aux_model" in algo.averaged else None)
@@ -97,6 +98,8 @@ class ServerRole:
         start, start_cpu = time.perf_counter(), time.process_time()
         chosen = participants(self.cfg.seed, round_, self.cfg.clients.num,
                               self.cfg.clients.per_round)
+        self.participants = chosen
+        self.algo.start_round(round_, chosen)
         losses = self._serve_uploads(round_, chosen)
         self._average(round_, chosen)
         self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])

@@ -35,7 +35,7 @@ def round_record(cfg: Config, round_: int, report: RoundReport, acc: float | Non
     cum_wire = (prev["cum_wire_bytes"] if prev else 0) + wire_bytes(by_category)
     return {
         "round": round_, "algorithm": cfg.algorithm, "test_acc": acc, "test_loss": loss,
-        "train_loss": report.train_loss, "round_s": round_s, "bytes": by_category,
+        "train_loss": report.train_loss, "client_loss": report.client_loss, "round_s": round_s, "bytes": by_category,
         "round_payload_bytes": payload_bytes(by_category),
         "round_wire_bytes": wire_bytes(by_category),
         "cum_payload_bytes": cum_payload, "cum_wire_bytes": cum_wire,
@@ -106,7 +106,8 @@ class ServerLoop:
         now = time.perf_counter()
         round_s, self.last_round_end = now - self.last_round_end, now
         prev = self.log.records[-1] if self.log.records else None
-        record = round_record(self.cfg, round_, report, acc, loss, round_s, prev)
+        record = (round_record(self.cfg, round_, report, acc, loss, round_s, prev)
+                  | {"participants": self.role.participants} | self.role.algo.round_metrics())
         self.log.append(record)
         check_losses_finite(record)
         self.tb.log_round(record)

@@ -98,11 +98,13 @@ class HostLoop:
                      self.info.world_size, self.info.comm_device)
 
     def state_dict(self) -> dict:
-        return {"clients": {str(c.id): c.state_dict() for c in self.role.clients}}
+        return {"clients": {str(c.id): c.state_dict() for c in self.role.clients},
+                "algorithm": self.role.algo.host_state_dict()}
 
     def load_state_dict(self, state: dict, round_: int) -> None:
         for client in self.role.clients:
             client.load_state_dict(state["clients"][str(client.id)])
+        self.role.algo.load_host_state_dict(state["algorithm"])
 
     def start(self, first_round: int) -> None:
         """Nothing to write: the server owns RUN_DIR's files."""
