@@ -10,12 +10,84 @@ import json
 import math
 
 import pytest
-
+import torch
 from harness import read_metrics, small_config, spawn_job
+
+from fsl_sage_dist.wire import (
+    ByteMeter,
+    SmashedBatch,
+    counts_to_bytes,
+    payload_bytes,
+    recv_smashed,
+    send_smashed,
+    send_state,
+    wire_bytes,
+)
+from fsl_sage_dist.wire.loopback import Loopback, LoopbackChannel
 
 HEADER = 14 * 8  # int64 header: magic, version, kind, round, client, seq, dtype, ndim, 6 dims
 F32, I64 = 4, 8
 TRAIN, CLASSES, B = 480, 10, 32
+
+
+PAYLOAD = ("activations", "cut_grads", "client_model", "aux_model")
+
+
+def assert_payload_is_the_four_categories(rec: dict) -> None:
+    """The paper's counting: payload = activations + cut grads + client model + aux model."""
+    four = sum(sum(rec["bytes"][cat].values()) for cat in PAYLOAD)
+    assert rec["round_payload_bytes"] == four, rec["round"]
+    assert rec["round_wire_bytes"] == sum(sum(v.values()) for v in rec["bytes"].values())
+
+
+# --- the meter over the loopback channel (no processes) -------------------------------------
+
+def loopback_pair(activation_dtype: str = "fp32") -> tuple[Loopback, LoopbackChannel,
+                                                          LoopbackChannel]:
+    """A client host (rank 1, metering 3 clients) and the server (rank 0, not metering)."""
+    loopback = Loopback(hosts=[1], timeout_s=5)
+    host = LoopbackChannel(loopback, 1, ByteMeter(3), torch.device("cpu"), 1 << 30,
+                           activation_dtype)
+    server = LoopbackChannel(loopback, 0, None, torch.device("cpu"), 1 << 30, activation_dtype)
+    return loopback, host, server
+
+
+def test_every_message_is_metered_with_its_header_under_control():
+    loopback, host, _ = loopback_pair()
+    state = [torch.zeros(10), torch.zeros(3, dtype=torch.int64)]
+    with loopback.baton:
+        send_state(host, 0, 0, 2, "client_model", state, "up")
+    got = counts_to_bytes(host.meter.round_counts())
+    assert got["client_model"] == {"up": 10 * F32 + 3 * I64, "down": 0}
+    assert got["control"] == {"up": 2 * HEADER, "down": 0}
+    assert host.meter.round_counts()[[0, 1]].sum() == 0, "only client 2 sent"
+
+
+def test_payload_is_four_categories_and_wire_is_all_six():
+    counts = {cat: {"up": 2 ** (2 * i), "down": 2 ** (2 * i + 1)} for i, cat in
+              enumerate(("activations", "labels", "cut_grads", "client_model", "aux_model",
+                         "control"))}
+    assert payload_bytes(counts) == sum(sum(counts[c].values()) for c in PAYLOAD)
+    assert wire_bytes(counts) == 2 ** 12 - 1
+
+
+@pytest.mark.parametrize("mode, value_bytes", [("fp32", 4), ("fp16", 2), ("bf16", 2),
+                                               ("int8", 1)])
+def test_smashed_batch_is_metered_at_its_wire_size(mode, value_bytes):
+    """7 rows of 5x3 activations, up from client 1: values at the wire dtype, int8's scales
+    (2 float32 per row) counted as activations, labels as int64, one header per message."""
+    loopback, host, server = loopback_pair(mode)
+    z, y = torch.randn(7, 5, 3), torch.arange(7)
+    with loopback.baton:
+        send_smashed(host, 0, SmashedBatch(1, 0, z, y))
+        got = recv_smashed(server, 1, 0, 1, 0, (5, 3))
+    assert torch.allclose(got.activations, z, atol=0.05) and torch.equal(got.labels, y)
+    metered = counts_to_bytes(host.meter.round_counts())
+    scales = 7 * 2 * F32 if mode == "int8" else 0
+    assert metered["activations"] == {"up": 7 * 15 * value_bytes + scales, "down": 0}
+    assert metered["labels"] == {"up": 7 * I64, "down": 0}
+    messages = 3 if mode == "int8" else 2
+    assert metered["control"] == {"up": messages * HEADER, "down": 0}
 
 
 def simple_conv_sizes(c_in: int = 1, hw: int = 28) -> dict[str, int]:
@@ -76,6 +148,7 @@ def test_meter_equals_closed_form_and_transport(tmp_path, algorithm):
     records = read_metrics(cfg.run_dir)
     for rec in records:
         assert rec["bytes"] == expected_round(algorithm, rec["round"], 2, l_rounds=2), rec["round"]
+        assert_payload_is_the_four_categories(rec)
     metered = sum(r["round_wire_bytes"] for r in records)
     handed = sum(e["nbytes"] for rank_log in traffic[1:] for e in rank_log)
     print(f"{algorithm}: metered {metered} B, handed to the transport by client hosts {handed} B")
@@ -93,6 +166,8 @@ def test_virtual_clients_share_one_broadcast(tmp_path):
     cfg = small_config(tmp_path, "algorithm=fedavg")
     traffic = spawn_job(cfg, record_dir=tmp_path / "traffic")
     records = read_metrics(cfg.run_dir)
+    for rec in records:
+        assert_payload_is_the_four_categories(rec)
     s = simple_conv_sizes()
     model = s["client"] + s["server"]
     handed = sum(e["nbytes"] for rank_log in traffic[1:] for e in rank_log)
@@ -118,6 +193,7 @@ def test_resnet18_fsl_sage_on_dirichlet_clients_matches_closed_form(tmp_path):
     sizes = [c["samples"] for c in partition["clients"]]
     assert len(set(sizes)) > 1, "Dirichlet(0.3) should give clients of different sizes"
     for rec in read_metrics(cfg.run_dir):
+        assert_payload_is_the_four_categories(rec)
         uploads = [min(B, n - start) for n in sizes for it, start in enumerate(range(0, n, B))
                    if it % 5 == 0]
         aligns = rec["round"] % 2 == 0
@@ -140,6 +216,7 @@ def test_sampled_clients_only_are_metered_and_ranks_agree(tmp_path):
     spawn_job(cfg)
     s = simple_conv_sizes()
     for rec in read_metrics(cfg.run_dir):
+        assert_payload_is_the_four_categories(rec)
         assert rec["bytes"]["client_model"] == {"up": 2 * s["client"], "down": 2 * s["client"]}
         batches = batch_sizes(4)
         assert rec["bytes"]["activations"]["up"] == 2 * sum(batches) * s["cut"] * F32
@@ -156,6 +233,7 @@ def test_compressed_activations_and_gradients_are_metered_at_their_size(tmp_path
                        f"wire.activation_dtype={mode}", "rounds=1")
     traffic = spawn_job(cfg, record_dir=tmp_path / "traffic")
     (rec,) = read_metrics(cfg.run_dir)
+    assert_payload_is_the_four_categories(rec)
     s, batches = simple_conv_sizes(), batch_sizes(2)
     scales = 2 * F32 if mode == "int8" else 0
     per_direction = 2 * sum(b * (s["cut"] * value_bytes + scales) for b in batches)
@@ -182,6 +260,7 @@ def test_resnet18_other_algorithms_match_closed_form(tmp_path, algorithm):
                        "model.cut=layer2", "data.synthetic_shape=[3,32,32]", "rounds=1")
     spawn_job(cfg)
     (rec,) = read_metrics(cfg.run_dir)
+    assert_payload_is_the_four_categories(rec)
     batches = batch_sizes(4)
     uploaded = {"fedavg": [], "cse_fsl": batches[::5]}.get(algorithm, batches)
     smashed = 4 * sum(uploaded) * RESNET_CUT * F32

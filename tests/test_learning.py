@@ -1,0 +1,152 @@
+"""Learning, seen from outside: every algorithm learns, every client step descends, FSL-SAGE's
+alignment moves the aux head's gradient towards the true one, FedAvg is SplitFed-v1, and the
+results do not depend on how clients are placed on hosts.
+
+All runs are in-process (`runtime/in_process.py`: the same roles and algorithm objects as a
+distributed run, over loopback channels), shared by the tests through session fixtures.
+The setting has clients of unequal size (Dirichlet) and several upload slots per client and
+round (`fsl.server_interval=2`), so averaging weights and the order of lazy server updates
+both matter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from harness import small_config
+
+from fsl_sage_dist.algorithms import REGISTRY, fsl_sage, splitfed
+from fsl_sage_dist.algorithms.alignment import per_sample_cut_grads
+from fsl_sage_dist.algorithms.lazy_server import aux_input_grad
+from fsl_sage_dist.runtime.in_process import InProcessRound, run_in_process
+
+ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
+LEARNING = ["rounds=3", "data.synthetic_shape=[1,16,16]", "data.synthetic_size=[480,200]",
+            "data.partition=dirichlet", "data.alpha=1.0", "fsl.server_interval=2",
+            "fsl.align_interval=2", "fsl.align_epochs=100"]
+CHANCE = 0.1
+FLOOR = 0.35  # test accuracy every algorithm must pass after 3 rounds (chance: 0.1)
+
+
+@dataclasses.dataclass
+class Watched:
+    """A run's per-round results and what the watchers saw during it."""
+
+    rounds: list[InProcessRound]
+    step_changes: list[float]
+    """Each client step's change of the objective the client descends, on that step's batch."""
+    alignments: list[tuple[float, float]]
+    """FSL-SAGE: relative error of the aux head's cut gradient before and after each alignment."""
+
+
+def learning_config(algorithm: str, hosts: int):
+    return small_config(Path("unused"), f"algorithm={algorithm}",
+                        f"launch.client_hosts={hosts}", *LEARNING)
+
+
+def _client_objective(algo, client, y: torch.Tensor, z: torch.Tensor, cut_grad) -> torch.Tensor:
+    """What the client's step must decrease, as a function of its output z on the batch."""
+    if algo.name == "fedavg":
+        return F.nll_loss(z, y)  # the full model's own loss
+    if algo.name.startswith("splitfed"):
+        return (cut_grad[0] * z).sum()  # first order, along the server's true cut gradient
+    return F.nll_loss(client.aux(z), y)  # the aux head's loss
+
+
+def _watch_client_steps(monkeypatch, changes: list[float]) -> None:
+    cut_grad: list[torch.Tensor] = []
+
+    def remember_cut_grad(*args, **kwargs):
+        grad = original_recv(*args, **kwargs)
+        cut_grad[:] = [grad.detach().clone()]
+        return grad
+
+    original_recv = splitfed.recv_cut_grad
+    monkeypatch.setattr(splitfed, "recv_cut_grad", remember_cut_grad)
+    for cls in REGISTRY.values():
+        def client_update(self, client, round_, it, x, y, z, _original=cls.client_update):
+            result = _original(self, client, round_, it, x, y, z)
+            with torch.no_grad():
+                after = client.model(x)
+                changes.append(float(_client_objective(self, client, y, after, cut_grad)
+                                     - _client_objective(self, client, y, z.detach(), cut_grad)))
+            return result
+
+        monkeypatch.setattr(cls, "client_update", client_update)
+
+
+def _relative_error(aux, server, z: torch.Tensor, y: torch.Tensor) -> float:
+    true = per_sample_cut_grads(server, z, y) / len(y)  # d NLL_mean / dz over the stored rows
+    return float((aux_input_grad(aux, z, y) - true).norm() / true.norm())
+
+
+def _watch_alignment(monkeypatch, alignments: list[tuple[float, float]]) -> None:
+    original = fsl_sage.align_aux
+
+    def align_aux(aux, optimizer, server, z, y, *args, **kwargs):
+        before = _relative_error(aux, server, z, y)
+        original(aux, optimizer, server, z, y, *args, **kwargs)
+        alignments.append((before, _relative_error(aux, server, z, y)))
+
+    monkeypatch.setattr(fsl_sage, "align_aux", align_aux)
+
+
+def watched_run(algorithm: str, hosts: int) -> Watched:
+    changes: list[float] = []
+    alignments: list[tuple[float, float]] = []
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _watch_client_steps(monkeypatch, changes)
+        _watch_alignment(monkeypatch, alignments)
+        rounds = run_in_process(learning_config(algorithm, hosts))
+    return Watched(rounds, changes, alignments)
+
+
+@pytest.fixture(scope="session")
+def two_host_runs() -> dict[str, Watched]:
+    return {algorithm: watched_run(algorithm, hosts=2) for algorithm in ALGORITHMS}
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_algorithm_learns(two_host_runs, algorithm):
+    accs = [r.test_acc for r in two_host_runs[algorithm].rounds]
+    print(f"{algorithm}: test accuracy per round {accs} (chance {CHANCE})")
+    assert accs[-1] > FLOOR
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_client_steps_descend_their_objective(two_host_runs, algorithm):
+    """A sign flip makes steps ascend, a missing optimizer step leaves them at zero change."""
+    changes = two_host_runs[algorithm].step_changes
+    descended = sum(c < 0 for c in changes) / len(changes)
+    print(f"{algorithm}: {len(changes)} client steps, {descended:.0%} descended")
+    assert len(changes) > 20 and descended > 0.8
+
+
+def test_alignment_brings_the_aux_gradient_closer_to_the_true_one(two_host_runs):
+    """Rounds 0 and 2 align every client (l=2): each fit must cut the error by a fifth or more."""
+    alignments = two_host_runs["fsl_sage"].alignments
+    print("relative error of the aux head's cut gradient, before -> after alignment:",
+          [(round(b, 3), round(a, 3)) for b, a in alignments])
+    assert len(alignments) == 2 * 4
+    assert all(after < 0.8 * before for before, after in alignments)
+
+
+def test_fedavg_is_splitfed_v1_bitwise(two_host_runs):
+    """Per-client server copies averaged with the client part are FedAvg's full-model average:
+    the same computation, so the same accuracies and losses to the last bit."""
+    fedavg, v1 = two_host_runs["fedavg"].rounds, two_host_runs["splitfed_v1"].rounds
+    assert [(r.test_acc, r.test_loss) for r in fedavg] == [(r.test_acc, r.test_loss) for r in v1]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_results_do_not_depend_on_the_client_layout(two_host_runs, algorithm):
+    """Same clients on 1 host instead of 2: bitwise the same losses, accuracies and bytes.
+    Unequal client sizes make the averaging order visible in the float sums."""
+    one_host = watched_run(algorithm, hosts=1).rounds
+    two_hosts = two_host_runs[algorithm].rounds
+    assert [dataclasses.replace(r, round_s=0) for r in one_host] == \
+           [dataclasses.replace(r, round_s=0) for r in two_hosts]
