@@ -62,8 +62,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         cfg = prepare(config, overrides)
         check_this_machine(cfg)
-        # held until this process exits; under torchrun, rank 0 holds it for the job
-        lock = claim_run_dir(cfg, lock=os.environ.get("RANK", "0") == "0")  # noqa: F841
+        if args.dry_run:  # a plan only: RUN_DIR is neither created nor locked
+            lock = None
+        else:  # held until this process exits; under torchrun, rank 0 holds it for the job
+            lock = claim_run_dir(cfg, lock=os.environ.get("RANK", "0") == "0")  # noqa: F841
     except (ConfigError, DatasetNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
