@@ -52,6 +52,12 @@ def _already_complete(cfg: Config) -> bool:
     return done and (cfg.run_dir / "summary.json").exists()
 
 
+def _refuse(err: Exception) -> int:
+    """Bad input: one line on stderr, exit status 2, nothing started."""
+    print(f"error: {err}", file=sys.stderr)
+    return 2
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from .data import DatasetNotFoundError
     from .preflight import check_this_machine, claim_run_dir
@@ -62,21 +68,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         cfg = prepare(config, overrides)
         check_this_machine(cfg)
-        if args.dry_run:  # a plan only: RUN_DIR is neither created nor locked
-            lock = None
-        else:  # held until this process exits; under torchrun, rank 0 holds it for the job
-            lock = claim_run_dir(cfg, lock=os.environ.get("RANK", "0") == "0")  # noqa: F841
     except (ConfigError, DatasetNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if args.dry_run:
+        return _refuse(err)
+    if args.dry_run:  # a plan only: RUN_DIR is neither created nor locked
         from .runtime.dry_run import dry_run_report
 
         print(dry_run_report(cfg))
         return 0
-    if _already_complete(cfg):
+    if _already_complete(cfg):  # before the lock: a finished run's folder is not touched
         print(f"{cfg.run_dir} is already complete ({cfg.rounds} rounds); nothing to do")
         return 0
+    try:  # held until this process exits; under torchrun, rank 0 holds it for the job
+        lock = claim_run_dir(cfg, lock=os.environ.get("RANK", "0") == "0")  # noqa: F841
+    except ConfigError as err:
+        return _refuse(err)
     if under_torchrun():
         run_rank(cfg)
         return 0

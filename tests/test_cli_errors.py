@@ -57,12 +57,8 @@ def test_bad_value_is_one_line(tmp_path, capsys, no_spawn):
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("dataset, folder", [
-    pytest.param("cifar10", "cifar-10-batches-py", marks=pytest.mark.xfail(
-        strict=True, reason="today: three lines (the error, then how to download, then where "
-                            "to copy it); the hardening work makes it one")),
-    pytest.param("cifar100", "cifar-100-python", marks=pytest.mark.xfail(
-        strict=True, reason="as cifar10"))])
+@pytest.mark.parametrize("dataset, folder", [("cifar10", "cifar-10-batches-py"),
+                                             ("cifar100", "cifar-100-python")])
 def test_missing_dataset_offline_is_one_line(tmp_path, capsys, monkeypatch, no_spawn, dataset,
                                              folder):
     monkeypatch.setenv("FSL_SAGE_OFFLINE", "1")
@@ -74,6 +70,14 @@ def test_missing_dataset_offline_is_one_line(tmp_path, capsys, monkeypatch, no_s
     assert code == 2 and str(empty / folder) in text and "download=True" in text
     assert not (tmp_path / "runs").exists()
     assert len(lines) == 1, lines
+
+
+def test_missing_fashion_mnist_is_one_line():
+    """Its loader falls back to the system copy when data.root exists, so the message itself."""
+    from fsl_sage_dist.data.fashion_mnist import _not_found
+
+    message = str(_not_found([Path("/a"), Path("/b")], Path("/c"), "offline"))
+    assert "\n" not in message and "/a, /b" in message and "dataset-fashion-mnist" in message
 
 
 def _digest(folder: Path) -> dict[str, str]:

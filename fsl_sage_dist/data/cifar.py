@@ -40,9 +40,9 @@ def _not_found(name: str, folder: Path, reason: str) -> DatasetNotFoundError:
         f"import torchvision; torchvision.datasets.{class_name}('{folder.parent}', download=True)"
     )
     return DatasetNotFoundError(
-        f"{name} not found: looked in {folder}, and downloading it failed: {reason}\n"
-        f'To get it, run on a machine with network: python -c "{fetch}"\n'
-        f"then copy {folder.name}/ into a folder here and set data.root=<that folder>."
+        f"{name} not found: looked in {folder}, and downloading it failed: {reason}; to get "
+        f'it, run on a machine with network: python -c "{fetch}", then copy {folder.name}/ '
+        "into a folder here and set data.root=<that folder>"
     )
 
 

@@ -73,12 +73,12 @@ def _as_image_set(images: torch.Tensor, labels: torch.Tensor) -> ImageSet:
 
 
 def _not_found(folders: list[Path], download_root: Path, reason: str) -> DatasetNotFoundError:
-    searched = "\n  ".join(str(f) for f in folders)
+    searched = ", ".join(str(f) for f in folders)
     return DatasetNotFoundError(
-        "fashion_mnist not found. Looked for "
-        f"train-/t10k-{{images-idx3,labels-idx1}}-ubyte[.gz] in:\n  {searched}\n"
-        f"and torchvision's download into {download_root} failed: {reason}\n"
-        "To get it: `sudo apt-get install dataset-fashion-mnist` (installs to "
+        "fashion_mnist not found: looked for "
+        f"train-/t10k-{{images-idx3,labels-idx1}}-ubyte[.gz] in {searched}, "
+        f"and torchvision's download into {download_root} failed: {reason}; "
+        "to get it: `sudo apt-get install dataset-fashion-mnist` (installs to "
         f"{WELL_KNOWN_FOLDERS[0]}), or copy the four idx files into a folder and set "
         "data.root=<folder>."
     )
