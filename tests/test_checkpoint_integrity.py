@@ -10,11 +10,17 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from fsl_sage_dist.checkpoint import (CheckpointError, load_rank_state, rank_file, read_manifest,
-                                      save_rank_state, write_manifest)
-from fsl_sage_dist.config import load_config
 from harness import run_cli
+
+from fsl_sage_dist.checkpoint import (
+    CheckpointError,
+    load_rank_state,
+    rank_file,
+    read_manifest,
+    save_rank_state,
+    write_manifest,
+)
+from fsl_sage_dist.config import load_config
 
 SMALL = ["algorithm=fsl_sage", "clients.num=2", "launch.client_hosts=2", "data.name=synthetic",
          "data.synthetic_size=[128,64]", "train.batch_size=32", "runtime.threads_per_rank=1",
