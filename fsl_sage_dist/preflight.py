@@ -8,9 +8,10 @@ and exits 2.
     check_this_machine(cfg)        # only where the ranks will run here (not for `submit`)
     lock = claim_run_dir(cfg)      # creates RUN_DIR, locks it, checks what it holds again
 
-The lock is an flock on RUN_DIR/.lock, held by the launching process until it exits (the
-kernel drops it then, even after a SIGKILL, so it never goes stale): a second run started on
-the same RUN_DIR meanwhile is refused instead of mixing its files into the first.
+The lock is an flock on the RUN_DIR folder itself (no lock file to leave behind), held by the
+launching process until it exits (the kernel drops it then, even after a SIGKILL, so it never
+goes stale): a second run started on the same RUN_DIR meanwhile is refused instead of mixing
+its files into the first.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import os
 from pathlib import Path
-from typing import IO
 
 import torch
 
@@ -76,10 +76,10 @@ def check_this_machine(cfg: Config) -> None:
                           "or gloo")
 
 
-def claim_run_dir(cfg: Config, lock: bool = True) -> IO[bytes] | None:
+def claim_run_dir(cfg: Config, lock: bool = True) -> int | None:
     """Create and lock RUN_DIR (`lock=False`: only create it, for the ranks of a torchrun job
-    other than rank 0), then check that this run may use it. Returns the open lock file, which
-    must stay open for the run."""
+    other than rank 0), then check that this run may use it. Returns the locked file
+    descriptor, which must stay open for the run."""
     try:
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -90,16 +90,15 @@ def claim_run_dir(cfg: Config, lock: bool = True) -> IO[bytes] | None:
     return held
 
 
-def _lock(run_dir: Path) -> IO[bytes]:
-    path = run_dir / ".lock"
-    held = path.open("ab")
+def _lock(run_dir: Path) -> int:
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        held.close()
+        os.close(fd)
         raise ConfigError(f"{run_dir} is in use by another run that is still going; wait for "
                           "it, or choose another output.name") from None
-    return held
+    return fd
 
 
 def _holds_rounds(metrics: Path) -> bool:

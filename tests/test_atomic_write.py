@@ -9,12 +9,12 @@ import os
 import subprocess
 
 import pytest
+from harness import run_cli
 
 from fsl_sage_dist import atomic_write
-from fsl_sage_dist.atomic_write import WriteError, append_line, write_atomic
+from fsl_sage_dist.atomic_write import WriteError, write_atomic
 from fsl_sage_dist.metrics import MetricsLog, finite_json, write_json
 from fsl_sage_dist.run_reader import read_metrics
-from harness import run_cli
 
 
 def _disk_fills_after(monkeypatch, nbytes: int) -> None:

@@ -9,13 +9,13 @@ import os
 
 import pytest
 import torch
+from harness import run_cli
 
 from fsl_sage_dist import cli
 from fsl_sage_dist.checkpoint import write_manifest
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.metrics import DivergedError, check_losses_finite
 from fsl_sage_dist.preflight import claim_run_dir
-from harness import run_cli
 
 BASE = ["data.name=synthetic", "rounds=2", "clients.num=4", "launch.client_hosts=2",
         "data.synthetic_size=[480,200]", "runtime.threads_per_rank=1", "output.name=run"]
@@ -112,7 +112,7 @@ def test_second_run_on_a_locked_run_dir_is_refused(tmp_path, capsys, no_spawn):
         assert status == 2 and len(lines) == 1
         assert "is in use by another run that is still going" in lines[0]
     finally:
-        held.close()
+        os.close(held)
     with pytest.raises(AssertionError, match="about to be spawned"):
         _run(capsys, tmp_path)  # free again once the first run ends
 
@@ -138,3 +138,14 @@ def test_diverging_run_stops_with_one_clear_line(tmp_path):
     assert record["train_loss"] is None and "train_loss" in record["nonfinite"]
     assert not (tmp_path / "run" / "checkpoints" / "manifest.json").exists(), (
         "the diverged round is never checkpointed")
+
+
+def test_config_toml_stays_valid_whatever_a_string_holds():
+    import tomllib
+
+    from fsl_sage_dist.config import config_to_dict, to_toml
+
+    odd = 'a\tb\x01c"d\\e\x7f\u00e9'
+    cfg = load_config(None, ["slurm.account=x"])
+    cfg.slurm.account = odd  # strings other than paths may hold anything
+    assert tomllib.loads(to_toml(config_to_dict(cfg)))["slurm"]["account"] == odd

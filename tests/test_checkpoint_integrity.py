@@ -10,11 +10,18 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from fsl_sage_dist.checkpoint import (CheckpointError, load_rank_state, rank_file, read_manifest,
-                                      save_rank_state, write_manifest)
-from fsl_sage_dist.config import load_config
 from harness import run_cli
+
+from fsl_sage_dist.checkpoint import (
+    CheckpointError,
+    load_rank_state,
+    rank_file,
+    read_manifest,
+    save_rank_state,
+    write_manifest,
+)
+from fsl_sage_dist.config import load_config
+from fsl_sage_dist.metrics import MetricsError, MetricsLog
 
 SMALL = ["algorithm=fsl_sage", "clients.num=2", "launch.client_hosts=2", "data.name=synthetic",
          "data.synthetic_size=[128,64]", "train.batch_size=32", "runtime.threads_per_rank=1",
@@ -70,6 +77,27 @@ def test_damaged_rank_file_is_refused_naming_it(saved, damage, reason):
         load_rank_state(cfg.run_dir, manifest, 1)
     assert str(caught.value).startswith(f"rank 1: cannot read checkpoint {path}: ")
     assert load_rank_state(cfg.run_dir, manifest, 2)["w"].eq(2.0).all(), "others still load"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"round": 0}\n{"round": 1, "x": [1,\n{"round": 2}\n', "line 2 is not valid JSON"),
+    ('{"round": 0}\n{"round": 2}\n', "line 2 is not round 1"),
+    ('{"round": 0}\n{"round": 1}', r"holds 1 round\(s\) but the checkpoint covers 2"),
+])
+def test_metrics_that_cannot_back_a_resume_name_file_and_line(tmp_path, text, problem):
+    log = MetricsLog(tmp_path)
+    log.path.write_text(text)
+    with pytest.raises(MetricsError, match=problem) as caught:
+        log.read_covered(1)
+    assert str(caught.value).startswith(str(log.path))
+    assert log.path.read_text() == text, "reading changes nothing"
+
+
+def test_metrics_past_the_checkpoint_are_dropped_half_line_included(tmp_path):
+    log = MetricsLog(tmp_path)
+    log.path.write_text('{"round": 0}\n{"round": 1}\n{"round": 2, "te')
+    log.restore(log.read_covered(0))
+    assert log.path.read_text() == '{"round": 0}\n'
 
 
 # ---------------------------------------------------------------------------------------------

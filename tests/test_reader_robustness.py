@@ -82,8 +82,8 @@ def test_runs_of_different_datasets_are_flagged(tmp_path, capsys):
 
 @pytest.mark.parametrize("line, problem", [
     ('{"round": 0, "test_acc": 0.5', "not valid JSON"),
-    ('{"round": 1, "algorithm": "fedavg", "test_acc": 0.5, "round_s": 1.0, '
-     '"cum_payload_bytes": 1}', "round 1 where round 0 was expected"),
+    (('{"round": 1, "algorithm": "fedavg", "test_acc": 0.5, "round_s": 1.0, '
+      '"cum_payload_bytes": 1}'), "round 1 where round 0 was expected"),
 ])
 def test_corrupt_line_inside_metrics_names_file_and_line(tmp_path, capsys, line, problem):
     run = _run_dir(tmp_path, "a", [0.5, 0.6])

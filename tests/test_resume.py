@@ -146,7 +146,7 @@ def test_checkpoint_of_another_config_is_refused_before_spawn(tmp_path):
 
     cfg = load_config(None, _small_overrides(tmp_path) + ["algorithm=fsl_sage"])
     cfg.run_dir.mkdir(parents=True)
-    write_manifest(cfg, 0, [(0, bytes(32))] * cfg.world_size)  # sizes and digests unused here
+    write_manifest(cfg, 0, [(1, bytes(32))] * cfg.world_size)
     (cfg.run_dir / "metrics.jsonl").write_text("{}\n")
     proc = run_cli("run", "algorithm=fsl_sage", "data.alpha=0.3", *_small_overrides(tmp_path))
     assert proc.returncode == 2

@@ -7,7 +7,7 @@ import json
 import pytest
 from harness import small_config, spawn_job
 
-from fsl_sage_dist.checkpoint import load_rank_state
+from fsl_sage_dist.checkpoint import load_rank_state, read_manifest
 from fsl_sage_dist.placement import participants
 
 RSS_BOUND_MIB = 1536  # per rank; ~0.85 GiB of it is the process with 4 clients (same data)
@@ -28,6 +28,6 @@ def test_hundred_clients_ten_per_round_stay_within_memory_bound(tmp_path):
     # The server holds aux head, optimizer and store only for clients it has seen, and each
     # store is capped at fsl.store_size rows although every client uploaded 32 rows per round.
     seen = {c for r in range(cfg.rounds) for c in participants(cfg.seed, r, 100, 10)}
-    per_client = load_rank_state(cfg.run_dir, cfg.rounds - 1, 0)["algorithm"]["per_client"]
+    per_client = load_rank_state(cfg.run_dir, read_manifest(cfg), 0)["algorithm"]["per_client"]
     assert {int(c) for c in per_client} == seen
     assert all(len(state["labels"]) == STORE_ROWS for state in per_client.values())

@@ -72,11 +72,6 @@ def _gather_rows(row: list[int], info: RankInfo) -> list[list[int]]:
     return table.tolist()
 
 
-def _failed_ranks(failed: bool, info: RankInfo) -> list[int]:
-    """Which ranks report a failure."""
-    return [rank for rank, (flag,) in enumerate(_gather_rows([int(failed)], info)) if flag]
-
-
 def _check_same_config(cfg: Config, info: RankInfo) -> None:
     """Every rank must run the same config; compare fingerprints."""
     fp = zlib.crc32(to_toml(config_to_dict(cfg)).encode())
