@@ -499,7 +499,7 @@ def test_client_epoch_covers_its_samples_once():
     batches = epoch_labels(stream, 0, 0)
     assert [len(b) for b in batches] == [8, 8, 8, 8]  # a last batch of one is left out
     # Labels equal sample numbers in uint8_set, so they identify the rows served.
-    served = sum(batches, [])
+    served = [label for batch in batches for label in batch]
     assert len(set(served)) == 32 and set(served) <= set(range(1, 100, 3))
 
 
@@ -515,7 +515,8 @@ def test_no_training_batch_of_one_unless_it_is_all_there_is(samples, batch_size,
 
 
 def test_the_left_out_sample_changes_from_epoch_to_epoch():
-    served = [set(sum(epoch_labels(client(), 0, e), [])) for e in range(6)]
+    served = [{label for batch in epoch_labels(client(), 0, e) for label in batch}
+              for e in range(6)]
     assert len(set.union(*served)) == 33
 
 

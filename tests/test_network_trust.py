@@ -116,7 +116,8 @@ def test_no_process_of_a_run_unpickles(tmp_path):
     (site / "sitecustomize.py").write_text(FORBID_PICKLE)
     env = {"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
     probe = subprocess.run([sys.executable, "-c", "import pickle; pickle.loads(b'N.')"],
-                           env=dict(os.environ, **env), capture_output=True, text=True)
+                           env=dict(os.environ, **env), capture_output=True, text=True,
+                           check=False)
     assert "PICKLE-LOAD-CALLED" in probe.stderr, "the sitecustomize must be in effect"
     proc = _start(tmp_path, "rounds=2", env=env)
     _, err = proc.communicate(timeout=300)

@@ -75,12 +75,17 @@ def waiting_for(peer: int) -> Iterator[None]:
         raise RuntimeError(f"waiting for rank {peer}: {err}") from err
 
 
-def frame(header: Header, payload: torch.Tensor, device: torch.device, peer: int) -> torch.Tensor:
-    """The payload's bytes and then their count, as one uint8 tensor on `device`; refuses a
-    payload that is not what its header announces (the receiver would abort on a longer one)."""
+def check_payload(header: Header, payload: torch.Tensor, peer: int) -> None:
+    """A sender's own check: the payload is what its header announces (over Gloo, a longer
+    body would abort the receiver)."""
     if payload.dtype != header.dtype or tuple(payload.shape) != header.shape:
         raise ProtocolError(f"refusing to send to rank {peer}: payload {payload.dtype} "
                             f"{tuple(payload.shape)} does not match its header {header}")
+
+
+def frame(header: Header, payload: torch.Tensor, device: torch.device, peer: int) -> torch.Tensor:
+    """The payload's bytes and then their count, as one uint8 tensor on `device`."""
+    check_payload(header, payload, peer)
     data = payload.detach().contiguous().reshape(-1).view(torch.uint8)
     framed = torch.empty(data.numel() + LENGTH_NBYTES, dtype=torch.uint8, device=device)
     framed[:data.numel()].copy_(data)

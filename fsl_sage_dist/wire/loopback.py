@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .channel import Channel
+from .channel import Channel, check_payload
 from .header import Expect, Header, decode
 from .meter import ByteMeter
 
@@ -84,6 +84,7 @@ class LoopbackChannel(Channel):
 
     def send(self, peer: int, header: Header, payload: torch.Tensor, category: str,
              direction: str) -> None:
+        check_payload(header, payload, peer)
         body = payload.detach().clone()  # the sender may reuse its buffer, as after an isend
         self._meter(header.client, direction, category, body.numel() * body.element_size())
         self.loopback.put(self.rank, peer, header.encode(), body)
