@@ -52,9 +52,19 @@ def run_algorithm(algorithm: str, args: argparse.Namespace, dtype: str = "fp32",
         overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet"]
     cmd = [sys.executable, "-m", "fsl_sage_dist", "run",
            str(ROOT / "configs" / f"fmnist_{algorithm}.toml"), *overrides]
+    if finished(out / name, args.rounds):
+        print(f"== {algorithm}: {out / name} already has {args.rounds} rounds", flush=True)
+        return out / name
     print(f"== {algorithm}: {' '.join(cmd[3:])}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
     return out / name
+
+
+def finished(run_dir: Path, rounds: int) -> bool:
+    """A run that wrote its summary after `rounds` rounds: read it, do not start it again."""
+    metrics = run_dir / "metrics.jsonl"
+    return ((run_dir / "summary.json").is_file() and metrics.is_file()
+            and len(metrics.read_text().splitlines()) == rounds)
 
 
 def summarize_run(run: Run, targets: list[float]) -> dict[str, Any]:

@@ -1,0 +1,47 @@
+"""`client_loss`: each client's own objective over all its batches, beside `train_loss`."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from fsl_sage_dist.algorithms.base import StepLoss
+from fsl_sage_dist.algorithms.lazy_server import aux_loss_and_grad, client_aux_loss
+from fsl_sage_dist.runtime.round_report import RoundReport, reduce_round
+from fsl_sage_dist.wire import ByteMeter
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_rank_group():
+    """reduce_round is a torch.distributed reduction: run it in a world of one."""
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def report(steps: list[StepLoss], clients: int = 3) -> RoundReport:
+    return reduce_round(ByteMeter(clients), steps, 0.0, 0.0, 0, 1, torch.device("cpu"))
+
+
+def test_lazy_algorithms_report_the_aux_loss_over_all_batches():
+    """Server steps on 1 in q batches give train_loss; every client step gives client_loss."""
+    steps = [StepLoss(0, 2.0 * 10, 10), StepLoss(1, 4.0 * 10, 10)]  # two uploads
+    steps += [StepLoss(c, 1.0 * 10, 10, aux=True) for c in (0, 1) for _ in range(5)]
+    r = report(steps)
+    assert r.train_loss == 3.0 and r.client_loss == 1.0
+
+
+def test_full_model_algorithms_report_train_loss_as_client_loss():
+    r = report([StepLoss(0, 6.0, 3), StepLoss(2, 3.0, 3)])
+    assert r.client_loss == r.train_loss == 1.5
+
+
+def test_client_aux_loss_is_the_batch_sum_of_the_aux_nll():
+    aux = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LogSoftmax(dim=1))
+    z, y = torch.randn(8, 4), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    loss, grad = aux_loss_and_grad(aux, z, y)
+    step = client_aux_loss(5, loss, len(y))
+    expected = torch.nn.functional.nll_loss(aux(z), y, reduction="sum")
+    assert step.aux and step.client == 5 and step.samples == 8
+    assert abs(step.loss_sum - float(expected.detach())) < 1e-5 and grad.shape == z.shape
