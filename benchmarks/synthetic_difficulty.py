@@ -27,7 +27,6 @@ from fsl_sage_dist.runtime.in_process import run_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
-SEED = 0  # the config's default seed
 
 
 def ideal_accuracy(images: torch.Tensor, labels: torch.Tensor, means: torch.Tensor) -> float:
@@ -54,8 +53,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "synthetic_difficulty.json")
     args = parser.parse_args()
-    train, test = load_dataset("synthetic", "train"), load_dataset("synthetic", "test")
-    means = torch.from_numpy(class_means(train.input_shape, train.num_classes, SEED))
+    seed = load_config(None, []).seed  # the default job's seed, which draws the class patterns
+    train = load_dataset("synthetic", "train", seed=seed)
+    test = load_dataset("synthetic", "test", seed=seed)
+    means = torch.from_numpy(class_means(train.input_shape, train.num_classes, seed))
     result = {
         "setting": "data.name=synthetic defaults: 2000/500 images of 1x28x28, 10 classes",
         "pattern_distance_noise_sigmas": round(torch.cdist(means.flatten(1)[:1],

@@ -1,5 +1,9 @@
 """Run a real multi-process job (Gloo, CPU) from a test, optionally recording every tensor
-each rank hands to torch.distributed for client traffic (send/isend/recv/broadcast).
+each rank hands to torch.distributed (point-to-point and collectives).
+
+Tests pin the backend and the device: `small_config` sets `runtime.backend=gloo`, and ranks
+and CLI subprocesses see no GPU (`CUDA_VISIBLE_DEVICES` empty), so on a GPU machine they still
+compare CPU runs with CPU runs, bitwise, as they do on CI.
 
 The recording patches torch.distributed inside each rank, independently of the ByteMeter, so
 tests can compare the meter against what actually went to the transport.
@@ -22,22 +26,29 @@ import torch.multiprocessing as mp
 from fsl_sage_dist.config import Config, config_from_dict, config_to_dict, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAFFIC_OPS = ("send", "isend", "recv", "irecv", "broadcast")
+NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # set before torch first looks for CUDA in that process
+CLIENT_TRAFFIC_OPS = ("send", "isend", "recv", "irecv", "broadcast")  # what the Channel uses
+COLLECTIVE_OPS = ("reduce", "all_reduce", "all_gather", "all_gather_into_tensor", "gather",
+                  "scatter", "reduce_scatter", "reduce_scatter_tensor", "all_to_all",
+                  "all_to_all_single")
+OBJECT_OPS = ("broadcast_object_list", "all_gather_object", "gather_object",
+              "scatter_object_list", "send_object_list", "recv_object_list")
+"""Calls that pickle Python objects: none may ever be made (the wire carries tensors only)."""
 
 
 def small_config(tmp_path: Path, *overrides: str) -> Config:
     """A seconds-long synthetic job: 4 clients on 2 hosts, 2 rounds, one thread per rank."""
-    base = ["rounds=2", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
-            "data.synthetic_size=[480, 200]", "train.batch_size=32", "runtime.threads_per_rank=1",
+    base = ["runtime.backend=gloo", "rounds=2", "clients.num=4", "launch.client_hosts=2",
+            "data.name=synthetic", "data.synthetic_size=[480, 200]", "train.batch_size=32", "runtime.threads_per_rank=1",
             "runtime.timeout_s=120", f"output.dir={tmp_path}", "output.name=run",
             "fsl.align_epochs=5"]
     return load_config(None, base + list(overrides))
 
 
 def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **env_vars)
-    return subprocess.run([sys.executable, "-m", "fsl_sage_dist", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **NO_GPU, **env_vars)
+    return subprocess.run([sys.executable, "-m", "fsl_sage_dist", *args], check=False, cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -50,17 +61,34 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def handed_bytes(log: list[dict[str, Any]]) -> int:
+    """Bytes of the client traffic a rank handed to the transport (collectives excluded)."""
+    return sum(e["nbytes"] for e in log if e["op"] in CLIENT_TRAFFIC_OPS)
+
+
+def _tensors(args: tuple, kwargs: dict) -> list[torch.Tensor]:
+    """Every tensor among a call's arguments, lists of tensors (all_gather) included."""
+    found = []
+    for arg in (*args, *kwargs.values()):
+        items = arg if isinstance(arg, (list, tuple)) else [arg]
+        found += [t for t in items if isinstance(t, torch.Tensor)]
+    return found
+
+
 def _recording(name: str, log: list[dict[str, Any]], keep: bool):
     original = getattr(dist, name)
 
-    def wrapper(tensor: torch.Tensor, *args: Any, **kwargs: Any):
-        work = original(tensor, *args, **kwargs)
-        entry = {"op": name, "dtype": str(tensor.dtype), "shape": list(tensor.shape),
-                 "nbytes": tensor.numel() * tensor.element_size()}
-        if keep:
-            entry["tensor"] = tensor.detach().cpu().clone()
-        log.append(entry)
-        return work
+    def wrapper(*args: Any, **kwargs: Any):
+        if name in OBJECT_OPS:
+            log.append({"op": name, "nbytes": 0})
+            return original(*args, **kwargs)
+        for tensor in _tensors(args, kwargs):  # before the call: what this rank hands over
+            entry = {"op": name, "dtype": str(tensor.dtype), "shape": list(tensor.shape),
+                     "nbytes": tensor.numel() * tensor.element_size()}
+            if keep:
+                entry["tensor"] = tensor.detach().cpu().clone()
+            log.append(entry)
+        return original(*args, **kwargs)
 
     return wrapper
 
@@ -71,10 +99,11 @@ def _rank_main(rank: int, cfg_dict: dict, port: int, record_dir: str | None,
 
     world = 1 + cfg_dict["launch"]["client_hosts"]
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+                      LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+                      **NO_GPU)
     log: list[dict[str, Any]] = []
     if record_dir:
-        for name in TRAFFIC_OPS:
+        for name in (*CLIENT_TRAFFIC_OPS, *COLLECTIVE_OPS, *OBJECT_OPS):
             setattr(dist, name, _recording(name, log, keep_tensors))
     run_rank(config_from_dict(cfg_dict))
     if record_dir:

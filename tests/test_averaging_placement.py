@@ -21,13 +21,25 @@ def test_average_is_weighted_by_samples_and_exact_for_integer_buffers():
     assert ints.tolist() == [7] and floats.item() == pytest.approx(0.1, abs=1e-7)
 
 
-def test_average_does_not_depend_on_how_states_were_grouped():
+def test_states_regrouped_by_host_average_to_the_same_model():
+    """The same clients listed host by host (as a server reading host after host would) give
+    the same average up to float rounding, each state keeping its own weight, and integer
+    buffers exactly. The server still fixes the order (client id), which the in-process layout
+    test (test_learning.py) checks: float sums in another order may differ in the last bit."""
     gen = torch.Generator().manual_seed(0)
-    states = [[torch.randn(1000, generator=gen)] for _ in range(7)]
+    states = [[torch.randn(1000, generator=gen), torch.randint(0, 50, (3,), generator=gen)]
+              for _ in range(7)]
     sizes = [13, 7, 21, 5, 9, 30, 2]
-    first = average_flat(states, sizes)[0]
-    again = average_flat([list(s) for s in states], list(sizes))[0]
-    assert torch.equal(first, again)
+    floats, ints = average_flat(states, sizes)
+    for hosts in (2, 3, 4):
+        placement = Placement(num_clients=7, num_hosts=hosts)
+        by_host = [c for h in range(1, hosts + 1) for c in placement.clients_on(h)]
+        assert by_host != sorted(by_host)
+        regrouped = average_flat([states[c] for c in by_host], [sizes[c] for c in by_host])
+        assert torch.allclose(regrouped[0], floats, rtol=1e-6, atol=0)
+        assert torch.equal(regrouped[1], ints)
+    unweighted = average_flat(states, [1] * 7)[0]
+    assert not torch.allclose(unweighted, floats, rtol=1e-3), "sizes must matter here"
 
 
 def test_round_robin_placement():

@@ -22,6 +22,7 @@ from harness import small_config
 from fsl_sage_dist.algorithms import REGISTRY, fsl_sage, splitfed
 from fsl_sage_dist.algorithms.alignment import per_sample_cut_grads
 from fsl_sage_dist.algorithms.lazy_server import aux_input_grad
+from fsl_sage_dist.runtime import server as server_role
 from fsl_sage_dist.runtime.in_process import InProcessRound, run_in_process
 
 ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
@@ -41,6 +42,8 @@ class Watched:
     """Each client step's change of the objective the client descends, on that step's batch."""
     alignments: list[tuple[float, float]]
     """FSL-SAGE: relative error of the aux head's cut gradient before and after each alignment."""
+    averaged_sizes: list[list[int]]
+    """The sample counts, in the order the server handed client states to `average_flat`."""
 
 
 def learning_config(algorithm: str, hosts: int):
@@ -95,14 +98,24 @@ def _watch_alignment(monkeypatch, alignments: list[tuple[float, float]]) -> None
     monkeypatch.setattr(fsl_sage, "align_aux", align_aux)
 
 
+def _watch_averaging(monkeypatch, sizes_seen: list[list[int]]) -> None:
+    original = server_role.average_flat
+
+    def average_flat(states, sizes):
+        sizes_seen.append(list(sizes))
+        return original(states, sizes)
+
+    monkeypatch.setattr(server_role, "average_flat", average_flat)
+
+
 def watched_run(algorithm: str, hosts: int) -> Watched:
-    changes: list[float] = []
-    alignments: list[tuple[float, float]] = []
+    watched = Watched(rounds=[], step_changes=[], alignments=[], averaged_sizes=[])
     with pytest.MonkeyPatch.context() as monkeypatch:
-        _watch_client_steps(monkeypatch, changes)
-        _watch_alignment(monkeypatch, alignments)
-        rounds = run_in_process(learning_config(algorithm, hosts))
-    return Watched(rounds, changes, alignments)
+        _watch_client_steps(monkeypatch, watched.step_changes)
+        _watch_alignment(monkeypatch, watched.alignments)
+        _watch_averaging(monkeypatch, watched.averaged_sizes)
+        watched.rounds = run_in_process(learning_config(algorithm, hosts))
+    return watched
 
 
 @pytest.fixture(scope="session")
@@ -144,9 +157,11 @@ def test_fedavg_is_splitfed_v1_bitwise(two_host_runs):
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_results_do_not_depend_on_the_client_layout(two_host_runs, algorithm):
-    """Same clients on 1 host instead of 2: bitwise the same losses, accuracies and bytes.
-    Unequal client sizes make the averaging order visible in the float sums."""
-    one_host = watched_run(algorithm, hosts=1).rounds
-    two_hosts = two_host_runs[algorithm].rounds
-    assert [dataclasses.replace(r, round_s=0) for r in one_host] == \
-           [dataclasses.replace(r, round_s=0) for r in two_hosts]
+    """Same clients on 1 host instead of 2: bitwise the same losses, accuracies and bytes, and
+    client states averaged in the same order (client id). The order is checked directly: the
+    float64 sums absorb a reordering almost always once cast back to float32."""
+    one_host, two_hosts = watched_run(algorithm, hosts=1), two_host_runs[algorithm]
+    assert [dataclasses.replace(r, round_s=0) for r in one_host.rounds] == \
+           [dataclasses.replace(r, round_s=0) for r in two_hosts.rounds]
+    assert len(set(one_host.averaged_sizes[0])) > 1, "clients must differ in size"
+    assert two_hosts.averaged_sizes == one_host.averaged_sizes

@@ -11,7 +11,7 @@ import math
 
 import pytest
 import torch
-from harness import read_metrics, small_config, spawn_job
+from harness import CLIENT_TRAFFIC_OPS, handed_bytes, read_metrics, small_config, spawn_job
 
 from fsl_sage_dist.wire import (
     ByteMeter,
@@ -150,12 +150,12 @@ def test_meter_equals_closed_form_and_transport(tmp_path, algorithm):
         assert rec["bytes"] == expected_round(algorithm, rec["round"], 2, l_rounds=2), rec["round"]
         assert_payload_is_the_four_categories(rec)
     metered = sum(r["round_wire_bytes"] for r in records)
-    handed = sum(e["nbytes"] for rank_log in traffic[1:] for e in rank_log)
+    handed = sum(handed_bytes(rank_log) for rank_log in traffic[1:])
     print(f"{algorithm}: metered {metered} B, handed to the transport by client hosts {handed} B")
     assert handed == metered
     # the server hands over the same client traffic from its side (sends + broadcast copies)
     served = sum(e["nbytes"] * (cfg.launch.client_hosts if e["op"] == "broadcast" else 1)
-                 for e in traffic[0])
+                 for e in traffic[0] if e["op"] in CLIENT_TRAFFIC_OPS)
     assert served == metered
 
 
@@ -170,7 +170,7 @@ def test_virtual_clients_share_one_broadcast(tmp_path):
         assert_payload_is_the_four_categories(rec)
     s = simple_conv_sizes()
     model = s["client"] + s["server"]
-    handed = sum(e["nbytes"] for rank_log in traffic[1:] for e in rank_log)
+    handed = sum(handed_bytes(rank_log) for rank_log in traffic[1:])
     metered = sum(r["round_wire_bytes"] for r in records)
     shared = cfg.rounds * (4 - 2) * model  # each host serves 2 clients with one copy
     assert metered - handed == shared
@@ -244,7 +244,7 @@ def test_compressed_activations_and_gradients_are_metered_at_their_size(tmp_path
                                        + 2 * HEADER,
                                        "down": 2 * len(batches) * messages * HEADER}
     assert 0 <= rec["test_acc"] <= 1
-    assert sum(e["nbytes"] for log in traffic[1:] for e in log) == rec["round_wire_bytes"]
+    assert sum(handed_bytes(log) for log in traffic[1:]) == rec["round_wire_bytes"]
 
 
 RESNET_SERVER = 42_025_080
