@@ -4,17 +4,14 @@
 so a crash later never loses a finished round and a full disk never leaves half a line; every
 other file is replaced atomically (`atomic_write`). No JSON file holds NaN or Infinity: such a
 number is written as null and its key listed under `nonfinite` (see `finite_json`).
-`Progress` prints the server's line per round.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
-import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .atomic_write import append_line, write_atomic
 
@@ -122,51 +119,3 @@ def summarize(records: list[dict[str, Any]], world_size: int, num_clients: int,
         "num_clients": num_clients,
         "peak_rss_mib": peak_rss_mib,
     }
-
-
-def format_duration(seconds: float) -> str:
-    """Compact and fixed-width enough for a progress line: 45s, 12m05s, 3h07m."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{s % 3600 // 60:02d}m"
-
-
-def progress_line(record: dict[str, Any], rounds: int, eta_s: float | None = None) -> str:
-    """Round r/R (1-based for people), accuracy, payload MiB (round and cumulative), time."""
-    acc = "   -  " if record["test_acc"] is None else f"{record['test_acc']:.4f}"
-    line = (f"round {record['round'] + 1:>4}/{rounds}  test_acc {acc}  "
-            f"payload MiB {record['round_payload_bytes'] / MIB:9.2f} "
-            f"(cum {record['cum_payload_bytes'] / MIB:10.2f})  {record['round_s']:6.2f} s/round")
-    return line if eta_s is None else f"{line}  ETA {format_duration(eta_s)}"
-
-
-class Progress:
-    """The server's per-round progress: on a terminal one line rewritten in place (carriage
-    return), in a log file or pipe (SLURM output, tests) one plain line per round.
-
-    The ETA uses wall time since this object was made, so evaluation and the round-end
-    reduction count too, and a resumed run estimates from its own rounds only.
-    """
-
-    def __init__(self, rounds: int, stream: TextIO | None = None) -> None:
-        self.rounds = rounds
-        self.stream = stream if stream is not None else sys.stdout
-        self.live = self.stream.isatty()
-        self.start = time.monotonic()
-        self.done = 0
-
-    def update(self, record: dict[str, Any]) -> None:
-        self.done += 1
-        left = self.rounds - (record["round"] + 1)
-        eta = (time.monotonic() - self.start) / self.done * left
-        line = progress_line(record, self.rounds, eta)
-        if self.live:
-            # Clear to end of line: the previous line may have been longer.
-            end = "\n" if left == 0 else ""
-            self.stream.write(f"\r{line}\x1b[K{end}")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()

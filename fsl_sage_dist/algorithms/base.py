@@ -127,6 +127,11 @@ class Algorithm:
         """Extra keys for this round's metrics.jsonl row (server side, after the round)."""
         return {}
 
+    def server_note(self, client: int, it: int) -> str | None:
+        """What the server's step on this upload does beyond the usual, for the live progress
+        line (FSL-SAGE: an alignment); None when nothing."""
+        return None
+
     # -- client host side -------------------------------------------------------------------
 
     def client_module(self) -> nn.Module:

@@ -68,6 +68,11 @@ class FSLSAGE(LazyServerAlgorithm):
     def round_metrics(self) -> dict[str, Any]:
         return {"aligned": list(self.schedule.aligned)}
 
+    def server_note(self, client: int, it: int) -> str | None:
+        if not self.aligns(client, it):
+            return None
+        return f"{'fitting' if self.cfg.fsl.async_align else 'aligning'} client {client}'s aux"
+
     def host_state_dict(self) -> dict[str, Any]:
         return {"align_schedule": self.schedule.state_dict()}
 

@@ -9,6 +9,7 @@ host `1 + c mod H` for client c and routes nothing: it always knows who speaks n
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +51,7 @@ class ServerRole:
         self.sizes = client_sizes
         self.test = test
         self.participants: list[int] = []  # the current round's, ascending
+        self.on_status: Callable[[str], None] = lambda activity: None  # the progress line's
         self.global_client = algo.client_module().to(self.ctx.device)
         self.aux_like = (flatten_state(algo.template.aux)
                          if "aux_model" in algo.averaged else None)
@@ -71,10 +73,15 @@ class ServerRole:
     def _serve_uploads(self, round_: int, chosen: list[int]) -> list[StepLoss]:
         losses = []
         cut_shape = tuple(self.algo.template.cut_shape)
-        for client, it in self.upload_order(chosen):
+        order = self.upload_order(chosen)
+        for done, (client, it) in enumerate(order):
+            self.on_status(f"uploads {done}/{len(order)}")
             host = self.ctx.placement.host_of(client)
             batch = recv_smashed(self.ctx.channel, host, round_, client, self.algo.slot(it),
                                  cut_shape, self.cfg.train.batch_size)
+            note = self.algo.server_note(client, it)
+            if note:
+                self.on_status(f"uploads {done + 1}/{len(order)}, {note}")
             loss = self.algo.server_step(round_, it, batch)
             if loss is not None:
                 losses.append(loss)
@@ -101,10 +108,12 @@ class ServerRole:
         self.participants = chosen
         self.algo.start_round(round_, chosen)
         losses = self._serve_uploads(round_, chosen)
+        self.on_status("waiting for client models")
         self._average(round_, chosen)
         self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])
         self.ctx.channel.flush()
         return losses, time.perf_counter() - start, time.process_time() - start_cpu
 
     def evaluate(self) -> tuple[float, float]:
+        self.on_status("evaluating")
         return evaluate(self.algo.eval_model(self.global_client), self.test, self.ctx.device)

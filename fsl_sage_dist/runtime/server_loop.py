@@ -19,8 +19,9 @@ from ..algorithms import Algorithm
 from ..atomic_write import write_atomic
 from ..config import Config, config_to_dict, to_toml
 from ..data import ImageSet
+from ..metrics import MetricsLog, check_losses_finite, summarize, write_json
 from ..models import SplitModel, state_nbytes
-from ..metrics import MetricsLog, Progress, check_losses_finite, summarize, write_json
+from ..progress import Progress
 from ..tensorboard import RoundLogger, make_logger
 from ..wire import ByteMeter, counts_to_bytes, payload_bytes, wire_bytes
 from .process_group import RankInfo
@@ -35,7 +36,8 @@ def round_record(cfg: Config, round_: int, report: RoundReport, acc: float | Non
     cum_wire = (prev["cum_wire_bytes"] if prev else 0) + wire_bytes(by_category)
     return {
         "round": round_, "algorithm": cfg.algorithm, "test_acc": acc, "test_loss": loss,
-        "train_loss": report.train_loss, "client_loss": report.client_loss, "round_s": round_s, "bytes": by_category,
+        "train_loss": report.train_loss, "client_loss": report.client_loss, "round_s": round_s,
+        "bytes": by_category,
         "round_payload_bytes": payload_bytes(by_category),
         "round_wire_bytes": wire_bytes(by_category),
         "cum_payload_bytes": cum_payload, "cum_wire_bytes": cum_wire,
@@ -91,6 +93,8 @@ class ServerLoop:
         self.tb = make_logger(self.cfg.run_dir, True, to_toml(config_to_dict(self.cfg)),
                               rebuild_from=self.log.records)
         self.last_round_end = time.perf_counter()
+        self.progress.begin(first_round)
+        self.role.on_status = self.progress.status
         if first_round == 0:
             print(describe_model(self.cfg, self.role.algo.template), flush=True)
             print(describe_partition(self.cfg.run_dir / "partition.json"), flush=True)
@@ -123,6 +127,7 @@ class ServerLoop:
         self.log.records = self.log.read_covered(round_)  # written back by `start`
 
     def finish(self) -> None:
+        self.progress.close()
         self.tb.close()
         final = {"client": self.role.global_client.state_dict(),
                  "full": self.role.algo.eval_model(self.role.global_client).state_dict()}
