@@ -167,7 +167,7 @@ def _announce(cfg: Config, info: RankInfo) -> None:
     write_json(folder / f"rank{info.rank}.json",
                {"rank": info.rank, "pid": os.getpid(), "host": socket.gethostname(),
                 "backend": info.backend, "device": str(info.device)})
-    error_file(cfg.run_dir, info.rank).unlink(missing_ok=True)  # a previous attempt's
+    error_file(cfg.run_dir, info.rank).unlink(missing_ok=True)  # an earlier attempt's error
 
 
 def _run(cfg: Config, info: RankInfo) -> None:
