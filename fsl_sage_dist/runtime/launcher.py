@@ -83,20 +83,24 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             proc.wait()
 
 
+def _failed(procs: list[subprocess.Popen]) -> dict[int, int]:
+    """Exit codes of the ranks that have exited non-zero."""
+    return {rank: code for rank, proc in enumerate(procs) if (code := proc.poll()) not in (None, 0)}
+
+
 def _watch(cfg: Config, procs: list[subprocess.Popen],
            since_ns: int) -> tuple[dict[int, int], list[int]] | None:
     """Wait until every rank succeeded (None) or one failed: a non-zero exit, or an error
     recorded by a rank still tearing down (its peers may take long to notice). Returns the
     exit codes of the ranks that failed by themselves and the ranks that were stopped (alive,
     not running) at that moment."""
-    while True:
-        codes = {rank: proc.poll() for rank, proc in enumerate(procs)}
-        failed = {rank: code for rank, code in codes.items() if code not in (None, 0)}
-        if failed or recorded_errors(cfg.run_dir, range(cfg.world_size), since_ns):
-            return failed, [rank for rank, p in enumerate(procs) if _is_stopped(p)]
-        if all(code == 0 for code in codes.values()):
+    while not _failed(procs) and not recorded_errors(cfg.run_dir, range(cfg.world_size),
+                                                      since_ns):
+        if all(proc.poll() == 0 for proc in procs):
             return None
         time.sleep(POLL_S)
+    time.sleep(POLL_S)  # a killed rank can close its sockets before it can be reaped
+    return _failed(procs), [rank for rank, proc in enumerate(procs) if _is_stopped(proc)]
 
 
 def _signal_name(code: int) -> str:

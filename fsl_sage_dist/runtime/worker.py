@@ -1,7 +1,8 @@
 """One rank of a run, from process-group start to teardown: `run_rank(cfg)`.
 
-torchrun (or the built-in launcher in `launcher.py`) starts one process per rank with RANK,
-WORLD_SIZE, MASTER_ADDR and MASTER_PORT set; each calls `run_rank` with the same resolved config.
+torchrun (or `fsl-sage submit`) starts one process per rank with RANK, WORLD_SIZE, MASTER_ADDR
+and MASTER_PORT set, the built-in launcher (`launcher.py`) with RANK, WORLD_SIZE and a store
+file; each calls `run_rank` with the same resolved config.
 Rank 0 becomes the server, ranks 1..H client hosts. If RUN_DIR holds a complete checkpoint,
 every rank resumes from it.
 """
@@ -200,7 +201,7 @@ def _announce(cfg: Config, info: RankInfo) -> None:
     write_json(folder / f"rank{info.rank}.json",
                {"rank": info.rank, "pid": os.getpid(), "host": socket.gethostname(),
                 "backend": info.backend, "device": str(info.device)})
-    error_file(cfg.run_dir, info.rank).unlink(missing_ok=True)  # a previous attempt's
+    error_file(cfg.run_dir, info.rank).unlink(missing_ok=True)  # an earlier attempt's error
 
 
 def _run(cfg: Config, info: RankInfo) -> None:
