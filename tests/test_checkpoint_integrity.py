@@ -144,6 +144,9 @@ def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_p
         (folder / "rank2.pt").write_bytes(a)
     else:
         (run_dir / "metrics.jsonl").write_text("")
+    if damage != "cut_metrics":  # a round finished after the checkpoint: a resume would cut it
+        with (run_dir / "metrics.jsonl").open("a") as f:
+            f.write('{"round": 1}\n')
     before = _digest(run_dir)
     proc = run_cli("run", "rounds=2", f"output.dir={tmp_path}", *SMALL)
     print(proc.stderr[-1500:])
