@@ -6,7 +6,8 @@ then the comparison table, the accuracy-vs-MiB plot and one sentence with the me
 
 The reduced setting (QUICK below) keeps the paper's model, clients, batch size, q and l, and
 trains on 6,000 of the 60,000 images for 10 rounds so the three runs end within minutes on two
-cores. Runs go to runs/quickstart/<algorithm>; a rerun skips the runs that are complete.
+cores. Runs go to runs/quickstart/<algorithm>; a rerun skips the runs that are complete and
+resumes the others (another setting needs another output.dir=...).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from fsl_sage_dist.run_reader import Run, load_runs  # noqa: E402
 
 ALGORITHMS = ("fsl_sage", "cse_fsl", "fedavg")
 NAMES = {"fsl_sage": "FSL-SAGE", "cse_fsl": "CSE-FSL", "fedavg": "FedAvg"}
+# A checkpoint every round: rerun with more rounds and the runs go on where they stopped.
 QUICK = ["data.name=fashion_mnist", "data.train_limit=6000", "rounds=10", "clients.num=10",
-         "launch.client_hosts=2", "output.dir=runs/quickstart"]
+         "launch.client_hosts=2", "checkpoint.every=1", "output.dir=runs/quickstart"]
 
 
 def run_all(extra: list[str]) -> list[Path]:
