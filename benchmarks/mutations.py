@@ -26,6 +26,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 COPIED = ("fsl_sage_dist", "tests", "configs", "pyproject.toml")
+# The suites that target these edits first, so that -x stops early; then everything else.
+FIRST = ("tests/test_meter.py", "tests/test_averaging_placement.py", "tests/test_learning.py")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def apply(mutation: Mutation, repo: Path) -> None:
 def fast_suite(repo: Path) -> dict:
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "not slow", "-x", "-q",
-                           "-p", "no:cacheprovider"], check=False, cwd=repo, capture_output=True,
+                           "-p", "no:cacheprovider", *FIRST, "tests"], check=False, cwd=repo, capture_output=True,
                           text=True, env={**os.environ, "PYTHONPATH": str(repo)})
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, flags=re.MULTILINE)
     return {"caught": proc.returncode != 0, "exit_status": proc.returncode,
