@@ -84,8 +84,9 @@ def apply(mutation: Mutation, repo: Path) -> None:
 def fast_suite(repo: Path) -> dict:
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "not slow", "-x", "-q",
-                           "-p", "no:cacheprovider", *FIRST, "tests"], check=False, cwd=repo, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(repo)})
+                           "-p", "no:cacheprovider", *FIRST, "tests"], check=False, cwd=repo,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, flags=re.MULTILINE)
     return {"caught": proc.returncode != 0, "exit_status": proc.returncode,
             "first_failure": failed[0] if failed else None,
