@@ -4,7 +4,7 @@
     python benchmarks/mutations.py --only header_bytes_doubled
 
 Each mutation is one edit to one file of the package, applied to a temporary copy of the
-repository (package, tests, configs, pyproject); the fast suite (`pytest -m "not slow" -x`) then
+repository (package, tests, configs, docs, README); the fast suite (`pytest -m "not slow" -x`) then
 runs on that copy. A mutation is caught when the suite fails. The unmutated copy runs first and
 must pass, or nothing below it means anything. An edit whose text is no longer in the code
 stops the script: the list must follow the code, not silently test nothing.
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("fsl_sage_dist", "tests", "configs", "pyproject.toml")
+COPIED = ("fsl_sage_dist", "tests", "configs", "docs", "pyproject.toml", "README.md")
 # The suites that target these edits first, so that -x stops early; then everything else.
 FIRST = ("tests/test_meter.py", "tests/test_averaging_placement.py", "tests/test_learning.py")
 
