@@ -41,6 +41,8 @@ class Watched:
     rounds: list[InProcessRound]
     step_changes: list[float]
     """Each client step's change of the objective the client descends, on that step's batch."""
+    server_step_changes: list[float]
+    """Each server step's change of the server model's loss on the batch it stepped on."""
     aux_step_changes: list[float]
     """CSE-FSL: each client aux step's change of the aux head's loss on that step's batch."""
     alignments: list[tuple[float, float]]
@@ -98,6 +100,27 @@ def _relative_error(aux, server, z: torch.Tensor, y: torch.Tensor) -> float:
     return float((aux_input_grad(aux, z, y) - true).norm() / true.norm())
 
 
+def _server_model(algo, client: int):
+    if algo.name == "splitfed_v1":
+        return algo.copies[client][0]
+    return algo.server[0] if algo.name == "splitfed_v2" else algo.server
+
+
+def _watch_server_steps(monkeypatch, changes: list[float]) -> None:
+    for cls in REGISTRY.values():
+        def server_step(self, round_, it, batch, _original=cls.server_step):
+            model = _server_model(self, batch.client)
+            z, y = batch.activations.detach().clone(), batch.labels
+            with torch.no_grad():
+                before = F.nll_loss(model(z), y)
+            result = _original(self, round_, it, batch)
+            with torch.no_grad():
+                changes.append(float(F.nll_loss(model(z), y) - before))
+            return result
+
+        monkeypatch.setattr(cls, "server_step", server_step)
+
+
 def _watch_alignment(monkeypatch, alignments: list[tuple[float, float]]) -> None:
     original = fsl_sage.align_aux
 
@@ -120,10 +143,11 @@ def _watch_averaging(monkeypatch, sizes_seen: list[list[int]]) -> None:
 
 
 def watched_run(algorithm: str, hosts: int) -> Watched:
-    watched = Watched(rounds=[], step_changes=[], aux_step_changes=[], alignments=[],
-                      averaged_sizes=[])
+    watched = Watched(rounds=[], step_changes=[], server_step_changes=[], aux_step_changes=[],
+                      alignments=[], averaged_sizes=[])
     with pytest.MonkeyPatch.context() as monkeypatch:
         _watch_client_steps(monkeypatch, watched.step_changes, watched.aux_step_changes)
+        _watch_server_steps(monkeypatch, watched.server_step_changes)
         _watch_alignment(monkeypatch, watched.alignments)
         _watch_averaging(monkeypatch, watched.averaged_sizes)
         watched.rounds = run_in_process(learning_config(algorithm, hosts))
@@ -149,6 +173,14 @@ def test_client_steps_descend_their_objective(two_host_runs, algorithm):
     descended = sum(c < 0 for c in changes) / len(changes)
     print(f"{algorithm}: {len(changes)} client steps, {descended:.0%} descended")
     assert len(changes) > 20 and descended > 0.8
+
+
+@pytest.mark.parametrize("algorithm", ["splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"])
+def test_server_steps_descend_the_server_loss(two_host_runs, algorithm):
+    changes = two_host_runs[algorithm].server_step_changes
+    descended = sum(c < 0 for c in changes) / len(changes)
+    print(f"{algorithm}: {len(changes)} server steps, {descended:.0%} descended")
+    assert len(changes) > 10 and descended > 0.8
 
 
 def test_cse_fsl_aux_steps_descend_the_local_loss(two_host_runs):
