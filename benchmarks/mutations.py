@@ -59,6 +59,15 @@ MUTATIONS = [
              "        sizes = [self.sizes[c] for c in chosen]\n",
              "        chosen = sorted(chosen, key=self.ctx.placement.host_of)\n"
              "        sizes = [self.sizes[c] for c in chosen]\n"),
+    # Beyond the list of issue 13: the other places a sign or a step could go missing.
+    Mutation("splitfed_client_gradient_sign_flipped", "fsl_sage_dist/algorithms/splitfed.py",
+             "z.backward(grad)", "z.backward(-grad)"),
+    Mutation("splitfed_server_optimizer_step_removed", "fsl_sage_dist/algorithms/splitfed.py",
+             "        opt.step()\n", ""),
+    Mutation("fedavg_optimizer_step_removed", "fsl_sage_dist/algorithms/fedavg.py",
+             "        client.optimizer.step()\n", ""),
+    Mutation("fsl_sage_alignment_step_removed", "fsl_sage_dist/algorithms/alignment.py",
+             "            optimizer.step()\n", ""),
 ]
 
 
