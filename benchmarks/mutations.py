@@ -4,9 +4,9 @@
     python benchmarks/mutations.py --only header_bytes_doubled
 
 Each mutation is one edit to one file of the package, applied to a temporary copy of the
-repository (package, tests, configs, pyproject); the fast suite (`pytest -m "not slow" -x`) then
-runs on that copy. A mutation is caught when the suite fails. The unmutated copy runs first and
-must pass, or nothing below it means anything. An edit whose text is no longer in the code
+repository (package, tests, configs, docs, README); the fast suite (`pytest -m "not slow" -x`,
+the suites aimed at these edits first) then runs on that copy. A mutation is caught when the
+suite fails. The unmutated copy runs first and must pass, or nothing below it means anything. An edit whose text is no longer in the code
 stops the script: the list must follow the code, not silently test nothing.
 """
 
@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("fsl_sage_dist", "tests", "configs", "pyproject.toml")
+COPIED = ("fsl_sage_dist", "tests", "configs", "docs", "pyproject.toml", "README.md")
+# The suites that target these edits first, so that -x stops early; then everything else.
+FIRST = ("tests/test_meter.py", "tests/test_averaging_placement.py", "tests/test_learning.py")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,15 @@ MUTATIONS = [
              "        sizes = [self.sizes[c] for c in chosen]\n",
              "        chosen = sorted(chosen, key=self.ctx.placement.host_of)\n"
              "        sizes = [self.sizes[c] for c in chosen]\n"),
+    # Beyond the list of issue 13: the other places a sign or a step could go missing.
+    Mutation("splitfed_client_gradient_sign_flipped", "fsl_sage_dist/algorithms/splitfed.py",
+             "z.backward(grad)", "z.backward(-grad)"),
+    Mutation("splitfed_server_optimizer_step_removed", "fsl_sage_dist/algorithms/splitfed.py",
+             "        opt.step()\n", ""),
+    Mutation("fedavg_optimizer_step_removed", "fsl_sage_dist/algorithms/fedavg.py",
+             "        client.optimizer.step()\n", ""),
+    Mutation("fsl_sage_alignment_step_removed", "fsl_sage_dist/algorithms/alignment.py",
+             "            optimizer.step()\n", ""),
 ]
 
 
@@ -82,8 +93,9 @@ def apply(mutation: Mutation, repo: Path) -> None:
 def fast_suite(repo: Path) -> dict:
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "not slow", "-x", "-q",
-                           "-p", "no:cacheprovider"], check=False, cwd=repo, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(repo)})
+                           "-p", "no:cacheprovider", *FIRST, "tests"], check=False, cwd=repo,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(repo)})
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, flags=re.MULTILINE)
     return {"caught": proc.returncode != 0, "exit_status": proc.returncode,
             "first_failure": failed[0] if failed else None,

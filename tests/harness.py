@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,28 @@ def _recording(name: str, log: list[dict[str, Any]], keep: bool):
     return wrapper
 
 
+def record_busy(intervals: list[list[float]]) -> None:
+    """Time every client host's training phase of each round (its clients' forward passes,
+    uploads and steps) with CLOCK_MONOTONIC, which processes on one machine share."""
+    from fsl_sage_dist.runtime.client_host import ClientHostRole
+
+    original = ClientHostRole._train
+
+    def train(self, clients: list, round_: int) -> Any:
+        start = time.monotonic()
+        try:
+            return original(self, clients, round_)
+        finally:
+            intervals.append([round_, self.clients[0].id, start, time.monotonic()])
+
+    ClientHostRole._train = train
+
+
+def read_busy(record_dir: Path, rank: int) -> list[list[float]]:
+    """[round, first client, start, end] of each round's training on a host rank."""
+    return torch.load(record_dir / f"busy_rank{rank}.pt", weights_only=True)
+
+
 def _rank_main(rank: int, cfg_dict: dict, port: int, record_dir: str | None,
                keep_tensors: bool) -> None:
     from fsl_sage_dist.runtime.worker import run_rank
@@ -102,12 +125,15 @@ def _rank_main(rank: int, cfg_dict: dict, port: int, record_dir: str | None,
                       LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
                       **NO_GPU)
     log: list[dict[str, Any]] = []
+    busy: list[list[float]] = []
     if record_dir:
         for name in (*CLIENT_TRAFFIC_OPS, *COLLECTIVE_OPS, *OBJECT_OPS):
             setattr(dist, name, _recording(name, log, keep_tensors))
+        record_busy(busy)
     run_rank(config_from_dict(cfg_dict))
     if record_dir:
         torch.save(log, Path(record_dir) / f"traffic_rank{rank}.pt")
+        torch.save(busy, Path(record_dir) / f"busy_rank{rank}.pt")
 
 
 def spawn_job(cfg: Config, record_dir: Path | None = None,

@@ -11,6 +11,7 @@ both matter.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 
@@ -40,6 +41,10 @@ class Watched:
     rounds: list[InProcessRound]
     step_changes: list[float]
     """Each client step's change of the objective the client descends, on that step's batch."""
+    server_step_changes: list[float]
+    """Each server step's change of the server model's loss on the batch it stepped on."""
+    aux_step_changes: list[float]
+    """CSE-FSL: each client aux step's change of the aux head's loss on that step's batch."""
     alignments: list[tuple[float, float]]
     """FSL-SAGE: relative error of the aux head's cut gradient before and after each alignment."""
     averaged_sizes: list[list[int]]
@@ -60,7 +65,11 @@ def _client_objective(algo, client, y: torch.Tensor, z: torch.Tensor, cut_grad) 
     return F.nll_loss(client.aux(z), y)  # the aux head's loss
 
 
-def _watch_client_steps(monkeypatch, changes: list[float]) -> None:
+def _aux_loss(aux, z: torch.Tensor, y: torch.Tensor) -> float:
+    return float(F.nll_loss(aux(z), y))
+
+
+def _watch_client_steps(monkeypatch, changes: list[float], aux_changes: list[float]) -> None:
     cut_grad: list[torch.Tensor] = []
 
     def remember_cut_grad(*args, **kwargs):
@@ -72,11 +81,15 @@ def _watch_client_steps(monkeypatch, changes: list[float]) -> None:
     monkeypatch.setattr(splitfed, "recv_cut_grad", remember_cut_grad)
     for cls in REGISTRY.values():
         def client_update(self, client, round_, it, x, y, z, _original=cls.client_update):
+            aux_before = copy.deepcopy(client.aux) if client.aux_optimizer else None
             result = _original(self, client, round_, it, x, y, z)
             with torch.no_grad():
                 after = client.model(x)
                 changes.append(float(_client_objective(self, client, y, after, cut_grad)
                                      - _client_objective(self, client, y, z.detach(), cut_grad)))
+                if aux_before is not None:  # the aux head's own step, on the same features
+                    aux_changes.append(_aux_loss(client.aux, z.detach(), y)
+                                       - _aux_loss(aux_before, z.detach(), y))
             return result
 
         monkeypatch.setattr(cls, "client_update", client_update)
@@ -85,6 +98,27 @@ def _watch_client_steps(monkeypatch, changes: list[float]) -> None:
 def _relative_error(aux, server, z: torch.Tensor, y: torch.Tensor) -> float:
     true = per_sample_cut_grads(server, z, y) / len(y)  # d NLL_mean / dz over the stored rows
     return float((aux_input_grad(aux, z, y) - true).norm() / true.norm())
+
+
+def _server_model(algo, client: int):
+    if algo.name == "splitfed_v1":
+        return algo.copies[client][0]
+    return algo.server[0] if algo.name == "splitfed_v2" else algo.server
+
+
+def _watch_server_steps(monkeypatch, changes: list[float]) -> None:
+    for cls in REGISTRY.values():
+        def server_step(self, round_, it, batch, _original=cls.server_step):
+            model = _server_model(self, batch.client)
+            z, y = batch.activations.detach().clone(), batch.labels
+            with torch.no_grad():
+                before = F.nll_loss(model(z), y)
+            result = _original(self, round_, it, batch)
+            with torch.no_grad():
+                changes.append(float(F.nll_loss(model(z), y) - before))
+            return result
+
+        monkeypatch.setattr(cls, "server_step", server_step)
 
 
 def _watch_alignment(monkeypatch, alignments: list[tuple[float, float]]) -> None:
@@ -109,9 +143,11 @@ def _watch_averaging(monkeypatch, sizes_seen: list[list[int]]) -> None:
 
 
 def watched_run(algorithm: str, hosts: int) -> Watched:
-    watched = Watched(rounds=[], step_changes=[], alignments=[], averaged_sizes=[])
+    watched = Watched(rounds=[], step_changes=[], server_step_changes=[], aux_step_changes=[],
+                      alignments=[], averaged_sizes=[])
     with pytest.MonkeyPatch.context() as monkeypatch:
-        _watch_client_steps(monkeypatch, watched.step_changes)
+        _watch_client_steps(monkeypatch, watched.step_changes, watched.aux_step_changes)
+        _watch_server_steps(monkeypatch, watched.server_step_changes)
         _watch_alignment(monkeypatch, watched.alignments)
         _watch_averaging(monkeypatch, watched.averaged_sizes)
         watched.rounds = run_in_process(learning_config(algorithm, hosts))
@@ -136,6 +172,23 @@ def test_client_steps_descend_their_objective(two_host_runs, algorithm):
     changes = two_host_runs[algorithm].step_changes
     descended = sum(c < 0 for c in changes) / len(changes)
     print(f"{algorithm}: {len(changes)} client steps, {descended:.0%} descended")
+    assert len(changes) > 20 and descended > 0.8
+
+
+@pytest.mark.parametrize("algorithm", ["splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"])
+def test_server_steps_descend_the_server_loss(two_host_runs, algorithm):
+    changes = two_host_runs[algorithm].server_step_changes
+    descended = sum(c < 0 for c in changes) / len(changes)
+    print(f"{algorithm}: {len(changes)} server steps, {descended:.0%} descended")
+    assert len(changes) > 10 and descended > 0.8
+
+
+def test_cse_fsl_aux_steps_descend_the_local_loss(two_host_runs):
+    """CSE-FSL's aux head trains on the client's own loss: a zero (or flipped) aux loss would
+    leave the server learning on random features, above the accuracy floor, but not this."""
+    changes = two_host_runs["cse_fsl"].aux_step_changes
+    descended = sum(c < 0 for c in changes) / len(changes)
+    print(f"cse_fsl: {len(changes)} aux steps, {descended:.0%} descended")
     assert len(changes) > 20 and descended > 0.8
 
 

@@ -140,20 +140,21 @@ def _small_overrides(tmp_path: Path) -> list[str]:
             "fsl.align_epochs=5"]
 
 
-def test_checkpoint_of_another_config_is_refused_before_spawn(tmp_path):
+def test_checkpoint_of_another_config_is_refused_before_spawn(tmp_path, capsys):
     from fsl_sage_dist.checkpoint import write_manifest
+    from fsl_sage_dist.cli import main
     from fsl_sage_dist.config import load_config
 
     cfg = load_config(None, _small_overrides(tmp_path) + ["algorithm=fsl_sage"])
     cfg.run_dir.mkdir(parents=True)
     write_manifest(cfg, 0, [(1, bytes(32))] * cfg.world_size)
     (cfg.run_dir / "metrics.jsonl").write_text("{}\n")
-    proc = run_cli("run", "algorithm=fsl_sage", "data.alpha=0.3", *_small_overrides(tmp_path))
-    assert proc.returncode == 2
-    assert "data.alpha: checkpoint 0.5, now 0.3" in proc.stderr
-    proc = run_cli("run", "algorithm=fsl_sage", *_small_overrides(tmp_path)[:1],
-                   "launch.client_hosts=1", *_small_overrides(tmp_path)[2:])
-    assert proc.returncode == 2 and "set launch.client_hosts=2 to resume" in proc.stderr
+    # in this process: refused before anything is spawned
+    assert main(["run", "algorithm=fsl_sage", "data.alpha=0.3", *_small_overrides(tmp_path)]) == 2
+    assert "data.alpha: checkpoint 0.5, now 0.3" in capsys.readouterr().err
+    assert main(["run", "algorithm=fsl_sage", *_small_overrides(tmp_path)[:1],
+                 "launch.client_hosts=1", *_small_overrides(tmp_path)[2:]]) == 2
+    assert "set launch.client_hosts=2 to resume" in capsys.readouterr().err
 
 
 TORCHRUN_RESTARTING = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=3",

@@ -4,7 +4,7 @@ The class patterns are coarse (blocks of 4×4 pixels) so a small conv net with p
 them up. Their amplitude is strong enough that every algorithm is clearly above chance after two
 rounds of the default synthetic job, and each image's contrast is drawn uniformly from [0, 2], so
 the faintest images are ambiguous: even the ideal classifier, which knows the class patterns,
-stays near 97% (`benchmarks/synthetic_difficulty.py` measures both, docs/synthetic_difficulty.json).
+stays near 95% (`benchmarks/synthetic_difficulty.py` measures both: docs/synthetic_difficulty.json).
 """
 
 from __future__ import annotations

@@ -1,0 +1,100 @@
+"""The README's Results and Performance tables say what the files in docs/ say.
+
+Each table is found by its header row and every cell is compared with the JSON a script under
+benchmarks/ wrote, at the precision the README prints. A table whose header is not known here
+is not checked (its numbers must still come from docs/, see the README's Tests section).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from harness import ROOT
+
+README = (ROOT / "README.md").read_text()
+NAMES = {"FedAvg": "fedavg", "SplitFed-v1": "splitfed_v1", "SplitFed-v2": "splitfed_v2",
+         "CSE-FSL": "cse_fsl", "FSL-SAGE": "fsl_sage"}
+
+
+def docs(name: str) -> dict:
+    return json.loads((ROOT / "docs" / name).read_text())
+
+
+def tables(section: str) -> dict[str, list[list[str]]]:
+    """Header row -> body rows (cells without bold markers) of every table in a ## section."""
+    body = README.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    found: dict[str, list[list[str]]] = {}
+    for block in re.findall(r"((?:^\|.*\|\n)+)", body, flags=re.MULTILINE):
+        rows = [[c.strip().replace("**", "") for c in line.strip("|").split("|")]
+                for line in block.strip().splitlines()]
+        found.setdefault(" | ".join(rows[0]), []).extend(rows[2:])
+    return found
+
+
+def mib(value: float | None) -> str:
+    return "not reached" if value is None else f"{value:.1f}"
+
+
+B2A = ("algorithm | final acc | best acc | payload MiB to 80% | payload MiB to 85% | "
+       "total payload MiB | s/round")
+
+
+@pytest.mark.parametrize("model", ["simple_conv", "resnet18"])
+def test_bytes_to_accuracy_tables(model):
+    """The simple_conv table comes first in Results, then the ResNet-18 one."""
+    rows = tables("Results")[B2A]
+    runs = docs(f"bytes_to_accuracy_{model}.json")["runs"]
+    mine = rows[:5] if model == "simple_conv" else rows[5:10]
+    assert [NAMES[r[0]] for r in mine] == list(runs)
+    for row in mine:
+        run = runs[NAMES[row[0]]]
+        assert row[1:] == [f"{run['final_acc']:.4f}", f"{run['best_acc']:.4f}",
+                           mib(run["payload_mib_to"]["0.8"]), mib(run["payload_mib_to"]["0.85"]),
+                           f"{run['total_payload_mib']:.1f}", f"{run['s_per_round']:.1f}"], row
+
+
+LAYOUTS = {"in-process, 2 threads": "in-process, all cores",
+           "in-process, 1 thread": "in-process, 1 thread",
+           "2 ranks (1 host), 1 thread each": "2 ranks",
+           "3 ranks (2 hosts), 1 thread each": "3 ranks"}
+
+
+def test_round_time_table():
+    rows = tables("Performance")["algorithm | layout | round 0 s | steady s/round | speed-up"]
+    results = docs("round_time.json")["results"]
+    assert len(rows) == 8
+    for row in rows:
+        algorithm = NAMES[row[0]]
+        got = results[algorithm][LAYOUTS[row[1]]]
+        baseline = results[algorithm]["in-process, all cores"]["steady_s"]
+        assert row[2:] == [f"{got['first_s']:.1f}", f"{got['steady_s']:.1f}",
+                           f"{baseline / got['steady_s']:.2f}×"], row
+
+
+def test_compression_table():
+    header = ("FSL-SAGE wire dtype | final acc | vs fp32 | best acc | payload MiB to 80% | "
+              "to 85% | MiB to CSE-FSL's best | / CSE-FSL")
+    rows = tables("Performance")[header]
+    runs = docs("bytes_to_accuracy_resnet18.json")["compression"]
+    assert [r[0] for r in rows] == list(runs)
+    for row in rows:
+        run = runs[row[0]]
+        delta = run["final_acc_minus_fp32"] * 100
+        vs_fp32 = "" if row[0] == "fp32" else f"−{-delta:.2f} pt"
+        ratio = "–" if run["vs_cse_fsl"] is None else f"{run['vs_cse_fsl']:.2f}"
+        assert row[1:] == [f"{run['final_acc']:.4f}", vs_fp32, f"{run['best_acc']:.4f}",
+                           mib(run["payload_mib_to"]["0.8"]), mib(run["payload_mib_to"]["0.85"]),
+                           mib(run["mib_to_cse_fsl_best"]), ratio], row
+
+
+def test_scale_table():
+    header = "clients | samples per round | s/round | peak RSS MiB server | host 1 | host 2"
+    rows = tables("Performance")[header]
+    runs = docs("scale.json")["runs"]
+    assert len(rows) == len(runs)
+    for row, run in zip(rows, runs):
+        assert row == [str(run["clients"]), str(run["samples_per_round"]),
+                       f"{run['mean_round_s']:.1f}",
+                       *[f"{rss:.0f}" for rss in run["peak_rss_mib"]]], row
