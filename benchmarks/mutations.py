@@ -6,8 +6,9 @@
 Each mutation is one edit to one file of the package, applied to a temporary copy of the
 repository (package, tests, configs, docs, README); the fast suite (`pytest -m "not slow" -x`,
 the suites aimed at these edits first) then runs on that copy. A mutation is caught when the
-suite fails. The unmutated copy runs first and must pass, or nothing below it means anything. An edit whose text is no longer in the code
-stops the script: the list must follow the code, not silently test nothing.
+suite fails. The unmutated copy runs first and must pass, or nothing below it means anything.
+An edit whose text is no longer in the code stops the script: the list must follow the code,
+not silently test nothing.
 """
 
 from __future__ import annotations

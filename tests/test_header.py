@@ -65,5 +65,6 @@ def test_more_rows_than_a_batch_are_refused():
     bounded = Expect(Kind.SMASHED, 3, 2, 1, (torch.float32,), (-1, 64, 7, 7), max_rows=16)
     assert decode(GOOD.encode(), bounded, peer=1, max_bytes=LIMIT) == GOOD  # 16 rows: fine
     rows17 = Header(Kind.SMASHED, 3, 2, 1, torch.float32, (17, 64, 7, 7)).encode()
-    with pytest.raises(ProtocolError, match="rank 1: header field 'rows' is 17, expected at most 16"):
+    too_many = "rank 1: header field 'rows' is 17, expected at most 16"
+    with pytest.raises(ProtocolError, match=too_many):
         decode(rows17, bounded, peer=1, max_bytes=LIMIT)

@@ -1,4 +1,5 @@
-"""The cause of a failed job reaches the user in one line; the traceback stays in ranks/rankR.err."""
+"""The cause of a failed job reaches the user in one line; its traceback stays in
+ranks/rankR.err."""
 
 from __future__ import annotations
 
