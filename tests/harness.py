@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from fsl_sage_dist.config import Config, config_from_dict, config_to_dict, load_config
+from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # set before torch first looks for CUDA in that process
@@ -54,12 +55,6 @@ def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.Com
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def handed_bytes(log: list[dict[str, Any]]) -> int:
@@ -116,14 +111,14 @@ def read_busy(record_dir: Path, rank: int) -> list[list[float]]:
     return torch.load(record_dir / f"busy_rank{rank}.pt", weights_only=True)
 
 
-def _rank_main(rank: int, cfg_dict: dict, port: int, record_dir: str | None,
+def _rank_main(rank: int, cfg_dict: dict, store_file: str, record_dir: str | None,
                keep_tensors: bool) -> None:
     from fsl_sage_dist.runtime.worker import run_rank
 
     world = 1 + cfg_dict["launch"]["client_hosts"]
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      LOCAL_WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-                      **NO_GPU)
+                      LOCAL_WORLD_SIZE=str(world), GLOO_SOCKET_IFNAME="lo",
+                      **{STORE_FILE_ENV: store_file}, **NO_GPU)
     log: list[dict[str, Any]] = []
     busy: list[list[float]] = []
     if record_dir:
@@ -138,12 +133,14 @@ def _rank_main(rank: int, cfg_dict: dict, port: int, record_dir: str | None,
 
 def spawn_job(cfg: Config, record_dir: Path | None = None,
               keep_tensors: bool = False) -> list[list[dict[str, Any]]] | None:
-    """Run every rank of `cfg` in this machine's processes; return each rank's traffic log."""
+    """Run every rank of `cfg` in this machine's processes; return each rank's traffic log.
+    The ranks meet through a FileStore, as under the built-in launcher: no port is opened."""
     if record_dir:
         record_dir.mkdir(parents=True, exist_ok=True)
-    mp.start_processes(_rank_main, nprocs=cfg.world_size, start_method="spawn",
-                       args=(config_to_dict(cfg), _free_port(),
-                             str(record_dir) if record_dir else None, keep_tensors))
+    with tempfile.TemporaryDirectory(prefix="fsl-sage-test-rdzv-") as folder:
+        mp.start_processes(_rank_main, nprocs=cfg.world_size, start_method="spawn",
+                           args=(config_to_dict(cfg), str(Path(folder) / "store"),
+                                 str(record_dir) if record_dir else None, keep_tensors))
     if not record_dir:
         return None
     return [torch.load(record_dir / f"traffic_rank{r}.pt", weights_only=True)
