@@ -3,7 +3,7 @@
     python benchmarks/async_align.py --rounds 3 --align-interval 2 --align-epochs 20 \
         --json docs/async_align_resnet18.json
 
-Runs `fsl-sage run configs/fmnist_fsl_sage.toml` on ResNet-18 (the README's benchmark setting:
+Runs `fsl-sage run configs/fmnist_fsl_sage.toml` on ResNet-18 (docs/results.md's benchmark setting:
 cut after layer2, ImageNet stem, 10 iid clients, batch 256) once per mode, then prints per
 round the wall seconds, whether it was an alignment round, test accuracy and payload MiB, and
 the mean seconds of alignment rounds and of the others per mode. Results go to

@@ -179,7 +179,8 @@ class RuntimeConfig:
     backend: Literal["auto", "gloo", "nccl"] = "auto"
     """auto = NCCL when every rank has its own GPU, else Gloo on CPU."""
     timeout_s: float = 600.0
-    """Bound on every blocking wait; must exceed the longest legitimate one (see README)."""
+    """Bound on every blocking wait; must exceed the longest legitimate one
+    (docs/running.md)."""
     threads_per_rank: int = 0
     """torch intra-op threads per rank; 0 = the machine's cores divided by the world size."""
     verbose: bool = False

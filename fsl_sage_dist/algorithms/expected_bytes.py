@@ -1,4 +1,4 @@
-"""Closed-form payload bytes of one client's round, per algorithm (README "How bytes are counted").
+"""Closed-form payload bytes of one client's round, per algorithm (docs/bytes.md).
 
 What the meter should record, computed from the schedule alone: batch sizes, the upload
 interval, model state sizes and the wire's activation format. `fsl-sage run --dry-run` prints it
