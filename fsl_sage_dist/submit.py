@@ -68,7 +68,7 @@ class RankJob:
         self.run_args = run_args
 
     def __call__(self) -> None:
-        from .cli import main  # cli imports this module to register `submit`
+        from .run_command import run
 
         # After a requeue, this task's result from the interrupted run may still be there (the
         # hosts fail when the server leaves); drop it so `job.results()` waits for this run's.
@@ -78,7 +78,7 @@ class RankJob:
         # the runtime picks cuda:LOCAL_RANK itself, as under torchrun.
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False,
                                                               overwrite=True)
-        status = main(["run", *self.run_args])
+        status = run(self.run_args)
         if status != 0:
             raise RuntimeError(f"fsl-sage run exited with status {status}; see the error above")
 
@@ -147,7 +147,7 @@ def wait(job: submitit.Job) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from .cli import split_args, prepare  # cli imports this module to register `submit`
+    from .run_command import prepare, split_args
     from .data import DatasetNotFoundError  # torch-heavy: not on `fsl-sage compare`'s path
 
     config, overrides = split_args(args.items)

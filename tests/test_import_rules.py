@@ -71,6 +71,12 @@ def test_the_rule_reader_sees_relative_imports():
     assert "fsl_sage_dist.algorithms.base.Context" in names  # from .base import Context
 
 
+def test_cli_and_submit_do_not_import_each_other():
+    """The shared part of `run` lives in run_command.py; submit must not reach back into cli."""
+    names = [name for _, name in imported_names(PACKAGE / "submit.py")]
+    assert not [n for n in names if n.startswith("fsl_sage_dist.cli")], names
+
+
 def test_compare_starts_without_torch():
     """`fsl-sage compare` goes through the CLI module: loading it must not load torch."""
     probe = "import sys, fsl_sage_dist.cli; print('torch' in sys.modules)"
