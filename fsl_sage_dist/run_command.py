@@ -48,25 +48,28 @@ def _already_complete(cfg: Config) -> bool:
     return done and (cfg.run_dir / "summary.json").exists()
 
 
-def _refuse(err: Exception) -> int:
-    """Bad input: one line on stderr, exit status 2, nothing started."""
-    print(f"error: {err}", file=sys.stderr)
-    return 2
-
-
 def run(items: list[str], dry_run: bool = False) -> int:
-    """`fsl-sage run [CONFIG] [key=value ...] [--dry-run]`; returns the exit status."""
+    """`fsl-sage run [CONFIG] [key=value ...] [--dry-run]`: the exit status. Bad input is one
+    `error:` line on stderr and status 2, with nothing started."""
     from .data import DatasetNotFoundError
+
+    try:
+        return start(items, dry_run)
+    except (ConfigError, DatasetNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def start(items: list[str], dry_run: bool = False) -> int:
+    """As `run`, but bad input raises (ConfigError, DatasetNotFoundError) before anything
+    starts, so that a Slurm task can hand the message to the submitter."""
     from .preflight import check_this_machine, claim_run_dir
     from .runtime.launcher import launch_local, under_torchrun
     from .runtime.worker import run_rank
 
     config, overrides = split_args(items)
-    try:
-        cfg = prepare(config, overrides)
-        check_this_machine(cfg)
-    except (ConfigError, DatasetNotFoundError) as err:
-        return _refuse(err)
+    cfg = prepare(config, overrides)
+    check_this_machine(cfg)
     if dry_run:  # a plan only: RUN_DIR is neither created nor locked
         from .runtime.dry_run import dry_run_report
 
@@ -75,10 +78,8 @@ def run(items: list[str], dry_run: bool = False) -> int:
     if _already_complete(cfg):  # before the lock: a finished run's folder is not touched
         print(f"{cfg.run_dir} is already complete ({cfg.rounds} rounds); nothing to do")
         return 0
-    try:  # held until this process exits; under torchrun, rank 0 holds it for the job
-        lock = claim_run_dir(cfg, lock=os.environ.get("RANK", "0") == "0")  # noqa: F841
-    except ConfigError as err:
-        return _refuse(err)
+    # held until this process exits; under torchrun, rank 0 holds it for the job
+    lock = claim_run_dir(cfg, lock=os.environ.get("RANK", "0") == "0")  # noqa: F841
     if under_torchrun():
         run_rank(cfg)
         return 0

@@ -68,7 +68,7 @@ class RankJob:
         self.run_args = run_args
 
     def __call__(self) -> None:
-        from .run_command import run
+        from .run_command import start  # bad input raises, so submitit reports its message
 
         # After a requeue, this task's result from the interrupted run may still be there (the
         # hosts fail when the server leaves); drop it so `job.results()` waits for this run's.
@@ -78,7 +78,7 @@ class RankJob:
         # the runtime picks cuda:LOCAL_RANK itself, as under torchrun.
         submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False,
                                                               overwrite=True)
-        status = run(self.run_args)
+        status = start(self.run_args)
         if status != 0:
             raise RuntimeError(f"fsl-sage run exited with status {status}; see the error above")
 

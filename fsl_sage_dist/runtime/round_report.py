@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import resource
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -50,6 +51,15 @@ class RoundReport:
 
 
 def peak_rss_mib() -> float:
+    """This process's peak resident memory. /proc's VmHWM belongs to this program alone;
+    getrusage's ru_maxrss (the fallback off Linux) carries over the RSS of whatever process
+    forked this one before exec, e.g. a large test runner or a notebook."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
