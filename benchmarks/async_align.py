@@ -13,13 +13,13 @@ OUT/async_align.json (and --json). Finished runs are not redone (they are checkp
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import MIB, load_runs
 from fsl_sage_dist.text_table import align
 
@@ -92,9 +92,8 @@ def main() -> None:
     for name, mode in result["modes"].items():
         print(f"{name}: alignment rounds {mode['mean_align_round_s']:.1f} s, others "
               f"{mode['mean_other_round_s'] or float('nan'):.1f} s")
-    text = json.dumps(result, indent=2) + "\n"
     for path in [args.out / "async_align.json", *([args.json] if args.json else [])]:
-        path.write_text(text)
+        write_json(path, result)  # atomic: an interrupted benchmark leaves the old file whole
         print(f"wrote {path}")
 
 

@@ -32,6 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import MIB, Run, load_runs
 from fsl_sage_dist.text_table import align
 
@@ -257,9 +258,8 @@ def main() -> None:
         print(seeds_table(result["over_seeds"], args.targets))
         for name, value in result["over_seeds"]["ratios"].items():
             print(f"{name}: {json.dumps(value)}")
-    text = json.dumps(result, indent=2) + "\n"
     for path in [args.out / "bytes_to_accuracy.json", *([args.json] if args.json else [])]:
-        path.write_text(text)
+        write_json(path, result)  # atomic: an interrupted benchmark leaves the old file whole
         print(f"wrote {path}")
 
 
