@@ -13,11 +13,10 @@ from ..algorithms.expected_bytes import ModelBytes, client_round_payload, total
 from ..config import Config, config_to_dict, to_toml
 from ..data import batch_sizes
 from ..metrics import MIB
-from ..models import build_split_model
 from ..placement import Placement
 from ..text_table import align
 from .server_loop import describe_model
-from .worker import load_split, partition
+from .worker import build_template, load_split, partition
 
 CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")
 
@@ -72,8 +71,7 @@ def bytes_lines(cfg: Config, sizes: list[int], model: ModelBytes) -> list[str]:
 def dry_run_report(cfg: Config) -> str:
     train = load_split(cfg, "train")
     parts = partition(cfg, train)
-    template = build_split_model(cfg.model.name, train.input_shape, train.num_classes,
-                                 cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
+    template = build_template(cfg, train)
     model = ModelBytes.of(template)
     sizes = [len(p) for p in parts]
     return "\n".join([

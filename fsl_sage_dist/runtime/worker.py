@@ -24,7 +24,7 @@ from ..config import Config, config_to_dict, to_toml
 from ..data import (ClientData, ImageSet, limit_indices, load_dataset, partition_indices,
                     partition_summary)
 from ..metrics import MIB, MetricsError, write_json
-from ..models import build_split_model
+from ..models import SplitModel, build_split_model
 from ..placement import Placement
 from ..threads import set_threads
 from ..wire import ByteMeter, Channel
@@ -55,11 +55,16 @@ def partition(cfg: Config, train: ImageSet) -> list[np.ndarray]:
     return [pool[p] for p in parts]
 
 
+def build_template(cfg: Config, train: ImageSet) -> SplitModel:
+    """The seeded split model of this config: the same weights on every rank."""
+    return build_split_model(cfg.model.name, train.input_shape, train.num_classes,
+                             cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
+
+
 def build_algorithm(cfg: Config, train: ImageSet, device: torch.device,
                     channel: Channel) -> Algorithm:
     """This rank's algorithm object, on a fresh copy of the seeded split model."""
-    template = build_split_model(cfg.model.name, train.input_shape, train.num_classes,
-                                 cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
+    template = build_template(cfg, train)
     placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
     return REGISTRY[cfg.algorithm](Context(cfg, placement, device, channel), template)
 
