@@ -202,6 +202,46 @@ class EvalConfig:
         _check(self.every >= 1, "eval.every", self.every, "an integer >= 1")
 
 
+@dataclass
+class NetworkConfig:
+    """A link profile for the simulated timeline (`timeline.py`, docs/timeline.md); with
+    `up_mbps` > 0, metrics.jsonl rows gain `sim_round_s` and `cum_sim_s`."""
+    up_mbps: float = 0.0
+    """Each client's uplink, Mbit/s (10**6 bit/s); 0 = no profile (nothing simulated)."""
+    down_mbps: float = 0.0
+    """Each client's downlink, Mbit/s."""
+    rtt_ms: float = 0.0
+    """Round-trip time of a client's link; a message takes 8*bytes/bandwidth + rtt/2."""
+    spread: float = 0.0
+    """Sigma of a log-normal factor on each client's bandwidth, drawn from the seed; 0 = alike."""
+    server_mbps: float = 0.0
+    """The server's link, each way; 0 = never the bottleneck, else its transfers queue on it."""
+    compute: Literal["measured", "declared"] = "measured"
+    """Compute times: this run's measured ones, or the declared *_ms below (any machine)."""
+    client_iter_ms: float = 0.0
+    """Declared: a client's local iteration (1/3 forward, 2/3 update)."""
+    server_step_ms: float = 0.0
+    """Declared: the server's work on one uploaded batch."""
+    align_ms: float = 0.0
+    """Declared: one FSL-SAGE alignment fit."""
+    client_slowdown: float = 1.0
+    """Client compute times are multiplied by this (10 = a phone 10x slower than measured)."""
+
+    def __post_init__(self) -> None:
+        for key in ("up_mbps", "down_mbps", "rtt_ms", "spread", "server_mbps", "client_iter_ms",
+                    "server_step_ms", "align_ms"):
+            value = getattr(self, key)
+            _check(value >= 0, f"network.{key}", value, "a number >= 0")
+        _check((self.up_mbps > 0) == (self.down_mbps > 0), "network.down_mbps", self.down_mbps,
+               "a number > 0 when network.up_mbps is set (both, or neither for no profile)")
+        _check(self.client_slowdown > 0, "network.client_slowdown", self.client_slowdown,
+               "a number > 0")
+
+    @property
+    def enabled(self) -> bool:
+        return self.up_mbps > 0
+
+
 NAME_MAX_BYTES = 255
 """The longest file name Linux file systems take (NAME_MAX)."""
 
@@ -290,6 +330,7 @@ class Config:
     wire: WireConfig = field(default_factory=WireConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     slurm: SlurmConfig = field(default_factory=SlurmConfig)

@@ -27,6 +27,7 @@ RULES = [
     ("compare.py", ("torch",)),
     ("run_reader.py", ("torch",)),
     ("compare_plot.py", ("torch",)),
+    ("timeline.py", ("torch",)),
 ]
 
 
