@@ -5,6 +5,7 @@
     torchrun --standalone --nproc_per_node=3 -m fsl_sage_dist run configs/fmnist_fsl_sage.toml
     fsl-sage compare runs/fedavg-* runs/fsl_sage-* --target-acc 0.85 --plot cmp.png
     fsl-sage submit configs/fmnist_fsl_sage.toml slurm.partition=cpu --wait
+    fsl-sage timeline runs/fedavg-* runs/fsl_sage-* --up-mbps 2 --down-mbps 10 --rtt-ms 60
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import compare, run_command, submit
+from . import compare, run_command, submit, timeline_command
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=cmd_run)
     compare.add_parser(sub)
     submit.add_parser(sub)
+    timeline_command.add_parser(sub)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -11,7 +11,10 @@ imports nothing of torch. The columns:
 - MiB@A: cumulative payload MiB at the end of the first *evaluated* round with test accuracy
   >= A, else "not reached" (so its resolution is `eval.every` rounds);
 - s/round: mean `round_s`;
-- ratio@A: this run's MiB@A over the baseline run's (`--baseline`, default the first RUN_DIR).
+- ratio@A: this run's MiB@A over the baseline run's (`--baseline`, default the first RUN_DIR);
+- time@A: where runs were configured with a network profile (`network.*`), the simulated time
+  (`cum_sim_s`) at the same round as MiB@A; "-" for a run without one. Any profile, after the
+  fact: `fsl-sage timeline`.
 
 A run whose metrics.jsonl is missing, empty or has a bad line (not JSON, a key missing, a round
 out of sequence) is skipped as a whole, with a message naming the file and line: a run with a
@@ -32,7 +35,7 @@ from .atomic_write import WriteError
 from .compare_plot import PlotUnavailable, plot_runs
 from .metrics import write_json
 from .run_reader import Run, labels, load_runs
-from .text_table import align
+from .text_table import align, duration
 
 DEFAULT_TARGETS = (0.80, 0.85)
 NOT_REACHED = "not reached"
@@ -63,6 +66,8 @@ def run_summary(run: Run, targets: list[float], baseline: Run | None) -> dict[st
         "mib_to_target": {f"{t:g}": mib[t] for t in targets},
         "ratio_to_baseline": {f"{t:g}": ratio[t] for t in targets},
         "s_per_round": run.s_per_round,
+        "sim_s_to_target": ({f"{t:g}": run.sim_s_to_target(t) for t in targets}
+                            if run.has_timeline else None),
     }
 
 
@@ -70,12 +75,21 @@ def _cell(value: float | None, spec: str, missing: str = "-") -> str:
     return missing if value is None else format(value, spec)
 
 
+def _sim_cell(sim: dict[str, float | None] | None, key: str) -> str:
+    if sim is None:
+        return "-"
+    return duration(sim[key]) if sim[key] is not None else NOT_REACHED
+
+
 def format_table(rows: list[dict[str, Any]], targets: list[float]) -> str:
     keys = [f"{t:g}" for t in targets]
+    timed = any(row["sim_s_to_target"] is not None for row in rows)
     header = ["run", "algorithm", "rounds", "final acc", "best acc", "payload MiB",
-              *[f"MiB@{k}" for k in keys], "s/round", *[f"ratio@{k}" for k in keys]]
+              *[f"MiB@{k}" for k in keys], "s/round", *[f"ratio@{k}" for k in keys],
+              *[f"time@{k}" for k in keys if timed]]
     cells = [header]
     for row in rows:
+        sim = row["sim_s_to_target"]
         planned = f"/{row['planned_rounds']}" if row["planned_rounds"] is not None else ""
         cells.append([
             row["run"], row["algorithm"], f"{row['rounds']}{planned}",
@@ -84,11 +98,12 @@ def format_table(rows: list[dict[str, Any]], targets: list[float]) -> str:
             *[_cell(row["mib_to_target"][k], ".2f", NOT_REACHED) for k in keys],
             _cell(row["s_per_round"], ".2f"),
             *[_cell(row["ratio_to_baseline"][k], ".2f") for k in keys],
+            *[_sim_cell(sim, k) for k in keys if timed],
         ])
     return align(cells, left=2, rule=True)
 
 
-def _target(text: str) -> float:
+def target_accuracy(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -106,7 +121,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "accuracy, ratios against a baseline run), optionally as JSON and as a plot.")
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
                    help="a run's folder (output.dir/output.name)")
-    p.add_argument("--target-acc", nargs="+", type=_target, default=list(DEFAULT_TARGETS),
+    p.add_argument("--target-acc", nargs="+", type=target_accuracy, default=list(DEFAULT_TARGETS),
                    metavar="A", help="test accuracies (0..1) to report MiB-to-reach for "
                    "(default: 0.80 0.85)")
     p.add_argument("--plot", type=Path, metavar="FILE.png",

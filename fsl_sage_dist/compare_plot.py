@@ -55,3 +55,28 @@ def plot_runs(runs: list[Run], targets: list[float], path: Path) -> None:
     by_round.set(xlabel="round", title="accuracy vs round")
     by_mib.legend(loc="lower right", fontsize="small")
     fig.savefig(path, dpi=120)
+
+
+def plot_time(runs: list[tuple[str, str, list[dict], list[float]]], targets: list[float],
+              path: Path) -> None:
+    """`fsl-sage timeline --plot`: test accuracy against simulated minutes, one line per run
+    given as (label, algorithm, metrics records, cumulative simulated seconds per round)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise PlotUnavailable(f"--plot needs matplotlib, an optional extra: {INSTALL_HINT}") \
+            from None
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for label, algorithm, records, cum_s in runs:
+        points = [(s / 60, r["test_acc"]) for r, s in zip(records, cum_s)
+                  if r["test_acc"] is not None]
+        name = label if algorithm in label else f"{label} ({algorithm})"
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=name)
+    for target in targets:
+        ax.axhline(target, color="grey", linestyle=":", linewidth=1)
+    ax.grid(True, alpha=0.3)
+    ax.set(xlabel="simulated minutes", ylabel="test accuracy",
+           title="accuracy vs simulated time")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.savefig(path, dpi=120)

@@ -63,6 +63,18 @@ class Run:
     def s_per_round(self) -> float:
         return sum(r["round_s"] for r in self.records) / len(self.records)
 
+    @property
+    def has_timeline(self) -> bool:
+        """The run was configured with a network profile: its rows carry `cum_sim_s`."""
+        return all(isinstance(r.get("cum_sim_s"), (int, float)) for r in self.records)
+
+    def sim_s_to_target(self, target: float) -> float | None:
+        """Simulated seconds (`cum_sim_s`) at the end of the first evaluated round with test
+        accuracy >= target; None if no round reached it or the run has no timeline."""
+        if not self.has_timeline:
+            return None
+        return next((r["cum_sim_s"] for r in self.evaluated if r["test_acc"] >= target), None)
+
     def mib_to_target(self, target: float, kind: str = "payload") -> float | None:
         """Cumulative `kind` ("payload" or "wire") MiB at the end of the first evaluated round
         with test accuracy >= target; None if no round reached it."""

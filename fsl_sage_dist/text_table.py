@@ -14,3 +14,12 @@ def align(rows: list[list[str]], left: int = 1, rule: bool = False) -> str:
     if rule:
         lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a short human reading: 42.0 s, 12.5 min, 3.2 h."""
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 120 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"

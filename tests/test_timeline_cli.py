@@ -1,0 +1,103 @@
+"""`fsl-sage timeline` and compare's time@A on RUN_DIRs written here by hand (no job runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_compare import table_rows, write_run
+from test_timeline import NET, round_log, shape
+
+from fsl_sage_dist.cli import main
+from fsl_sage_dist.timeline import simulate_round
+
+
+def write_timeline_run(root: Path, name: str, algorithm: str, accs: list[float | None],
+                       network: str = "") -> Path:
+    """A RUN_DIR whose messages.jsonl holds the same round (2 clients on 2 hosts) each time."""
+    run_dir = write_run(root, name, algorithm, accs, 1)
+    (run_dir / "config.toml").write_text(
+        f'algorithm = "{algorithm}"\nrounds = {len(accs)}\nseed = 1\n[clients]\nnum = 2\n'
+        '[launch]\nclient_hosts = 2\n[fsl]\nserver_order = "interleaved"\nasync_align = false\n'
+        + network)
+    lines = []
+    for r in range(len(accs)):
+        log = round_log(algorithm, 2)
+        log.round = r
+        lines.append(json.dumps(log.to_json()))
+    (run_dir / "messages.jsonl").write_text("\n".join(lines) + "\n")
+    return run_dir
+
+
+def per_round(algorithm: str) -> float:
+    return simulate_round(shape(algorithm, 2, 2), round_log(algorithm, 2), NET).seconds
+
+
+DECLARED = ["--compute", "declared", "--client-iter-ms", "30", "--server-step-ms", "5",
+            "--align-ms", "100"]
+PROFILE = ["--up-mbps", "8", "--down-mbps", "16", "--rtt-ms", "40", *DECLARED]
+
+
+@pytest.fixture
+def runs(tmp_path) -> list[Path]:
+    return [write_timeline_run(tmp_path, "fedavg", "fedavg", [0.5, 0.8, 0.86]),
+            write_timeline_run(tmp_path, "sfv1", "splitfed_v1", [0.81, None, 0.84])]
+
+
+def test_time_to_accuracy_is_the_sum_of_simulated_rounds(runs, tmp_path, capsys):
+    out = tmp_path / "t.json"
+    assert main(["timeline", *map(str, runs), *PROFILE, "--json", str(out)]) == 0
+    rows = {r["run"]: r for r in json.loads(out.read_text())["runs"]}
+    fedavg, sfv1 = per_round("fedavg"), per_round("splitfed_v1")
+    assert rows["fedavg"]["seconds_to_target"] == {"0.8": pytest.approx(2 * fedavg),
+                                                   "0.85": pytest.approx(3 * fedavg)}
+    assert rows["sfv1"]["seconds_to_target"] == {"0.8": pytest.approx(sfv1), "0.85": None}
+    table = table_rows(capsys.readouterr().out)
+    assert table["sfv1"]["time@0.85"] == "not reached"
+    assert table["fedavg"]["sim s/round"] == f"{fedavg:.2f}"
+
+
+def test_the_runs_own_profile_is_used_without_flags(tmp_path, capsys):
+    network = ('[network]\nup_mbps = 8.0\ndown_mbps = 16.0\nrtt_ms = 40.0\ncompute = '
+               '"declared"\nclient_iter_ms = 30.0\nserver_step_ms = 5.0\nalign_ms = 100.0\n')
+    run = write_timeline_run(tmp_path, "own", "cse_fsl", [0.9], network)
+    out = tmp_path / "t.json"
+    assert main(["timeline", str(run), "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["runs"][0]
+    assert row["sim_s_per_round"] == pytest.approx(per_round("cse_fsl"))
+
+
+def test_no_profile_is_one_clear_error(runs, capsys):
+    assert main(["timeline", str(runs[0])]) == 2
+    assert "give --up-mbps and --down-mbps" in capsys.readouterr().err
+    assert main(["timeline", str(runs[0]), "--up-mbps", "5"]) == 2
+    assert "network.down_mbps" in capsys.readouterr().err
+
+
+def test_a_run_without_message_log_is_skipped_by_name(runs, tmp_path, capsys):
+    old = write_run(tmp_path, "old", "fedavg", [0.9], 1)
+    assert main(["timeline", str(old), *map(str, runs), *PROFILE]) == 1
+    captured = capsys.readouterr()
+    assert f"skipping run old: {old / 'messages.jsonl'}: missing" in captured.err
+    assert set(table_rows(captured.out)) == {"fedavg", "sfv1"}
+
+
+def test_plot_writes_a_png(runs, tmp_path):
+    pytest.importorskip("matplotlib", reason="--plot needs the optional extra 'plot'")
+    png = tmp_path / "t.png"
+    assert main(["timeline", *map(str, runs), *PROFILE, "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_shows_time_at_target_for_runs_with_a_timeline(tmp_path, capsys):
+    timed = write_run(tmp_path, "timed", "fsl_sage", [0.5, 0.82], 1)
+    lines = [json.loads(x) for x in (timed / "metrics.jsonl").read_text().splitlines()]
+    for r, rec in enumerate(lines):
+        rec["sim_round_s"], rec["cum_sim_s"] = 45.0, 45.0 * (r + 1)
+    (timed / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    plain = write_run(tmp_path, "plain", "fedavg", [0.9], 1)
+    assert main(["compare", str(timed), str(plain)]) == 0
+    rows = table_rows(capsys.readouterr().out)
+    assert rows["timed"]["time@0.8"] == "90.0 s" and rows["timed"]["time@0.85"] == "not reached"
+    assert rows["plain"]["time@0.8"] == "-"
