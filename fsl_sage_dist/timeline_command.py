@@ -25,7 +25,8 @@ from .config import ConfigError, NetworkConfig, config_from_dict
 from .metrics import write_json
 from .run_reader import RunError, labels, read_config, read_metrics
 from .text_table import align, duration
-from .timeline import LogError, RoundTime, RunShape, read_messages, replay
+from .message_log import LogError, read_messages
+from .timeline import RoundTime, RunShape, replay
 
 PROFILE_FLAGS = ("up_mbps", "down_mbps", "rtt_ms", "spread", "server_mbps", "compute",
                  "client_iter_ms", "server_step_ms", "align_ms", "client_slowdown")

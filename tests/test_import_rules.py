@@ -28,6 +28,8 @@ RULES = [
     ("run_reader.py", ("torch",)),
     ("compare_plot.py", ("torch",)),
     ("timeline.py", ("torch",)),
+    ("message_log.py", ("torch",)),
+    ("timeline_command.py", ("torch",)),
 ]
 
 
