@@ -16,8 +16,9 @@ from typing import Any
 from .atomic_write import append_line, write_atomic
 
 MIB = 1024 * 1024
-TIMING_FIELDS = ("round_s", "host_busy_s", "host_cpu_s")
-"""Per-round fields measured in seconds: the only ones that differ between identical runs."""
+TIMING_FIELDS = ("round_s", "host_busy_s", "host_cpu_s", "sim_round_s", "cum_sim_s")
+"""Per-round fields measured in seconds (or simulated from measured ones): the only ones that
+differ between identical runs."""
 
 
 def _nulled(value: Any, key: str, flagged: list[str]) -> Any:
@@ -66,8 +67,10 @@ class MetricsError(RuntimeError):
 
 
 class MetricsLog:
-    def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / "metrics.jsonl"
+    """A JSON-lines file of one record per round (metrics.jsonl, messages.jsonl)."""
+
+    def __init__(self, run_dir: Path, name: str = "metrics.jsonl") -> None:
+        self.path = run_dir / name
         self.records: list[dict[str, Any]] = []
 
     def append(self, record: dict[str, Any]) -> None:

@@ -16,6 +16,12 @@ Each round's metrics.jsonl record becomes these scalars (MiB = 2**20 bytes, KiB 
     comm/cum_payload_mib              round                cumulative payload / wire MiB
     comm/cum_wire_mib
     time/round_s                      round                `round_s` of metrics.jsonl
+    time/sim_round_s                  round                `sim_round_s`: the round's simulated
+                                                           seconds on the configured network
+                                                           profile (only with one, network.*)
+    eval/acc_vs_sim_s                 cumulative simulated test accuracy against `cum_sim_s`
+                                      seconds (rounded     (only with a network profile)
+                                      down)
 
 `round` is the same 0-based number as in metrics.jsonl. TensorBoard steps are integers, hence
 KiB (not MiB) for the bytes axis: consecutive rounds never share a step. Payload and wire are
@@ -64,6 +70,7 @@ def round_scalars(record: dict[str, Any]) -> dict[str, float]:
         "comm/cum_payload_mib": record["cum_payload_bytes"] / MIB,
         "comm/cum_wire_mib": record["cum_wire_bytes"] / MIB,
         "time/round_s": record["round_s"],
+        "time/sim_round_s": record.get("sim_round_s"),
     }
     for category, by_direction in record["bytes"].items():
         for direction, nbytes in by_direction.items():
@@ -93,6 +100,9 @@ class TensorBoardLogger:
         if record["test_acc"] is not None:
             self.writer.add_scalar("eval/acc_vs_cum_kib", record["test_acc"],
                                    record["cum_payload_bytes"] // KIB)
+            if record.get("cum_sim_s") is not None:
+                self.writer.add_scalar("eval/acc_vs_sim_s", record["test_acc"],
+                                       int(record["cum_sim_s"]))
         self.writer.flush()  # a live `tensorboard` sees each round as soon as it ends
 
     def close(self) -> None:

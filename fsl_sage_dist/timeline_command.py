@@ -15,6 +15,7 @@ files and imports nothing of torch.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,8 @@ def load_timeline(run_dir: Path, label: str, args: argparse.Namespace,
         shape = RunShape.of(config)
     except (KeyError, TypeError) as err:
         raise LogError(f"{run_dir}/config.toml lacks {err} (needed for the schedule)") from None
+    if args.per_client_devices:
+        shape = dataclasses.replace(shape, client_hosts=shape.num_clients)
     rounds = replay(shape, logs, profile(args, config))
     return RunTimeline(label, records[-1]["algorithm"], records[:len(rounds)], rounds)
 
@@ -130,6 +133,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--align-ms", type=float)
     p.add_argument("--client-slowdown", type=float,
                    help="multiply client compute times (10: a device 10x slower)")
+    p.add_argument("--per-client-devices", action="store_true",
+                   help="every client on its own device (a deployment), whatever "
+                   "launch.client_hosts the run had (default: co-hosted clients in lockstep, "
+                   "as the run executed them)")
     p.add_argument("--target-acc", nargs="+", type=target_accuracy, default=list(DEFAULT_TARGETS),
                    metavar="A")
     p.add_argument("--plot", type=Path, metavar="FILE.png",

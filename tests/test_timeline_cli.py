@@ -101,3 +101,33 @@ def test_compare_shows_time_at_target_for_runs_with_a_timeline(tmp_path, capsys)
     rows = table_rows(capsys.readouterr().out)
     assert rows["timed"]["time@0.8"] == "90.0 s" and rows["timed"]["time@0.85"] == "not reached"
     assert rows["plain"]["time@0.8"] == "-"
+
+
+def test_per_client_devices_lifts_the_hosts_lockstep(tmp_path):
+    """SplitFed-v1 with both clients on one host waits in lockstep; as two devices it does not."""
+    run = write_timeline_run(tmp_path, "one_host", "splitfed_v1", [0.9])
+    text = (run / "config.toml").read_text().replace("client_hosts = 2", "client_hosts = 1")
+    (run / "config.toml").write_text(text)
+    got = {}
+    for flags in ([], ["--per-client-devices"]):
+        out = tmp_path / f"t{len(flags)}.json"
+        assert main(["timeline", str(run), *PROFILE, *flags, "--json", str(out)]) == 0
+        got[len(flags)] = json.loads(out.read_text())["runs"][0]["sim_s_per_round"]
+    lockstep = simulate_round(shape("splitfed_v1", 2, 1), round_log("splitfed_v1", 2), NET)
+    assert got == {0: pytest.approx(lockstep.seconds), 1: pytest.approx(per_round("splitfed_v1"))}
+    assert got[0] > got[1]
+
+
+def test_tensorboard_shows_simulated_time(tmp_path):
+    from test_tensorboard import _fake_record, _load_events
+
+    from fsl_sage_dist.tensorboard import make_logger
+
+    logger = make_logger(tmp_path, enabled=True, config_text="rounds = 2\n")
+    for r, acc in enumerate([0.5, 0.7]):
+        logger.log_round(_fake_record(r, acc) | {"sim_round_s": 30.5, "cum_sim_s": 30.5 * (r + 1)})
+    logger.close()
+    events = _load_events(tmp_path / "tb")
+    assert [(e.step, e.value) for e in events.Scalars("time/sim_round_s")] == [(0, 30.5), (1, 30.5)]
+    assert [(e.step, round(e.value, 4)) for e in events.Scalars("eval/acc_vs_sim_s")] == [
+        (30, 0.5), (61, 0.7)]

@@ -6,11 +6,17 @@ server exactly (integers, one slot per client), whatever the placement of client
 
 `payload` = everything but labels and control (the paper's reference counting);
 `wire` = everything.
+
+Each record is also kept as one message of the round's log (`message_log.py`), tagged with the
+local iteration the host last declared for that client (`at`), so the log and the counts come
+from the same call and cannot disagree.
 """
 
 from __future__ import annotations
 
 import torch
+
+from ..message_log import NO_ITERATION
 
 CATEGORIES = ("activations", "labels", "cut_grads", "client_model", "aux_model", "control")
 DIRECTIONS = ("up", "down")  # up = client -> server, down = server -> client
@@ -23,9 +29,23 @@ class ByteMeter:
     def __init__(self, num_clients: int) -> None:
         self.num_clients = num_clients
         self._round = torch.zeros(num_clients, len(CATEGORIES), len(DIRECTIONS), dtype=torch.int64)
+        self._iteration: dict[int, int] = {}
+        self._messages: list[tuple[int, int, int, int, int]] = []
+
+    def at(self, client: int, iteration: int | None) -> None:
+        """The client's next messages belong to this local iteration (None: the round end)."""
+        self._iteration[client] = NO_ITERATION if iteration is None else iteration
 
     def record(self, client: int, direction: str, category: str, nbytes: int) -> None:
-        self._round[client, CATEGORIES.index(category), DIRECTIONS.index(direction)] += nbytes
+        cat, way = CATEGORIES.index(category), DIRECTIONS.index(direction)
+        self._round[client, cat, way] += nbytes
+        self._messages.append((client, self._iteration.get(client, NO_ITERATION), cat, way,
+                               nbytes))
+
+    def round_messages(self) -> torch.Tensor:
+        """[messages, 5] int64 of this round, in record order: client, iteration, category
+        index, direction index, bytes."""
+        return torch.tensor(self._messages, dtype=torch.int64).reshape(-1, 5)
 
     def round_counts(self) -> torch.Tensor:
         """[clients, categories, directions] int64 counts of this round (a copy)."""
@@ -33,6 +53,8 @@ class ByteMeter:
 
     def reset_round(self) -> None:
         self._round.zero_()
+        self._iteration.clear()
+        self._messages.clear()
 
 
 def counts_to_bytes(counts: torch.Tensor) -> dict[str, dict[str, int]]:
