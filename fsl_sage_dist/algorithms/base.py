@@ -127,6 +127,11 @@ class Algorithm:
         """Extra keys for this round's metrics.jsonl row (server side, after the round)."""
         return {}
 
+    def align_seconds(self) -> dict[int, float]:
+        """Seconds of each alignment fit of this round so far, by client (FSL-SAGE), for the
+        message log; a synchronous fit is recorded during the server step it belongs to."""
+        return {}
+
     def server_note(self, client: int, it: int) -> str | None:
         """What the server's step on this upload does beyond the usual, for the live progress
         line (FSL-SAGE: an alignment); None when nothing."""

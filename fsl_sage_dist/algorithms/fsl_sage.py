@@ -15,6 +15,8 @@ only on the server (with a persistent Adam there) and never averaged.
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -31,6 +33,13 @@ from .alignment import align_aux, fit_aux, per_sample_cut_grads
 from .base import Context, StepLoss, VirtualClient, adam
 from .lazy_server import LazyServerAlgorithm, aux_loss_and_grad, client_aux_loss
 from .smashed_store import SmashedStore
+
+
+def timed(work: Callable[..., Any], *args: Any) -> float:
+    """Run `work(*args)`; its wall seconds (an alignment fit's, for the message log)."""
+    start = time.perf_counter()
+    work(*args)
+    return time.perf_counter() - start
 
 
 class ServerAux:
@@ -61,6 +70,10 @@ class FSLSAGE(LazyServerAlgorithm):
 
     def start_round(self, round_: int, participants: list[int]) -> None:
         self.schedule.start_round(round_, participants)
+        self.fit_s: dict[int, float] = {}
+
+    def align_seconds(self) -> dict[int, float]:
+        return self.fit_s
 
     def aligns(self, client: int, it: int) -> bool:
         return it == 0 and client in self.schedule.aligned
@@ -140,8 +153,8 @@ class FSLSAGE(LazyServerAlgorithm):
         if not fsl.async_align:
             # The one stretch where every host waits for the server: it takes their cores.
             with borrowed_cores(self.cfg):
-                align_aux(state.aux, state.optimizer, self.server, z, y, fsl.align_epochs,
-                          fsl.align_batch_size, gen)
+                self.fit_s[client] = timed(align_aux, state.aux, state.optimizer, self.server,
+                                           z, y, fsl.align_epochs, fsl.align_batch_size, gen)
             self._send_aux(round_, client)
             return
         # The snapshot: targets from the server as it is now, and the store's current tensors
@@ -152,7 +165,7 @@ class FSLSAGE(LazyServerAlgorithm):
             self.fitter = ThreadPoolExecutor(1, initializer=torch.set_num_threads,
                                              initargs=(torch.get_num_threads(),))
         self.fits.append((client, self.fitter.submit(
-            fit_aux, state.aux, state.optimizer, z, y, targets, fsl.align_epochs,
+            timed, fit_aux, state.aux, state.optimizer, z, y, targets, fsl.align_epochs,
             fsl.align_batch_size, gen)))
 
     def _send_aux(self, round_: int, client: int) -> None:
@@ -161,6 +174,6 @@ class FSLSAGE(LazyServerAlgorithm):
 
     def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
         for client, fit in self.fits:  # in upload order: the order the hosts expect them in
-            fit.result()
+            self.fit_s[client] = fit.result()
             self._send_aux(round_, client)
         self.fits = []
