@@ -1,0 +1,149 @@
+"""Simulated time to accuracy of the five algorithms on three link profiles.
+
+    python benchmarks/time_to_accuracy.py --model simple_conv \
+        --json docs/time_to_accuracy_simple_conv.json
+    python benchmarks/time_to_accuracy.py --model resnet18 \
+        --json docs/time_to_accuracy_resnet18.json
+
+The bytes-to-accuracy benchmark (benchmarks/bytes_to_accuracy.py, docs/bytes_to_accuracy_*.json)
+says after how many payload MiB each algorithm first reached 80% and 85%. Every round of one
+algorithm moves the same messages (FSL-SAGE: alignment rounds, t % 10 == 0, add the aux
+download), so that is a number of rounds. This script runs each algorithm for two rounds on the
+same config (round 0 aligns, round 1 does not), takes its message log (`messages.jsonl`) and
+its median measured compute times as declared compute (so every profile uses the same times),
+replays both rounds on each profile with every client on its own device, and adds up the
+rounds to each target. It checks that the two-round run's payload per round reproduces the
+recorded MiB to target exactly, so the round counts are those of the recorded runs.
+
+Profiles: a data centre (10 Gbit/s both ways, 0.1 ms RTT), broadband (100 Mbit/s down, 20 up,
+20 ms) and a mobile link (10 Mbit/s down, 2 up, 60 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from fsl_sage_dist.config import NetworkConfig
+from fsl_sage_dist.message_log import RoundLog, read_messages
+from fsl_sage_dist.metrics import MIB, write_json
+from fsl_sage_dist.run_reader import read_config
+from fsl_sage_dist.text_table import align, duration
+from fsl_sage_dist.timeline import RunShape, simulate_round
+
+ROOT = Path(__file__).resolve().parent.parent
+ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
+PROFILES = {
+    "data centre": {"up_mbps": 10_000, "down_mbps": 10_000, "rtt_ms": 0.1},
+    "broadband": {"up_mbps": 20, "down_mbps": 100, "rtt_ms": 20},
+    "mobile": {"up_mbps": 2, "down_mbps": 10, "rtt_ms": 60},
+}
+ALIGN_INTERVAL = 10  # the benchmark's fsl.align_interval (the configs' default)
+
+
+def run_two_rounds(algorithm: str, recorded: dict[str, Any], args: argparse.Namespace) -> Path:
+    out = args.out / recorded["model"]
+    overrides = ["rounds=2", f"data.train_limit={recorded['train_limit']}",
+                 f"output.dir={out}", f"output.name={algorithm}", "eval.every=1000",
+                 *recorded["extra_overrides"], *args.set]
+    if recorded["model"] == "resnet18":  # as benchmarks/bytes_to_accuracy.py runs it
+        overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet"]
+    if (out / algorithm / "summary.json").is_file():
+        print(f"== {algorithm}: {out / algorithm} is done", flush=True)
+        return out / algorithm
+    cmd = [sys.executable, "-m", "fsl_sage_dist", "run",
+           str(ROOT / "configs" / f"fmnist_{algorithm}.toml"), *overrides]
+    print(f"== {algorithm}: {' '.join(cmd[3:])}", flush=True)
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return out / algorithm
+
+
+def declared(logs: list[RoundLog]) -> dict[str, float]:
+    """Median measured compute of the two rounds, in ms (declared for every profile)."""
+    client = [(f + u) * 1000 for log in logs for f, u in log.client_s.values()]
+    steps = [s * 1000 for log in logs for s in log.server_step_s.values()]
+    aligns = [s * 1000 for log in logs for s in log.align_s.values()]
+    return {"client_iter_ms": statistics.median(client),
+            "server_step_ms": statistics.median(steps) if steps else 0.0,
+            "align_ms": statistics.median(aligns) if aligns else 0.0}
+
+
+def rounds_to(mib_to: float | None, payload: list[int]) -> int | None:
+    """The number of rounds whose cumulative payload is exactly `mib_to` MiB."""
+    if mib_to is None:
+        return None
+    cum = 0
+    for t in range(10_000):
+        cum += payload[0] if t % ALIGN_INTERVAL == 0 else payload[1]
+        if cum / MIB == mib_to:
+            return t + 1
+        if cum / MIB > mib_to:
+            break
+    raise SystemExit(f"no round count gives {mib_to} MiB with {payload} bytes per round: the "
+                     "two-round runs do not match the recorded benchmark's config")
+
+
+def one_algorithm(run_dir: Path, recorded_run: dict[str, Any],
+                  targets: list[str]) -> dict[str, Any]:
+    config = read_config(run_dir, [])
+    shape = dataclasses.replace(RunShape.of(config), client_hosts=config["clients"]["num"])
+    logs = read_messages(run_dir)
+    payload = [json.loads(line)["round_payload_bytes"]
+               for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    compute = declared(logs)
+    rounds = {t: rounds_to(recorded_run["payload_mib_to"][t], payload) for t in targets}
+    result: dict[str, Any] = {"declared_compute": compute, "payload_bytes_per_round": payload,
+                              "rounds_to": rounds, "round_s": {}, "time_to_s": {}}
+    for name, links in PROFILES.items():
+        net = NetworkConfig(**links, compute="declared", **compute)
+        aligned, plain = (simulate_round(shape, log, net).seconds for log in logs)
+        result["round_s"][name] = {"aligned": aligned, "plain": plain}
+        result["time_to_s"][name] = {
+            t: None if k is None else sum(aligned if r % ALIGN_INTERVAL == 0 else plain
+                                          for r in range(k)) for t, k in rounds.items()}
+    return result
+
+
+def table(results: dict[str, dict[str, Any]], targets: list[str]) -> str:
+    cells = [["algorithm", "rounds to 80% / 85%",
+              *[f"{p}: {int(float(t) * 100)}%" for p in PROFILES for t in targets]]]
+    for algorithm, r in results.items():
+        counts = " / ".join("not reached" if r["rounds_to"][t] is None else str(r["rounds_to"][t])
+                            for t in targets)
+        cells.append([algorithm, counts, *["not reached" if r["time_to_s"][p][t] is None
+                                           else duration(r["time_to_s"][p][t])
+                                           for p in PROFILES for t in targets]])
+    return align(cells, left=1, rule=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", choices=("simple_conv", "resnet18"), default="simple_conv")
+    parser.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS))
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "time_to_accuracy")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="extra overrides for every run (must not change the bytes)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    args = parser.parse_args()
+    recorded = json.loads((ROOT / "docs" / f"bytes_to_accuracy_{args.model}.json").read_text())
+    targets = [f"{t:g}" for t in recorded["targets"]]
+    results = {a: one_algorithm(run_two_rounds(a, recorded, args), recorded["runs"][a], targets)
+               for a in args.algorithms}
+    print(table(results, targets))
+    data = {"command": " ".join(["python", "benchmarks/time_to_accuracy.py", *sys.argv[1:]]),
+            "model": args.model, "recorded": f"docs/bytes_to_accuracy_{args.model}.json",
+            "targets": targets, "profiles": PROFILES, "per_client_devices": True,
+            "results": results}
+    write_json(args.out / args.model / "time_to_accuracy.json", data)
+    if args.json:
+        write_json(args.json, data)
+
+
+if __name__ == "__main__":
+    main()
