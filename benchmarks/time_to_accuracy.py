@@ -122,6 +122,40 @@ def table(results: dict[str, dict[str, Any]], targets: list[str]) -> str:
     return align(cells, left=1, rule=True)
 
 
+def markdown(results: dict[str, dict[str, Any]], targets: list[str]) -> str:
+    """The docs/timeline.md table (tests/test_readme_numbers.py checks it against the JSON)."""
+    names = {"fedavg": "FedAvg", "splitfed_v1": "SplitFed-v1", "splitfed_v2": "SplitFed-v2",
+             "cse_fsl": "CSE-FSL", "fsl_sage": "FSL-SAGE"}
+    text = table(results, targets).splitlines()
+    header = [c.strip() for c in text[0].split("  ") if c.strip()]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for algorithm, r in results.items():
+        cells = [names[algorithm], " / ".join("not reached" if r["rounds_to"][t] is None
+                                              else str(r["rounds_to"][t]) for t in targets)]
+        cells += ["not reached" if r["time_to_s"][p][t] is None
+                  else duration(r["time_to_s"][p][t]) for p in PROFILES for t in targets]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, dict[str, Any]], target: str, path: Path) -> None:
+    """Simulated minutes to `target` per algorithm, one group of bars per profile (log scale)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(results)
+    for i, (algorithm, r) in enumerate(results.items()):
+        minutes = [(r["time_to_s"][p][target] or float("nan")) / 60 for p in PROFILES]
+        ax.bar([x + i * width for x in range(len(PROFILES))], minutes, width, label=algorithm)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(PROFILES))], list(PROFILES))
+    ax.set_yscale("log")
+    ax.set(ylabel=f"simulated minutes to {float(target):.0%}",
+           title=f"time to {float(target):.0%} test accuracy (missing bar: not reached)")
+    ax.legend(fontsize="small")
+    fig.savefig(path, dpi=120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=("simple_conv", "resnet18"), default="simple_conv")
@@ -130,12 +164,17 @@ def main() -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="extra overrides for every run (must not change the bytes)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
+    parser.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                        help="also draw the minutes to the first target (needs matplotlib)")
     args = parser.parse_args()
     recorded = json.loads((ROOT / "docs" / f"bytes_to_accuracy_{args.model}.json").read_text())
     targets = [f"{t:g}" for t in recorded["targets"]]
     results = {a: one_algorithm(run_two_rounds(a, recorded, args), recorded["runs"][a], targets)
                for a in args.algorithms}
     print(table(results, targets))
+    print(markdown(results, targets))
+    if args.plot:
+        plot(results, targets[0], args.plot)
     data = {"command": " ".join(["python", "benchmarks/time_to_accuracy.py", *sys.argv[1:]]),
             "model": args.model, "recorded": f"docs/bytes_to_accuracy_{args.model}.json",
             "targets": targets, "profiles": PROFILES, "per_client_devices": True,
