@@ -100,3 +100,27 @@ def test_scale_table():
         assert row == [str(run["clients"]), str(run["samples_per_round"]),
                        f"{run['mean_round_s']:.1f}",
                        *[f"{rss:.0f}" for rss in run["peak_rss_mib"]]], row
+
+
+def duration(seconds: float | None) -> str:
+    """As fsl_sage_dist.text_table.duration prints it, written out again."""
+    if seconds is None:
+        return "not reached"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def test_time_to_accuracy_table():
+    header = ("algorithm | rounds to 80% / 85% | data centre: 80% | data centre: 85% | "
+              "broadband: 80% | broadband: 85% | mobile: 80% | mobile: 85%")
+    rows = tables("Results on three links")[header]
+    results = docs("time_to_accuracy_simple_conv.json")["results"]
+    assert [NAMES[r[0]] for r in rows] == list(results)
+    for row in rows:
+        got = results[NAMES[row[0]]]
+        rounds = " / ".join("not reached" if got["rounds_to"][t] is None
+                            else str(got["rounds_to"][t]) for t in ("0.8", "0.85"))
+        times = [duration(got["time_to_s"][p][t]) for p in ("data centre", "broadband", "mobile")
+                 for t in ("0.8", "0.85")]
+        assert row[1:] == [rounds, *times], row
