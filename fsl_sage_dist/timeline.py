@@ -264,6 +264,9 @@ class RoundGraph:
         self.sent: dict[tuple[int, int, str], list[Message]] = defaultdict(list)
         for m in log.messages:
             self.sent[m.client, m.iteration, m.direction].append(m)
+        self.fwd: dict[tuple[int, int], int] = {}  # (client, iteration) -> its forward task
+        self.upd: dict[tuple[int, int], int] = {}  # ... and its update task
+        self._build()
 
     def transfer(self, m: Message, after: list[int]) -> int:
         net = self.net
@@ -276,10 +279,10 @@ class RoundGraph:
         return self.tasks.add("transfer", 8 * m.nbytes / bps, resources, after,
                               latency=net.rtt_ms / 2000)
 
-    def build(self) -> None:
+    def _build(self) -> None:
         log, tasks, comp = self.log, self.tasks, self.compute
         iters = {c: log.iterations(c) for c in log.participants}
-        self.fwd, self.upd, ups, downs = {}, {}, {}, {}
+        ups, downs = {}, {}
         for c in log.participants:
             for it in range(iters[c]):
                 cpu = (f"cpu {c}",)
@@ -349,7 +352,6 @@ class RoundGraph:
                     self.transfer(m, [round_end, *fit])
 
     def time(self) -> RoundTime:
-        self.build()
         schedule = self.tasks.run()
         total = schedule.makespan
         path = schedule.critical_path()
