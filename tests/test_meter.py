@@ -15,6 +15,7 @@ from harness import CLIENT_TRAFFIC_OPS, handed_bytes, read_metrics, small_config
 
 from fsl_sage_dist.wire import (
     ByteMeter,
+    Channel,
     SmashedBatch,
     counts_to_bytes,
     payload_bytes,
@@ -23,7 +24,7 @@ from fsl_sage_dist.wire import (
     send_state,
     wire_bytes,
 )
-from fsl_sage_dist.wire.loopback import Loopback, LoopbackChannel
+from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 
 HEADER = 14 * 8  # int64 header: magic, version, kind, round, client, seq, dtype, ndim, 6 dims
 F32, I64 = 4, 8
@@ -42,14 +43,15 @@ def assert_payload_is_the_four_categories(rec: dict) -> None:
 
 # --- the meter over the loopback channel (no processes) -------------------------------------
 
-def loopback_pair(activation_dtype: str = "fp32") -> tuple[Loopback, LoopbackChannel,
-                                                          LoopbackChannel]:
+def loopback_pair(activation_dtype: str = "fp32") -> tuple[Loopback, Channel, Channel]:
     """A client host (rank 1, metering 3 clients) and the server (rank 0, not metering)."""
-    loopback = Loopback(hosts=[1], timeout_s=5)
-    host = LoopbackChannel(loopback, 1, ByteMeter(3), torch.device("cpu"), 1 << 30,
-                           activation_dtype)
-    server = LoopbackChannel(loopback, 0, None, torch.device("cpu"), 1 << 30, activation_dtype)
-    return loopback, host, server
+    loopback, cpu = Loopback(hosts=[1], timeout_s=5), torch.device("cpu")
+
+    def endpoint(rank: int, meter: ByteMeter | None) -> Channel:
+        return Channel(LoopbackTransport(loopback, rank), meter, cpu, cpu, 1 << 30,
+                       activation_dtype)
+
+    return loopback, endpoint(1, ByteMeter(3)), endpoint(0, None)
 
 
 def test_every_message_is_metered_with_its_header_under_control():

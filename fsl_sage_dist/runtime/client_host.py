@@ -74,9 +74,8 @@ class ClientHostRole:
                            flatten_state(client.part(category)), "up")
         for category in self.algo.averaged:
             like = flatten_state(self.clients[0].part(category))
-            averaged = [channel.broadcast(torch.empty_like(v)) for v in like]
-            nbytes = sum(v.numel() * v.element_size() for v in averaged)
-            channel.meter_broadcast([c.id for c in mine], category, nbytes)
+            averaged = [channel.broadcast(torch.empty_like(v), category, [c.id for c in mine])
+                        for v in like]
             for client in self.clients:  # non-participants take the new global state too
                 load_flat_state(client.part(category), averaged)
 

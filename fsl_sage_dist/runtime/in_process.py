@@ -19,8 +19,8 @@ import torch
 from ..config import Config
 from ..metrics import MIB
 from ..threads import set_threads
-from ..wire import ByteMeter, counts_to_bytes, payload_bytes
-from ..wire.loopback import Loopback, LoopbackChannel
+from ..wire import ByteMeter, Channel, counts_to_bytes, payload_bytes
+from ..wire.loopback import Loopback, LoopbackTransport
 from .client_host import ClientHostRole
 from .server import ServerRole
 from .server_loop import evaluates
@@ -86,10 +86,10 @@ def run_in_process(cfg: Config) -> list[InProcessRound]:
     hosts = list(range(1, cfg.world_size))
     loopback = Loopback(hosts, cfg.runtime.timeout_s)
 
-    def endpoint(rank: int) -> LoopbackChannel:
-        return LoopbackChannel(loopback, rank, ByteMeter(cfg.clients.num) if rank else None,
-                               device, int(cfg.wire.max_message_mib * MIB),
-                               cfg.wire.activation_dtype)
+    def endpoint(rank: int) -> Channel:
+        return Channel(LoopbackTransport(loopback, rank),
+                       ByteMeter(cfg.clients.num) if rank else None, device, device,
+                       int(cfg.wire.max_message_mib * MIB), cfg.wire.activation_dtype)
 
     server = ServerRole(build_algorithm(cfg, train, device, endpoint(0)),
                         [len(p) for p in parts], test)

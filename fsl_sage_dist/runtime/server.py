@@ -97,7 +97,7 @@ class ServerRole:
                                  like, "up") for c in chosen]
             averaged = average_flat(states, sizes)
             for vec in averaged:
-                channel.broadcast(vec)
+                channel.broadcast(vec, category, chosen)
             if category == "client_model":
                 load_flat_state(self.global_client, averaged)
 

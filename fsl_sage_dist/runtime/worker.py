@@ -27,7 +27,7 @@ from ..metrics import MIB, MetricsError, write_json
 from ..models import SplitModel, build_split_model
 from ..placement import Placement
 from ..threads import set_threads
-from ..wire import ByteMeter, Channel
+from ..wire import ByteMeter, Channel, DistTransport
 from .client_host import ClientHostRole
 from .process_group import RankInfo, destroy_process_group, init_process_group
 from .rank_errors import error_file, record_error
@@ -214,7 +214,7 @@ def _run(cfg: Config, info: RankInfo) -> None:
     _check_same_config(cfg, info)
     train = load_split(cfg, "train")
     parts = partition(cfg, train)
-    channel = Channel(ByteMeter(cfg.clients.num) if info.rank else None,
+    channel = Channel(DistTransport(), ByteMeter(cfg.clients.num) if info.rank else None,
                       info.comm_device, info.device, int(cfg.wire.max_message_mib * MIB),
                       cfg.wire.activation_dtype)
     algo = build_algorithm(cfg, train, info.device, channel)
