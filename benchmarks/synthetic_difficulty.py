@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import torch
@@ -44,9 +45,10 @@ def nearest_mean_accuracy(train, test) -> float:
 
 
 def two_rounds(algorithm: str) -> list[float]:
-    cfg = load_config(None, ["data.name=synthetic", "rounds=2", f"algorithm={algorithm}",
-                             "runtime.threads_per_rank=1"])
-    return [round(r.test_acc, 4) for r in run_in_process(cfg)]
+    with tempfile.TemporaryDirectory() as out:
+        cfg = load_config(None, ["data.name=synthetic", "rounds=2", f"algorithm={algorithm}",
+                                 "runtime.threads_per_rank=1", f"output.dir={out}"])
+        return [round(r["test_acc"], 4) for r in run_in_process(cfg)]
 
 
 def main() -> None:

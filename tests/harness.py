@@ -25,6 +25,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from fsl_sage_dist.config import Config, config_from_dict, config_to_dict, load_config
+from fsl_sage_dist.metrics import TIMING_FIELDS
 from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,11 @@ def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.Com
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def untimed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """metrics.jsonl records without the fields in seconds: equal for identical runs."""
+    return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in records]
 
 
 def handed_bytes(log: list[dict[str, Any]]) -> int:

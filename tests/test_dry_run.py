@@ -10,7 +10,7 @@ from fsl_sage_dist.cli import main
 from fsl_sage_dist.models import build_split_model
 from fsl_sage_dist.runtime.dry_run import dry_run_report, round_payload
 from fsl_sage_dist.runtime.in_process import run_in_process
-from fsl_sage_dist.runtime.worker import load_split, partition
+from fsl_sage_dist.runtime.build import load_split, partition
 
 ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
 SMALL = ["rounds=2", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
@@ -39,7 +39,7 @@ def test_closed_form_equals_the_meter(tmp_path, algorithm):
     report = dry_run_report(cfg)  # also checks the report builds for every algorithm
     assert "closed-form" in report
     model = ModelBytes.of(build_split_model(cfg.model.name, (1, 28, 28), 10))
-    metered = [r.payload_bytes for r in run_in_process(cfg)]
+    metered = [r["round_payload_bytes"] for r in run_in_process(cfg)]
     expected = [sum(sum(v.values()) for v in round_payload(cfg, sizes, model, t == 0).values())
                 for t in range(cfg.rounds)]
     assert metered == expected

@@ -85,4 +85,4 @@ def test_a_batch_of_one_never_reaches_batchnorm(tmp_path):
                        "clients.num=2", "launch.client_hosts=1", "data.synthetic_size=[66,8]",
                        "data.synthetic_shape=[3,32,32]", "train.batch_size=8")
     (result,) = run_in_process(cfg)
-    assert result.test_acc is not None
+    assert result["test_acc"] is not None

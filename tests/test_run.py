@@ -7,9 +7,9 @@ import tomllib
 
 import pytest
 import torch
-from harness import read_busy, read_metrics, record_busy, run_cli, small_config, spawn_job
+from harness import (read_busy, read_metrics, record_busy, run_cli, small_config, spawn_job,
+                     untimed)
 
-from fsl_sage_dist.metrics import TIMING_FIELDS
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.in_process import run_in_process
 
@@ -61,8 +61,7 @@ def test_client_layout_does_not_change_results(tmp_path, algorithm):
                            f"output.name=h{hosts}", "data.partition=dirichlet", "data.alpha=1.0",
                            "fsl.server_interval=2", "fsl.align_interval=1")
         spawn_job(cfg)
-        metrics = [{k: v for k, v in r.items() if k not in TIMING_FIELDS}
-                   for r in read_metrics(cfg.run_dir)]
+        metrics = untimed(read_metrics(cfg.run_dir))
         results.append((metrics, torch.load(cfg.run_dir / "final_model.pt", weights_only=True)))
     (m1, w1), *others = results
     for metrics, weights in others:

@@ -18,6 +18,7 @@ import torch
 from ..algorithms.base import Algorithm, StepLoss, VirtualClient
 from ..placement import participants
 from ..wire import SmashedBatch, flatten_state, load_flat_state, send_smashed, send_state
+from .round_report import RoundResult
 
 Batch = tuple[int, torch.Tensor, torch.Tensor]
 
@@ -79,8 +80,8 @@ class ClientHostRole:
             for client in self.clients:  # non-participants take the new global state too
                 load_flat_state(client.part(category), averaged)
 
-    def run_round(self, round_: int) -> tuple[list[StepLoss], float, float]:
-        """One round; returns the training losses computed here, wall and CPU seconds."""
+    def run_round(self, round_: int) -> RoundResult:
+        """One round of this host's participating clients."""
         start, start_cpu = time.perf_counter(), time.process_time()
         chosen = set(participants(self.cfg.seed, round_, self.cfg.clients.num,
                                   self.cfg.clients.per_round))
@@ -91,4 +92,6 @@ class ClientHostRole:
         for client in mine:
             self.algo.client_round_end(client, round_)
         self.ctx.channel.flush()
-        return losses, time.perf_counter() - start, time.process_time() - start_cpu
+        return RoundResult(losses, self.ctx.channel.meter.take_round(),
+                           time.perf_counter() - start, time.process_time() - start_cpu,
+                           sorted(chosen))

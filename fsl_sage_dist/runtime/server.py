@@ -21,6 +21,8 @@ from ..data import ImageSet
 from ..data.client_data import batches_per_epoch
 from ..placement import participants
 from ..wire import flatten_state, load_flat_state, recv_smashed, recv_state
+from ..wire.meter import zero_counts
+from .round_report import RoundResult
 
 
 @torch.no_grad()
@@ -50,7 +52,6 @@ class ServerRole:
         self.cfg = algo.cfg
         self.sizes = client_sizes
         self.test = test
-        self.participants: list[int] = []  # the current round's, ascending
         self.on_status: Callable[[str], None] = lambda activity: None  # the progress line's
         self.global_client = algo.client_module().to(self.ctx.device)
         self.aux_like = (flatten_state(algo.template.aux)
@@ -101,18 +102,19 @@ class ServerRole:
             if category == "client_model":
                 load_flat_state(self.global_client, averaged)
 
-    def run_round(self, round_: int) -> tuple[list[StepLoss], float, float]:
+    def run_round(self, round_: int) -> RoundResult:
+        """One round: serve the uploads, average; the server meters nothing (hosts do)."""
         start, start_cpu = time.perf_counter(), time.process_time()
         chosen = participants(self.cfg.seed, round_, self.cfg.clients.num,
                               self.cfg.clients.per_round)
-        self.participants = chosen
         self.algo.start_round(round_, chosen)
         losses = self._serve_uploads(round_, chosen)
         self.on_status("waiting for client models")
         self._average(round_, chosen)
         self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])
         self.ctx.channel.flush()
-        return losses, time.perf_counter() - start, time.process_time() - start_cpu
+        return RoundResult(losses, zero_counts(self.cfg.clients.num), time.perf_counter() - start,
+                           time.process_time() - start_cpu, chosen)
 
     def evaluate(self) -> tuple[float, float]:
         self.on_status("evaluating")

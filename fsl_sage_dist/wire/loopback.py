@@ -21,6 +21,7 @@ import torch
 from .header import ProtocolError
 
 BROADCAST = -1  # the queue key's sender for server -> everyone
+REDUCE = -2  # the queue key's receiver for everyone -> the server's sum
 
 
 class LoopbackStalled(RuntimeError):
@@ -126,3 +127,10 @@ class LoopbackTransport:
                 self.loopback.put(BROADCAST, host, tensor.detach().clone())
         else:
             _copy_into(tensor, self.loopback.take(BROADCAST, self.rank), 0)
+
+    def reduce(self, tensor: torch.Tensor) -> None:
+        if self.rank == 0:
+            for host in self.loopback.hosts:  # each slot is filled by one rank: order-free
+                tensor += self.loopback.take(host, REDUCE)
+        else:
+            self.loopback.put(self.rank, REDUCE, tensor.detach().clone())

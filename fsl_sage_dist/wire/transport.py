@@ -35,6 +35,10 @@ class Transport(Protocol):
     def broadcast(self, tensor: torch.Tensor) -> None:
         """Rank 0's `tensor` into every other rank's, in place."""
 
+    def reduce(self, tensor: torch.Tensor) -> None:
+        """Every rank's `tensor` summed into rank 0's, in place (the round report: bookkeeping,
+        not client traffic, so it never goes through a Channel)."""
+
 
 class DistTransport:
     """torch.distributed's default process group."""
@@ -50,3 +54,6 @@ class DistTransport:
 
     def broadcast(self, tensor: torch.Tensor) -> None:
         dist.broadcast(tensor, src=0)
+
+    def reduce(self, tensor: torch.Tensor) -> None:
+        dist.reduce(tensor, dst=0)
