@@ -21,13 +21,14 @@ from pathlib import Path
 
 import torch
 
+from fsl_sage_dist.algorithms import REGISTRY
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.data import load_dataset
 from fsl_sage_dist.data.synthetic import class_means
 from fsl_sage_dist.runtime.in_process import run_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
-ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
+ALGORITHMS = tuple(REGISTRY)
 
 
 def ideal_accuracy(images: torch.Tensor, labels: torch.Tensor, means: torch.Tensor) -> float:

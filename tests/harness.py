@@ -24,11 +24,13 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from fsl_sage_dist.algorithms import REGISTRY
 from fsl_sage_dist.config import Config, config_from_dict, config_to_dict, load_config
 from fsl_sage_dist.metrics import TIMING_FIELDS
 from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
+ALGORITHMS = tuple(REGISTRY)
 NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # set before torch first looks for CUDA in that process
 CLIENT_TRAFFIC_OPS = ("send", "isend", "recv", "irecv", "broadcast")  # what the Channel uses
 COLLECTIVE_OPS = ("reduce", "all_reduce", "all_gather", "all_gather_into_tensor", "gather",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from harness import small_config
+from harness import ALGORITHMS, small_config
 
 from fsl_sage_dist.algorithms.expected_bytes import ModelBytes
 from fsl_sage_dist.cli import main
@@ -12,7 +12,6 @@ from fsl_sage_dist.runtime.dry_run import dry_run_report, round_payload
 from fsl_sage_dist.runtime.in_process import run_in_process
 from fsl_sage_dist.runtime.build import load_split, partition
 
-ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
 SMALL = ["rounds=2", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
          "data.synthetic_size=[470,200]", "train.batch_size=32", "runtime.threads_per_rank=1"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from harness import small_config, untimed
+from harness import ALGORITHMS, small_config, untimed
 
 from fsl_sage_dist.algorithms import REGISTRY, fsl_sage, splitfed
 from fsl_sage_dist.algorithms.alignment import per_sample_cut_grads
@@ -26,7 +26,6 @@ from fsl_sage_dist.algorithms.lazy_server import aux_input_grad
 from fsl_sage_dist.runtime import server as server_role
 from fsl_sage_dist.runtime.in_process import run_in_process
 
-ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
 LEARNING = ["rounds=3", "data.synthetic_shape=[1,16,16]", "data.synthetic_size=[480,200]",
             "data.partition=dirichlet", "data.alpha=1.0", "fsl.server_interval=2",
             "fsl.align_interval=2", "fsl.align_epochs=100"]

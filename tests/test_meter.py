@@ -11,7 +11,8 @@ import math
 
 import pytest
 import torch
-from harness import CLIENT_TRAFFIC_OPS, handed_bytes, read_metrics, small_config, spawn_job
+from harness import (ALGORITHMS, CLIENT_TRAFFIC_OPS, handed_bytes, read_metrics, small_config,
+                     spawn_job)
 
 from fsl_sage_dist.wire import (
     ByteMeter,
@@ -136,7 +137,6 @@ def expected_round(algorithm: str, round_: int, clients: int, q: int = 5,
     return e
 
 
-ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
 
 
 @pytest.mark.slow

@@ -7,13 +7,12 @@ import tomllib
 
 import pytest
 import torch
-from harness import (read_busy, read_metrics, record_busy, run_cli, small_config, spawn_job,
-                     untimed)
+from harness import (ALGORITHMS, read_busy, read_metrics, record_busy, run_cli, small_config,
+                     spawn_job, untimed)
 
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.in_process import run_in_process
 
-ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
 SMALL = ["rounds=2", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
          "data.synthetic_size=[480,200]", "train.batch_size=32", "runtime.threads_per_rank=1",
          "runtime.timeout_s=120", "fsl.align_epochs=5", "output.name=run"]
