@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..log import logger
 from .client_host import ClientHostRole
 from .process_group import RankInfo
 from .round_report import reduce_round
@@ -17,7 +18,11 @@ class HostLoop:
         """Nothing to write: the server owns RUN_DIR's files."""
 
     def run_round(self, round_: int) -> None:
-        reduce_round(self.role.run_round(round_), self.info, self.role.ctx.channel.transport)
+        result = self.role.run_round(round_)
+        trained = len(set(result.participants) & {c.id for c in self.role.clients})
+        logger.info(f"round {round_ + 1}: {trained} clients trained in {result.wall_s:.2f} s "
+                    f"({result.cpu_s:.2f} CPU s)")
+        reduce_round(result, self.info, self.role.ctx.channel.transport)
 
     def state_dict(self) -> dict[str, Any]:
         return {"clients": {str(c.id): c.state_dict() for c in self.role.clients},

@@ -14,9 +14,16 @@ import os
 import torch
 import torch.distributed as dist
 
-from ..checkpoint import (CheckpointError, load_rank_state, rank_file, read_manifest,
-                          save_rank_state, write_manifest)
+from ..checkpoint import (
+    CheckpointError,
+    load_rank_state,
+    rank_file,
+    read_manifest,
+    save_rank_state,
+    write_manifest,
+)
 from ..config import Config
+from ..log import logger
 from ..metrics import MetricsError
 from .process_group import RankInfo
 from .rank_loop import RankLoop
@@ -66,8 +73,7 @@ def resume(cfg: Config, info: RankInfo, loop: RankLoop) -> int:
         raise CheckpointError(f"rank {info.rank}: cannot read checkpoint of round {round_ + 1}: "
                               f"{', '.join(bad)} failed its check on the rank that reads it; "
                               "RUN_DIR is left as it was")
-    if info.rank == 0:
-        print(f"resuming {cfg.run_dir} after round {round_ + 1}", flush=True)
+    logger.info(f"resuming {cfg.run_dir} after round {round_ + 1}")
     return round_ + 1
 
 

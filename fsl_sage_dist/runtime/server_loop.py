@@ -19,6 +19,7 @@ from ..algorithms import Algorithm
 from ..atomic_write import write_atomic
 from ..config import Config, config_to_dict, to_toml
 from ..data import ImageSet
+from ..log import logger
 from ..metrics import MetricsLog, check_losses_finite, summarize, write_json
 from ..models import SplitModel, state_nbytes
 from ..progress import Progress
@@ -97,8 +98,8 @@ class ServerLoop:
         self.progress.begin(first_round)
         self.role.on_status = self.progress.status
         if first_round == 0:
-            print(describe_model(self.cfg, self.role.algo.template), flush=True)
-            print(describe_partition(self.cfg.run_dir / "partition.json"), flush=True)
+            logger.info(describe_model(self.cfg, self.role.algo.template))
+            logger.info(describe_partition(self.cfg.run_dir / "partition.json"))
 
     def run_round(self, round_: int) -> None:
         result = self.role.run_round(round_)

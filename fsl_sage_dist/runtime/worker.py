@@ -18,6 +18,7 @@ import torch.distributed as dist
 
 from ..checkpoint import CheckpointError
 from ..config import Config, config_to_dict, to_toml
+from ..log import setup_logging
 from ..metrics import MIB, write_json
 from ..threads import set_threads
 from ..wire import ByteMeter, Channel, DistTransport
@@ -52,6 +53,7 @@ def _announce(cfg: Config, info: RankInfo) -> None:
 
 
 def _run(cfg: Config, info: RankInfo) -> None:
+    setup_logging(info.rank, cfg.runtime.verbose)
     set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
     _check_same_config(cfg, info)
     channel = Channel(DistTransport(), ByteMeter(cfg.clients.num) if info.rank else None,
