@@ -41,13 +41,17 @@ OBJECT_OPS = ("broadcast_object_list", "all_gather_object", "gather_object",
 """Calls that pickle Python objects: none may ever be made (the wire carries tensors only)."""
 
 
+SMALL_JOB = ["runtime.backend=gloo", "rounds=2", "clients.num=4", "launch.client_hosts=2",
+             "data.name=synthetic", "data.synthetic_size=[480,200]", "train.batch_size=32",
+             "runtime.threads_per_rank=1", "runtime.timeout_s=120", "output.name=run",
+             "fsl.align_epochs=5"]
+"""A seconds-long synthetic job: 4 clients on 2 hosts, 2 rounds, one thread per rank (as
+overrides; later ones win, so a test appends what it changes)."""
+
+
 def small_config(tmp_path: Path, *overrides: str) -> Config:
-    """A seconds-long synthetic job: 4 clients on 2 hosts, 2 rounds, one thread per rank."""
-    base = ["runtime.backend=gloo", "rounds=2", "clients.num=4", "launch.client_hosts=2",
-            "data.name=synthetic", "data.synthetic_size=[480, 200]", "train.batch_size=32",
-            "runtime.threads_per_rank=1", "runtime.timeout_s=120", f"output.dir={tmp_path}",
-            "output.name=run", "fsl.align_epochs=5"]
-    return load_config(None, base + list(overrides))
+    """`SMALL_JOB` writing under `tmp_path`, with `overrides`."""
+    return load_config(None, [*SMALL_JOB, f"output.dir={tmp_path}", *overrides])
 
 
 def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess:

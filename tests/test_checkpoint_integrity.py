@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from harness import run_cli
+from harness import SMALL_JOB, run_cli
 
 from fsl_sage_dist.checkpoint import (
     CheckpointError,
@@ -23,9 +23,8 @@ from fsl_sage_dist.checkpoint import (
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.metrics import MetricsError, MetricsLog
 
-SMALL = ["algorithm=fsl_sage", "clients.num=2", "launch.client_hosts=2", "data.name=synthetic",
-         "data.synthetic_size=[128,64]", "train.batch_size=32", "runtime.threads_per_rank=1",
-         "runtime.timeout_s=60", "fsl.align_epochs=5", "checkpoint.every=1", "output.name=run"]
+SMALL = [*SMALL_JOB, "algorithm=fsl_sage", "clients.num=2", "data.synthetic_size=[128,64]",
+         "runtime.timeout_s=60", "checkpoint.every=1"]
 
 
 # ---------------------------------------------------------------------------------------------

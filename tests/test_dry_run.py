@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from harness import ALGORITHMS, small_config
+from harness import ALGORITHMS, SMALL_JOB, small_config
 
 from fsl_sage_dist.algorithms.expected_bytes import ModelBytes
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.models import build_split_model
+from fsl_sage_dist.runtime.build import load_split, partition
 from fsl_sage_dist.runtime.dry_run import dry_run_report, round_payload
 from fsl_sage_dist.runtime.in_process import run_in_process
-from fsl_sage_dist.runtime.build import load_split, partition
 
-SMALL = ["rounds=2", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
-         "data.synthetic_size=[470,200]", "train.batch_size=32", "runtime.threads_per_rank=1"]
+SMALL = [*SMALL_JOB, "data.synthetic_size=[470,200]"]
 
 
 def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path, capsys):

@@ -7,21 +7,26 @@ import tomllib
 
 import pytest
 import torch
-from harness import (ALGORITHMS, read_busy, read_metrics, record_busy, run_cli, small_config,
-                     spawn_job, untimed)
+from harness import (
+    ALGORITHMS,
+    SMALL_JOB,
+    read_busy,
+    read_metrics,
+    record_busy,
+    run_cli,
+    small_config,
+    spawn_job,
+    untimed,
+)
 
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.in_process import run_in_process
-
-SMALL = ["rounds=2", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
-         "data.synthetic_size=[480,200]", "train.batch_size=32", "runtime.threads_per_rank=1",
-         "runtime.timeout_s=120", "fsl.align_epochs=5", "output.name=run"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_run_writes_the_run_dir_contract(tmp_path, algorithm):
-    proc = run_cli("run", f"algorithm={algorithm}", f"output.dir={tmp_path}", *SMALL)
+    proc = run_cli("run", f"algorithm={algorithm}", f"output.dir={tmp_path}", *SMALL_JOB)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = tmp_path / "run"
     config = tomllib.loads((run_dir / "config.toml").read_text())

@@ -22,16 +22,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from harness import ROOT, SMALL_JOB, read_metrics, run_cli, untimed
 
 from fsl_sage_dist.config import ConfigError, load_config
 from fsl_sage_dist.submit import run_arguments, tasks_per_node
-from harness import ROOT, read_metrics, run_cli, untimed
 
 # Three rounds with a checkpoint after each: the requeue test interrupts after the first and
 # still has two rounds of margin; both Slurm tests compare against one local run of it.
-JOB = ["rounds=3", "checkpoint.every=1", "clients.num=4", "launch.client_hosts=2",
-       "data.name=synthetic", "data.synthetic_size=[480,200]", "train.batch_size=32",
-       "runtime.threads_per_rank=1", "runtime.timeout_s=120", "fsl.align_epochs=5"]
+JOB = [*SMALL_JOB, "rounds=3", "checkpoint.every=1"]
 
 
 def _slurm_missing() -> str | None:
