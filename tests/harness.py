@@ -28,6 +28,8 @@ from fsl_sage_dist.algorithms import REGISTRY
 from fsl_sage_dist.config import Config, config_from_dict, config_to_dict, load_config
 from fsl_sage_dist.metrics import TIMING_FIELDS
 from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
+from fsl_sage_dist.wire import ByteMeter, Channel
+from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 
 ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = tuple(REGISTRY)
@@ -52,6 +54,18 @@ overrides; later ones win, so a test appends what it changes)."""
 def small_config(tmp_path: Path, *overrides: str) -> Config:
     """`SMALL_JOB` writing under `tmp_path`, with `overrides`."""
     return load_config(None, [*SMALL_JOB, f"output.dir={tmp_path}", *overrides])
+
+
+def loopback_pair(activation_dtype: str = "fp32") -> tuple[Loopback, Channel, Channel]:
+    """Channels of a client host (rank 1, metering 3 clients) and the server (rank 0, not
+    metering) over one in-process loopback; use them inside `with loopback.baton:`."""
+    loopback, cpu = Loopback(hosts=[1], timeout_s=5), torch.device("cpu")
+
+    def endpoint(rank: int, meter: ByteMeter | None) -> Channel:
+        return Channel(LoopbackTransport(loopback, rank), meter, cpu, cpu, 1 << 30,
+                       activation_dtype)
+
+    return loopback, endpoint(1, ByteMeter(3)), endpoint(0, None)
 
 
 def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess:

@@ -11,12 +11,10 @@ import math
 
 import pytest
 import torch
-from harness import (ALGORITHMS, CLIENT_TRAFFIC_OPS, handed_bytes, read_metrics, small_config,
-                     spawn_job)
+from harness import (ALGORITHMS, CLIENT_TRAFFIC_OPS, handed_bytes, loopback_pair, read_metrics,
+                     small_config, spawn_job)
 
 from fsl_sage_dist.wire import (
-    ByteMeter,
-    Channel,
     SmashedBatch,
     counts_to_bytes,
     payload_bytes,
@@ -25,7 +23,6 @@ from fsl_sage_dist.wire import (
     send_state,
     wire_bytes,
 )
-from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 
 HEADER = 14 * 8  # int64 header: magic, version, kind, round, client, seq, dtype, ndim, 6 dims
 F32, I64 = 4, 8
@@ -43,17 +40,6 @@ def assert_payload_is_the_four_categories(rec: dict) -> None:
 
 
 # --- the meter over the loopback channel (no processes) -------------------------------------
-
-def loopback_pair(activation_dtype: str = "fp32") -> tuple[Loopback, Channel, Channel]:
-    """A client host (rank 1, metering 3 clients) and the server (rank 0, not metering)."""
-    loopback, cpu = Loopback(hosts=[1], timeout_s=5), torch.device("cpu")
-
-    def endpoint(rank: int, meter: ByteMeter | None) -> Channel:
-        return Channel(LoopbackTransport(loopback, rank), meter, cpu, cpu, 1 << 30,
-                       activation_dtype)
-
-    return loopback, endpoint(1, ByteMeter(3)), endpoint(0, None)
-
 
 def test_every_message_is_metered_with_its_header_under_control():
     loopback, host, _ = loopback_pair()
