@@ -98,8 +98,8 @@ def test_rerun_of_a_complete_run_does_nothing(tmp_path, capsys, no_spawn):
     cfg = small_config(tmp_path, "algorithm=cse_fsl", "checkpoint.every=1")
     spawn_job(cfg)
     before = _digest(cfg.run_dir)
-    code, lines, out = run(capsys, "algorithm=cse_fsl", "checkpoint.every=1", "rounds=2",
-                           *SMALL_JOB, f"output.dir={tmp_path}")
+    code, lines, out = run(capsys, *SMALL_JOB, "algorithm=cse_fsl", "checkpoint.every=1",
+                           f"output.dir={tmp_path}")
     assert code == 0 and lines == []
     assert out.strip() == f"{cfg.run_dir} is already complete (2 rounds); nothing to do"
     assert _digest(cfg.run_dir) == before

@@ -16,7 +16,7 @@ SMALL = [*SMALL_JOB, "data.synthetic_size=[470,200]"]
 
 
 def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path, capsys):
-    assert main(["run", "--dry-run", f"output.dir={tmp_path}", "output.name=x", *SMALL]) == 0
+    assert main(["run", "--dry-run", *SMALL, f"output.dir={tmp_path}", "output.name=x"]) == 0
     out = capsys.readouterr().out
     for section in ("# resolved config", "# placement", "# model", "# closed-form bytes"):
         assert section in out
