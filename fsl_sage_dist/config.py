@@ -187,6 +187,12 @@ class RuntimeConfig:
     """torch intra-op threads per rank; 0 = the machine's cores divided by the world size."""
     verbose: bool = False
     """Let client hosts print their progress too."""
+    averaging: Literal["exact", "reduce"] = "exact"
+    """How client states reach the server at a round end. exact: one message per participant,
+    summed on the server in client-id order (bitwise independent of the client layout).
+    reduce: each host sums its participants' weighted states and one reduction per state
+    carries the round's sum (deterministic for a given layout only). The meter counts the same
+    logical traffic either way."""
 
     def __post_init__(self) -> None:
         _check(0 < self.timeout_s <= MAX_TIMEOUT_S, "runtime.timeout_s", self.timeout_s,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import torch
 
+from ..algorithms.averaging import weighted_sum
 from ..algorithms.base import Algorithm, StepLoss, VirtualClient
 from ..placement import participants
 from ..wire import SmashedBatch, flatten_state, load_flat_state, send_smashed, send_state
@@ -68,17 +69,32 @@ class ClientHostRole:
                 update(client, batch, z)
 
     def _exchange_states(self, mine: list[VirtualClient], round_: int) -> None:
-        channel = self.ctx.channel
+        """Participants' states up (`runtime.averaging`), the average down to every client."""
+        if self.cfg.runtime.averaging == "reduce":  # collectives: one category after another
+            for category in self.algo.averaged:
+                self._sum_up(mine, category)
+                self._take_average(mine, category)
+            return
         for category in self.algo.averaged:
             for client in mine:
-                send_state(channel, 0, round_, client.id, category,
+                send_state(self.ctx.channel, 0, round_, client.id, category,
                            flatten_state(client.part(category)), "up")
         for category in self.algo.averaged:
-            like = flatten_state(self.clients[0].part(category))
-            averaged = [channel.broadcast(torch.empty_like(v), category, [c.id for c in mine])
-                        for v in like]
-            for client in self.clients:  # non-participants take the new global state too
-                load_flat_state(client.part(category), averaged)
+            self._take_average(mine, category)
+
+    def _sum_up(self, mine: list[VirtualClient], category: str) -> None:
+        like = flatten_state(self.clients[0].part(category))
+        sums = weighted_sum(like, [flatten_state(c.part(category)) for c in mine],
+                            [c.data.num_samples for c in mine])
+        for partial, vec in zip(sums, like):
+            self.ctx.channel.reduce_to_server(partial, category, [c.id for c in mine], vec)
+
+    def _take_average(self, mine: list[VirtualClient], category: str) -> None:
+        like = flatten_state(self.clients[0].part(category))
+        averaged = [self.ctx.channel.broadcast(torch.empty_like(v), category, [c.id for c in mine])
+                    for v in like]
+        for client in self.clients:  # non-participants take the new global state too
+            load_flat_state(client.part(category), averaged)
 
     def run_round(self, round_: int) -> RoundResult:
         """One round of this host's participating clients."""

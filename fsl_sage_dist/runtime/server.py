@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..algorithms.averaging import average_flat
+from ..algorithms.averaging import average_flat, mean_of_sum, weighted_sum
 from ..algorithms.base import Algorithm, StepLoss
 from ..data import ImageSet
 from ..data.client_data import batches_per_epoch
@@ -88,15 +88,22 @@ class ServerRole:
                 losses.append(loss)
         return losses
 
+    def _averaged(self, round_: int, chosen: list[int], category: str) -> list[torch.Tensor]:
+        """This round's mean state of `category` over the participants (`runtime.averaging`)."""
+        like = flatten_state(self.global_client) if category == "client_model" else self.aux_like
+        sizes = [self.sizes[c] for c in chosen]
+        if self.cfg.runtime.averaging == "reduce":
+            sums = [self.ctx.channel.reduce_to_server(zeros, category, chosen, vec)
+                    for zeros, vec in zip(weighted_sum(like, [], []), like)]
+            return mean_of_sum(sums, sum(sizes))
+        states = [recv_state(self.ctx.channel, self.ctx.placement.host_of(c), round_, c,
+                             category, like, "up") for c in chosen]
+        return average_flat(states, sizes)
+
     def _average(self, round_: int, chosen: list[int]) -> None:
         channel = self.ctx.channel
-        sizes = [self.sizes[c] for c in chosen]
         for category in self.algo.averaged:
-            like = (flatten_state(self.global_client) if category == "client_model"
-                    else self.aux_like)
-            states = [recv_state(channel, self.ctx.placement.host_of(c), round_, c, category,
-                                 like, "up") for c in chosen]
-            averaged = average_flat(states, sizes)
+            averaged = self._averaged(round_, chosen, category)
             for vec in averaged:
                 channel.broadcast(vec, category, chosen)
             if category == "client_model":

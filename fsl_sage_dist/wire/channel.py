@@ -185,6 +185,16 @@ class Channel:
                     headed=False)
         return staged.to(self.compute_device)
 
+    def reduce_to_server(self, partial: torch.Tensor, category: str, clients: list[int],
+                         per_client: torch.Tensor) -> torch.Tensor:
+        """Every host's `partial` summed onto the server (which passes zeros). Each client in
+        `clients` is metered as if it had sent `per_client` (its own state vector at its wire
+        dtype) in one message: the logical traffic a reduction stands in for."""
+        staged = partial.to(self.comm_device).contiguous()
+        self.transport.reduce(staged)
+        self._meter(clients, "up", category, per_client.numel() * per_client.element_size())
+        return staged.to(self.compute_device)
+
     def flush(self) -> None:
         """Wait until every posted send has left, then release its buffers."""
         for work, _ in self._pending:
