@@ -102,6 +102,16 @@ def test_scale_table():
                        *[f"{rss:.0f}" for rss in run["peak_rss_mib"]]], row
 
 
+def test_averaging_modes_table():
+    rows = tables("Averaging modes")["participants | hosts | exact s/round | reduce s/round | "
+                                     "exact / reduce"]
+    run = docs("averaging_modes.json")
+    assert rows == [[str(run["clients"]), str(run["hosts"]),
+                     f"{run['steady_s_per_round']['exact']:.2f}",
+                     f"{run['steady_s_per_round']['reduce']:.2f}",
+                     f"{run['exact_over_reduce']:.2f}"]]
+
+
 def duration(seconds: float | None) -> str:
     """As fsl_sage_dist.text_table.duration prints it, written out again."""
     if seconds is None:

@@ -28,7 +28,7 @@ class ByteMeter:
 
     def __init__(self, num_clients: int) -> None:
         self.num_clients = num_clients
-        self._round = torch.zeros(num_clients, len(CATEGORIES), len(DIRECTIONS), dtype=torch.int64)
+        self._round = zero_counts(num_clients)
         self._iteration: dict[int, int] = {}
         self._messages: list[tuple[int, int, int, int, int]] = []
 
@@ -42,19 +42,26 @@ class ByteMeter:
         self._messages.append((client, self._iteration.get(client, NO_ITERATION), cat, way,
                                nbytes))
 
-    def round_messages(self) -> torch.Tensor:
-        """[messages, 5] int64 of this round, in record order: client, iteration, category
-        index, direction index, bytes."""
-        return torch.tensor(self._messages, dtype=torch.int64).reshape(-1, 5)
+    def take_messages(self) -> torch.Tensor:
+        """This round's messages as [messages, 5] int64, in record order: client, iteration,
+        category index, direction index, bytes; the next round's log starts empty."""
+        messages = torch.tensor(self._messages, dtype=torch.int64).reshape(-1, 5)
+        self._messages, self._iteration = [], {}
+        return messages
 
     def round_counts(self) -> torch.Tensor:
         """[clients, categories, directions] int64 counts of this round (a copy)."""
         return self._round.clone()
 
-    def reset_round(self) -> None:
-        self._round.zero_()
-        self._iteration.clear()
-        self._messages.clear()
+    def take_round(self) -> torch.Tensor:
+        """This round's counts; the meter starts the next round from zero."""
+        counts, self._round = self._round, zero_counts(self.num_clients)
+        return counts
+
+
+def zero_counts(num_clients: int) -> torch.Tensor:
+    """[clients, categories, directions] int64 zeros: no bytes yet."""
+    return torch.zeros(num_clients, len(CATEGORIES), len(DIRECTIONS), dtype=torch.int64)
 
 
 def counts_to_bytes(counts: torch.Tensor) -> dict[str, dict[str, int]]:
