@@ -19,6 +19,7 @@ from ..algorithms.averaging import weighted_sum
 from ..algorithms.base import Algorithm, StepLoss, VirtualClient
 from ..placement import participants
 from ..wire import SmashedBatch, flatten_state, load_flat_state, send_smashed, send_state
+from .round_log import compute_rows
 from .round_report import RoundResult
 
 Batch = tuple[int, torch.Tensor, torch.Tensor]
@@ -30,6 +31,9 @@ class ClientHostRole:
         self.ctx = algo.ctx
         self.cfg = algo.cfg
         self.clients = clients
+        self.compute_s: dict[tuple[int, int], tuple[float, float]] = {}
+        """This round's (client, iteration) -> seconds of its forward pass (with posting its
+        upload) and of its update, waits for messages excluded (the message log's)."""
 
     def _batches(self, client: VirtualClient, round_: int) -> Iterator[Batch]:
         it = 0
@@ -40,17 +44,26 @@ class ClientHostRole:
 
     def _forward(self, client: VirtualClient, round_: int, batch: Batch) -> torch.Tensor:
         it, x, y = batch
+        self.ctx.channel.meter.at(client.id, it)
+        start = time.perf_counter()
         z = client.model(x)
         if self.algo.uploads(it):
             smashed = SmashedBatch(client.id, self.algo.slot(it), z.detach(), y)
             send_smashed(self.ctx.channel, round_, smashed)
+        self.compute_s[client.id, it] = (time.perf_counter() - start, 0.0)
         return z
 
     def _train(self, clients: list[VirtualClient], round_: int) -> list[StepLoss]:
         losses: list[StepLoss] = []
+        channel = self.ctx.channel
 
         def update(client: VirtualClient, batch: Batch, z: torch.Tensor) -> None:
+            it = batch[0]
+            channel.meter.at(client.id, it)
+            start, waited = time.perf_counter(), channel.waited_s
             loss = self.algo.client_update(client, round_, *batch, z)
+            spent = time.perf_counter() - start - (channel.waited_s - waited)
+            self.compute_s[client.id, it] = (self.compute_s[client.id, it][0], spent)
             if loss is not None:
                 losses.append(loss)
 
@@ -70,6 +83,8 @@ class ClientHostRole:
 
     def _exchange_states(self, mine: list[VirtualClient], round_: int) -> None:
         """Participants' states up (`runtime.averaging`), the average down to every client."""
+        for client in mine:
+            self.ctx.channel.meter.at(client.id, None)  # the round end, in the message log
         if self.cfg.runtime.averaging == "reduce":  # collectives: one category after another
             for category in self.algo.averaged:
                 self._sum_up(mine, category)
@@ -103,11 +118,13 @@ class ClientHostRole:
                                   self.cfg.clients.per_round))
         mine = [c for c in self.clients if c.id in chosen]
         self.algo.start_round(round_, sorted(chosen))
+        self.compute_s = {}
         losses = self._train(mine, round_)
         self._exchange_states(mine, round_)
         for client in mine:
             self.algo.client_round_end(client, round_)
         self.ctx.channel.flush()
-        return RoundResult(losses, self.ctx.channel.meter.take_round(),
-                           time.perf_counter() - start, time.process_time() - start_cpu,
-                           sorted(chosen))
+        meter = self.ctx.channel.meter
+        return RoundResult(losses, meter.take_round(), time.perf_counter() - start,
+                           time.process_time() - start_cpu, sorted(chosen),
+                           meter.take_messages(), compute_rows(self.compute_s))

@@ -4,13 +4,15 @@
 Per-client slots (bytes by category and direction, training-loss sums) are filled only by the
 rank that hosts or serves that client, so the SUM reduction adds each number to zeros and the
 result is exact and independent of the layout. This reduction is bookkeeping, not client
-traffic: it is not metered and does not go through the `Channel` (only its transport).
+traffic: it is not metered and does not go through the `Channel` (only its transport). The
+round's message log (metered messages and client compute times) rides along the same way
+(`round_log.gather_rows`).
 """
 
 from __future__ import annotations
 
 import resource
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -18,6 +20,7 @@ import torch
 from ..algorithms.base import StepLoss
 from ..wire import Transport
 from .process_group import RankInfo
+from .round_log import gather_rows
 
 
 @dataclass
@@ -34,6 +37,12 @@ class RoundResult:
     """CPU seconds the process used in the round loop (compute)."""
     participants: list[int]
     """The round's sampled clients, ascending."""
+    messages: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 5, dtype=torch.int64))
+    """[n, 5] int64: the round's metered messages (`ByteMeter.take_messages`; none on the
+    server)."""
+    client_compute: torch.Tensor = field(
+        default_factory=lambda: torch.zeros(0, 4, dtype=torch.float64))
+    """[n, 4] float64: this rank's clients' compute times (`round_log.compute_rows`)."""
 
 
 @dataclass
@@ -49,6 +58,10 @@ class RoundReport:
     """[ranks] float64: CPU seconds each rank's process used in its round loop (compute)."""
     peak_rss_mib: torch.Tensor
     """[ranks] float64."""
+    messages: torch.Tensor
+    """Every host's `RoundResult.messages`, in rank order."""
+    client_compute: torch.Tensor
+    """Every host's `RoundResult.client_compute`, in rank order."""
 
     def _mean(self, column: int) -> float | None:
         total = self.loss.sum(dim=0)  # ascending client order: fixed, layout-independent
@@ -93,7 +106,9 @@ def reduce_round(result: RoundResult, info: RankInfo, transport: Transport) -> R
     staged = [p.to(info.comm_device) for p in (result.byte_counts, loss, per_rank)]
     for tensor in staged:
         transport.reduce(tensor)
+    logged = [gather_rows(rows, info, transport)
+              for rows in (result.messages, result.client_compute)]
     if info.rank != 0:
         return None
     counts, loss, per_rank = (t.cpu() for t in staged)
-    return RoundReport(counts, loss, *per_rank)
+    return RoundReport(counts, loss, *per_rank, *logged)

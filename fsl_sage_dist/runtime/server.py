@@ -22,6 +22,7 @@ from ..data.client_data import batches_per_epoch
 from ..placement import participants
 from ..wire import flatten_state, load_flat_state, recv_smashed, recv_state
 from ..wire.meter import zero_counts
+from .round_log import ServerTimes
 from .round_report import RoundResult
 
 
@@ -53,6 +54,7 @@ class ServerRole:
         self.sizes = client_sizes
         self.test = test
         self.on_status: Callable[[str], None] = lambda activity: None  # the progress line's
+        self.times = ServerTimes()  # this round's, for the message log
         self.global_client = algo.client_module().to(self.ctx.device)
         self.aux_like = (flatten_state(algo.template.aux)
                          if "aux_model" in algo.averaged else None)
@@ -83,7 +85,12 @@ class ServerRole:
             note = self.algo.server_note(client, it)
             if note:
                 self.on_status(f"uploads {done + 1}/{len(order)}, {note}")
+            aligned = self.algo.align_seconds().get(client, 0.0)
+            start = time.perf_counter()
             loss = self.algo.server_step(round_, it, batch)
+            # a synchronous alignment is logged on its own (align_s), not as step time
+            aligned = self.algo.align_seconds().get(client, 0.0) - aligned
+            self.times.step_s[client, it] = time.perf_counter() - start - aligned
             if loss is not None:
                 losses.append(loss)
         return losses
@@ -103,7 +110,11 @@ class ServerRole:
     def _average(self, round_: int, chosen: list[int]) -> None:
         channel = self.ctx.channel
         for category in self.algo.averaged:
+            start, waited = time.perf_counter(), channel.waited_s
             averaged = self._averaged(round_, chosen, category)
+            # compute only: the receives (or the reduction) wait for the hosts
+            self.times.average_s[category] = (time.perf_counter() - start
+                                              - (channel.waited_s - waited))
             for vec in averaged:
                 channel.broadcast(vec, category, chosen)
             if category == "client_model":
@@ -115,10 +126,13 @@ class ServerRole:
         chosen = participants(self.cfg.seed, round_, self.cfg.clients.num,
                               self.cfg.clients.per_round)
         self.algo.start_round(round_, chosen)
+        self.times = ServerTimes()
         losses = self._serve_uploads(round_, chosen)
         self.on_status("waiting for client models")
         self._average(round_, chosen)
+        start_end = time.perf_counter()
         self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])
+        self.times.round_end_s = time.perf_counter() - start_end
         self.ctx.channel.flush()
         return RoundResult(losses, zero_counts(self.cfg.clients.num), time.perf_counter() - start,
                            time.process_time() - start_cpu, chosen)

@@ -20,12 +20,15 @@ from ..atomic_write import write_atomic
 from ..config import Config, config_to_dict, to_toml
 from ..data import ImageSet
 from ..log import logger
+from ..message_log import MESSAGES_FILE, RoundLog
 from ..metrics import MetricsLog, check_losses_finite, summarize, write_json
 from ..models import SplitModel, state_nbytes
 from ..progress import Progress
 from ..tensorboard import RoundLogger, make_logger
+from ..timeline import RunShape, simulate_round
 from ..wire import counts_to_bytes, payload_bytes, wire_bytes
 from .process_group import RankInfo
+from .round_log import round_log
 from .round_report import RoundReport, reduce_round
 from .server import ServerRole
 
@@ -79,6 +82,8 @@ class ServerLoop:
         self.cfg, self.info, self.partition = cfg, info, partition
         self.role = ServerRole(algo, client_sizes, test)
         self.log = MetricsLog(cfg.run_dir)
+        self.messages = MetricsLog(cfg.run_dir, MESSAGES_FILE)
+        self.shape = RunShape.of(config_to_dict(cfg))
         self.tb: RoundLogger | None = None  # opened by `start`, after a possible resume
         self.progress = Progress(cfg.rounds)
         self.peak_rss_mib: list[float] = []
@@ -92,6 +97,7 @@ class ServerLoop:
                      to_toml(config_to_dict(self.cfg)).encode())
         write_json(self.cfg.run_dir / "partition.json", self.partition)
         self.log.restore(self.log.records)
+        self.messages.restore(self.messages.records)
         self.tb = make_logger(self.cfg.run_dir, True, to_toml(config_to_dict(self.cfg)),
                               rebuild_from=self.log.records)
         self.last_round_end = time.perf_counter()
@@ -105,18 +111,34 @@ class ServerLoop:
         result = self.role.run_round(round_)
         report = reduce_round(result, self.info, self.role.ctx.channel.transport)
         self.peak_rss_mib = report.peak_rss_mib.tolist()
-        acc, loss = self.role.evaluate() if evaluates(self.cfg, round_) else (None, None)
+        acc, loss, eval_s = None, None, None
+        if evaluates(self.cfg, round_):
+            start = time.perf_counter()
+            acc, loss = self.role.evaluate()
+            eval_s = time.perf_counter() - start
+        log = round_log(round_, result.participants, report.messages, report.client_compute,
+                        self.role.times, self.role.algo.align_seconds(), eval_s)
         # Wall time from the previous round's end to this one's: hosts start a round while the
         # server still evaluates the last, so the server's own loop time would undercount.
         now = time.perf_counter()
         round_s, self.last_round_end = now - self.last_round_end, now
         prev = self.log.records[-1] if self.log.records else None
         record = (round_record(self.cfg, round_, report, acc, loss, round_s, prev)
-                  | {"participants": result.participants} | self.role.algo.round_metrics())
+                  | {"participants": result.participants} | self.role.algo.round_metrics()
+                  | self._simulated(log, prev))
+        self.messages.append(log.to_json())
         self.log.append(record)
         check_losses_finite(record)
         self.tb.log_round(record)
         self.progress.update(record)
+
+    def _simulated(self, log: RoundLog, prev: dict | None) -> dict[str, float]:
+        """`sim_round_s` and `cum_sim_s` on the configured network profile (timeline.py)."""
+        if not self.cfg.network.enabled:
+            return {}
+        seconds = simulate_round(self.shape, log, self.cfg.network).seconds
+        return {"sim_round_s": seconds,
+                "cum_sim_s": (prev.get("cum_sim_s", 0.0) if prev else 0.0) + seconds}
 
     def state_dict(self) -> dict[str, Any]:
         return {"global_client": self.role.global_client.state_dict(),
@@ -126,6 +148,7 @@ class ServerLoop:
         self.role.global_client.load_state_dict(state["global_client"])
         self.role.algo.load_server_state_dict(state["algorithm"])
         self.log.records = self.log.read_covered(round_)  # written back by `start`
+        self.messages.records = self.messages.read_covered(round_)
 
     def finish(self) -> None:
         self.progress.close()

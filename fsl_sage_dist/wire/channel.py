@@ -26,6 +26,7 @@ the framed buffer on the sender (benchmarks/wire_framing.py).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ class PendingRecv:
         return all(work.is_completed() for work in self.works)
 
     def result(self) -> torch.Tensor:
-        with waiting_for(self.peer):
+        with self.channel.waiting(self.peer):
             for work in self.works:
                 work.wait()
         return self.channel._accept(self.peer, self.head, self.framed, self.expect,
@@ -121,7 +122,19 @@ class Channel:
     max_bytes: int
     activation_dtype: str = "fp32"
     """`wire.activation_dtype`: how activations and cut gradients travel (compression.py)."""
+    waited_s: float = 0.0
+    """Seconds this rank spent blocked on receives: what a compute time must not count."""
     _pending: list[tuple[Work, torch.Tensor]] = field(default_factory=list)
+
+    @contextmanager
+    def waiting(self, peer: int) -> Iterator[None]:
+        """A blocking wait for `peer`: timed into `waited_s`, transport errors name the peer."""
+        start = time.perf_counter()
+        try:
+            with waiting_for(peer):
+                yield
+        finally:
+            self.waited_s += time.perf_counter() - start
 
     def _meter(self, clients: list[int], direction: str, category: str, nbytes: int,
                headed: bool = True) -> None:
@@ -147,11 +160,11 @@ class Channel:
     def recv(self, peer: int, expect: Expect, category: str, direction: str) -> torch.Tensor:
         """Blocking receive of one message, validated before the payload is allocated."""
         head = torch.empty(HEADER_LEN, dtype=torch.int64, device=self.comm_device)
-        with waiting_for(peer):
+        with self.waiting(peer):
             self.transport.recv(head, peer)
         header = decode(head.cpu(), expect, peer, self.max_bytes)
         framed = framed_buffer(header, self.comm_device)
-        with waiting_for(peer):
+        with self.waiting(peer):
             self.transport.recv(framed, peer)
         return self._accept(peer, head, framed, expect, category, direction)
 
@@ -191,7 +204,9 @@ class Channel:
         `clients` is metered as if it had sent `per_client` (its own state vector at its wire
         dtype) in one message: the logical traffic a reduction stands in for."""
         staged = partial.to(self.comm_device).contiguous()
-        self.transport.reduce(staged)
+        start = time.perf_counter()
+        self.transport.reduce(staged)  # waits for every host, as a receive would
+        self.waited_s += time.perf_counter() - start
         self._meter(clients, "up", category, per_client.numel() * per_client.element_size())
         return staged.to(self.compute_device)
 

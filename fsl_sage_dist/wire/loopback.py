@@ -134,3 +134,8 @@ class LoopbackTransport:
                 tensor += self.loopback.take(host, REDUCE)
         else:
             self.loopback.put(self.rank, REDUCE, tensor.detach().clone())
+
+    def all_reduce(self, tensor: torch.Tensor) -> None:
+        """The sum onto rank 0, which hands it back to every host."""
+        self.reduce(tensor)
+        self.broadcast(tensor)

@@ -39,6 +39,10 @@ class Transport(Protocol):
         """Every rank's `tensor` summed into rank 0's, in place (the round report: bookkeeping,
         not client traffic, so it never goes through a Channel)."""
 
+    def all_reduce(self, tensor: torch.Tensor) -> None:
+        """Every rank's `tensor` summed into every rank's, in place (bookkeeping, as `reduce`:
+        the sizes of the message log's rows, `runtime/round_log.py`)."""
+
 
 class DistTransport:
     """torch.distributed's default process group."""
@@ -57,3 +61,6 @@ class DistTransport:
 
     def reduce(self, tensor: torch.Tensor) -> None:
         dist.reduce(tensor, dst=0)
+
+    def all_reduce(self, tensor: torch.Tensor) -> None:
+        dist.all_reduce(tensor)
