@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from fsl_sage_dist.models.gpt2 import GPT2Spec, build_gpt2
 from fsl_sage_dist.models.resnet import CUTS, STEMS, build_resnet18
 from fsl_sage_dist.models.simple_conv import build_simple_conv
 from fsl_sage_dist.models.split import SplitModel
@@ -19,7 +20,8 @@ _BUILDERS: dict[str, Callable[[tuple[int, int, int], int, str, str], SplitModel]
     "simple_conv": lambda shape, classes, cut, stem: build_simple_conv(shape, classes),
     "resnet18": build_resnet18,
 }
-MODEL_NAMES = tuple(_BUILDERS)
+LANGUAGE_MODELS = ("gpt2",)
+MODEL_NAMES = (*_BUILDERS, *LANGUAGE_MODELS)
 
 
 def build_split_model(
@@ -30,14 +32,18 @@ def build_split_model(
     cut: str = "layer2",
     stem: str = "imagenet",
     seed: int = 0,
+    gpt2: GPT2Spec | None = None,
 ) -> SplitModel:
     """Build `name` for inputs of `input_shape` (C, H, W) and `num_classes` classes.
 
-    `cut` (one of CUTS) and `stem` (one of STEMS) apply to resnet18. All weights are drawn from
-    a stream derived from (`seed`, "model_init"), so every rank gets the same client, server
-    and aux weights without a broadcast.
+    `cut` (one of CUTS) and `stem` (one of STEMS) apply to resnet18. For a language model the
+    input shape is (sequence length,), the classes are the vocabulary and `gpt2` says how it is
+    cut and adapted. All weights are drawn from a stream derived from (`seed`, "model_init"),
+    so every rank gets the same client, server and aux weights without a broadcast.
     """
     _require_choice("model name", name, MODEL_NAMES)
+    if name in LANGUAGE_MODELS:
+        return _build_language_model(input_shape, num_classes, seed, gpt2 or GPT2Spec())
     _require_choice("cut", cut, CUTS)
     _require_choice("stem", stem, STEMS)
     input_shape = _checked_input_shape(input_shape)
@@ -46,6 +52,16 @@ def build_split_model(
     with seeded_torch(seed, "model_init"):
         model = _BUILDERS[name](input_shape, num_classes, cut, stem)
     logger.info("built %s (cut %s, stem %s): cut shape %s", name, cut, stem, model.cut_shape)
+    return model
+
+
+def _build_language_model(input_shape: tuple[int, ...], vocab_size: int, seed: int,
+                          spec: GPT2Spec) -> SplitModel:
+    (seq_len,) = input_shape
+    with seeded_torch(seed, "model_init"):
+        model = build_gpt2(spec, seq_len, vocab_size)
+    logger.info("built gpt2 (%s, cut after %d blocks, aux %d blocks): cut shape %s",
+                spec.pretrained or spec.size, spec.cut_blocks, spec.aux_blocks, model.cut_shape)
     return model
 
 
