@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config
 from ..data import ClientData
 from ..models import SplitModel
+from ..models.objective import Objective
 from ..placement import Placement
 from ..wire import Channel, SmashedBatch
 
@@ -89,8 +89,9 @@ def load_pair_state(pair: tuple[nn.Module, torch.optim.Optimizer], state: dict[s
     pair[1].load_state_dict(state["optimizer"])
 
 
-def nll_sum(log_probs: torch.Tensor, labels: torch.Tensor) -> float:
-    return float(F.nll_loss(log_probs.detach(), labels, reduction="sum"))
+def loss_sum(objective: Objective, out: torch.Tensor, labels: torch.Tensor) -> float:
+    """The batch's summed per-sample loss, for reporting (no graph)."""
+    return float(objective.sum(out.detach(), labels))
 
 
 class Algorithm:
@@ -101,6 +102,7 @@ class Algorithm:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.template = template
+        self.objective = template.objective
 
     # -- schedule ---------------------------------------------------------------------------
 

@@ -92,7 +92,7 @@ class FSLSAGE(LazyServerAlgorithm):
                 flatten_state(client.aux), "down")
             if not self.cfg.fsl.async_align:
                 self._take_new_aux(client)  # this very step uses the new head
-        loss, grad = aux_loss_and_grad(client.aux, z, y)
+        loss, grad = aux_loss_and_grad(client.aux, z, y, objective=self.objective)
         client.optimizer.zero_grad(set_to_none=True)
         z.backward(grad)
         client.optimizer.step()
@@ -141,19 +141,19 @@ class FSLSAGE(LazyServerAlgorithm):
             # The one stretch where every host waits for the server: it takes their cores.
             with borrowed_cores(self.cfg):
                 align_aux(state.aux, state.optimizer, self.server, z, y, fsl.align_epochs,
-                          fsl.align_batch_size, gen)
+                          fsl.align_batch_size, gen, objective=self.objective)
             self._send_aux(round_, client)
             return
         # The snapshot: targets from the server as it is now, and the store's current tensors
         # (appends replace them, never modify them). The fit needs nothing else, so it may run
         # beside later server steps, on this rank's own thread count.
-        targets = per_sample_cut_grads(self.server, z, y)
+        targets = per_sample_cut_grads(self.server, z, y, objective=self.objective)
         if self.fitter is None:
             self.fitter = ThreadPoolExecutor(1, initializer=torch.set_num_threads,
                                              initargs=(torch.get_num_threads(),))
         self.fits.append((client, self.fitter.submit(
             fit_aux, state.aux, state.optimizer, z, y, targets, fsl.align_epochs,
-            fsl.align_batch_size, gen)))
+            fsl.align_batch_size, gen, objective=self.objective)))
 
     def _send_aux(self, round_: int, client: int) -> None:
         send_state(self.ctx.channel, self.ctx.placement.host_of(client), round_, client,

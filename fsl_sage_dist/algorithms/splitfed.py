@@ -12,12 +12,11 @@ import copy
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..wire import SmashedBatch, flatten_state, load_flat_state, recv_cut_grad, send_cut_grad
 from .averaging import average_flat
-from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, nll_sum, pair_state
+from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, loss_sum, pair_state
 
 
 class SplitFed(Algorithm):
@@ -38,11 +37,12 @@ class SplitFed(Algorithm):
         z = batch.activations.requires_grad_()
         out = model(z)
         opt.zero_grad(set_to_none=True)
-        F.nll_loss(out, batch.labels).backward()
+        self.objective.mean(out, batch.labels).backward()
         host = self.ctx.placement.host_of(batch.client)
         send_cut_grad(self.ctx.channel, host, round_, batch.client, batch.slot, z.grad)
         opt.step()
-        return StepLoss(batch.client, nll_sum(out, batch.labels), len(batch.labels))
+        return StepLoss(batch.client, loss_sum(self.objective, out, batch.labels),
+                        len(batch.labels))
 
 
 class SplitFedV1(SplitFed):

@@ -112,6 +112,8 @@ class ServerLoop:
         prev = self.log.records[-1] if self.log.records else None
         record = (round_record(self.cfg, round_, report, acc, loss, round_s, prev)
                   | {"participants": self.role.participants} | self.role.algo.round_metrics())
+        if self.role.algo.objective.perplexity:
+            record["test_ppl"] = None if loss is None else math.exp(loss)
         self.log.append(record)
         check_losses_finite(record)
         self.tb.log_round(record)

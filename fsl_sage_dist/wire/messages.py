@@ -61,13 +61,15 @@ def send_smashed(channel: Channel, round_: int, batch: SmashedBatch) -> None:
 
 
 def recv_smashed(channel: Channel, host: int, round_: int, client: int, slot: int,
-                 cut_shape: tuple[int, ...], max_rows: int) -> SmashedBatch:
+                 cut_shape: tuple[int, ...], max_rows: int,
+                 label_shape: tuple[int, ...] = ()) -> SmashedBatch:
     """A smashed batch of at most `max_rows` (train.batch_size) rows: a peer cannot make the
-    server allocate more than one batch's worth per message."""
+    server allocate more than one batch's worth per message. Each row has labels of
+    `label_shape` (a class id: (); a language model's next-token targets: (T,))."""
     z = _recv_compressed(channel, host, Kind.SMASHED, round_, client, slot, (-1, *cut_shape),
                          "activations", "up", max_rows)
     y = channel.recv(host, Expect(Kind.LABELS, round_, client, slot, (torch.int64,),
-                                  (z.shape[0],)), "labels", "up")
+                                  (z.shape[0], *label_shape)), "labels", "up")
     return SmashedBatch(client, slot, z, y)
 
 
