@@ -24,7 +24,8 @@ class SplitFed(Algorithm):
 
     def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
                       y: torch.Tensor, z: torch.Tensor) -> None:
-        grad = recv_cut_grad(self.ctx.channel, round_, client.id, self.slot(it), tuple(z.shape))
+        grad = recv_cut_grad(self.ctx.channel, round_, client.id, self.slot(it), tuple(z.shape),
+                             y.dim())
         client.optimizer.zero_grad(set_to_none=True)
         z.backward(grad)
         client.optimizer.step()
@@ -39,7 +40,8 @@ class SplitFed(Algorithm):
         opt.zero_grad(set_to_none=True)
         self.objective.mean(out, batch.labels).backward()
         host = self.ctx.placement.host_of(batch.client)
-        send_cut_grad(self.ctx.channel, host, round_, batch.client, batch.slot, z.grad)
+        send_cut_grad(self.ctx.channel, host, round_, batch.client, batch.slot, z.grad,
+                      batch.labels.dim())
         opt.step()
         return StepLoss(batch.client, loss_sum(self.objective, out, batch.labels),
                         len(batch.labels))
