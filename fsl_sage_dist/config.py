@@ -233,9 +233,14 @@ class RuntimeConfig:
 class EvalConfig:
     every: int = 1
     """Evaluate every this many rounds; the last round is always evaluated."""
+    decode_samples: int = 8
+    """Text datasets: distinct test MRs greedily decoded at each evaluation for the slot error
+    rate (test_ser); 0 = none. Decoding costs a forward pass per token (no key/value cache)."""
 
     def __post_init__(self) -> None:
         _check(self.every >= 1, "eval.every", self.every, "an integer >= 1")
+        _check(self.decode_samples >= 0, "eval.decode_samples", self.decode_samples,
+               "an integer >= 0")
 
 
 NAME_MAX_BYTES = 255

@@ -131,3 +131,43 @@ def test_a_language_model_on_images_is_one_line(tmp_path, capsys, no_spawn):
     line = one_line_error(capsys, "model.name=gpt2", "data.name=synthetic",
                           f"output.dir={tmp_path}")
     assert "model.name='gpt2' cannot train on data.name='synthetic'" in line
+
+
+def test_slot_errors_count_the_values_a_text_leaves_out():
+    from fsl_sage_dist.data.e2e import slot_errors
+
+    mr = "name[Aromi], eatType[pub], area[riverside], familyFriendly[yes]"
+    assert slot_errors(mr, "Aromi is a pub by the riverside.") == (0, 3)
+    assert slot_errors(mr, "aromi is a PUB.") == (1, 3)
+    assert slot_errors(mr, "") == (3, 3)
+
+
+class Oracle(torch.nn.Module):
+    """Predicts each row's continuation from the test set itself (a perfect model), or EOS
+    right away (a silent one)."""
+
+    def __init__(self, test, silent: bool) -> None:
+        super().__init__()
+        self.test, self.silent = test, silent
+        self.register_buffer("anchor", torch.zeros(1))
+
+    def forward(self, ids):
+        logits = torch.zeros(*ids.shape, self.test.num_classes)
+        for b, row in enumerate(ids):
+            match = next(i for i in range(len(self.test)) if torch.equal(
+                self.test.ids[i, : len(self.test.prompt_ids(i))],
+                row[: len(self.test.prompt_ids(i))]))
+            future = self.test.ids[match, 1:].tolist() + [BYTES.eos_id]
+            for t in range(ids.shape[1]):
+                eos = self.silent or self.test.targets[match, t] == IGNORE and t >= len(
+                    self.test.prompt_ids(match))
+                logits[b, t, BYTES.eos_id if eos else future[t]] = 1
+        return logits
+
+
+def test_greedy_decoding_scores_a_perfect_model_0_and_a_silent_one_1():
+    from fsl_sage_dist.runtime.text_eval import slot_error_rate
+
+    test = synthetic("test", size=6, seq_len=256)
+    assert slot_error_rate(Oracle(test, silent=False), test, 3) == 0
+    assert slot_error_rate(Oracle(test, silent=True), test, 3) == 1

@@ -33,7 +33,7 @@ def llm_config(tmp_path, *overrides: str):
                         f"data.synthetic_size=[{TRAIN}, {TEST}]", f"data.seq_len={SEQ}",
                         f"train.batch_size={B}", f"fsl.server_interval={Q}",
                         "fsl.align_interval=1", "fsl.align_epochs=2", "fsl.align_batch_size=8",
-                        "fsl.store_size=16", *overrides)
+                        "fsl.store_size=16", "eval.decode_samples=2", *overrides)
 
 
 def closed_form_round(algorithm: str, dtype: str) -> dict[str, dict[str, int]]:
@@ -72,6 +72,7 @@ def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(tmp_p
     for rec in records:
         assert math.isfinite(rec["test_loss"]) and 0 <= rec["test_acc"] <= 1
         assert rec["test_ppl"] == pytest.approx(math.exp(rec["test_loss"]))
+        assert 0 <= rec["test_ser"] <= 1
         expected = closed_form_round(algorithm, dtype)
         assert {c: rec["bytes"][c] for c in expected} == expected, rec["round"]
     handed = b"".join(e["tensor"].numpy().tobytes() for log in traffic[1:] for e in log

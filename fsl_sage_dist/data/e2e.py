@@ -56,6 +56,15 @@ E2E_TRAIN_SIZE = 42061
 _SLOT_RE = re.compile(r"(\w+)\[(.*?)\]")
 
 
+def slot_errors(mr_text_: str, generated: str) -> tuple[int, int]:
+    """(missing slot values, slot values) of one generated text: a value counts as realised
+    when it appears in the text, case-insensitively; familyFriendly (yes/no, phrased freely) is
+    left out, as the E2E semantic scripts only match it by pattern."""
+    values = [v for slot, v in parse_mr(mr_text_).items() if slot != "familyFriendly"]
+    text = generated.lower()
+    return sum(v.lower() not in text for v in values), len(values)
+
+
 def mr_text(mr: dict[str, str]) -> str:
     return ", ".join(f"{slot}[{mr[slot]}]" for slot in SLOTS if slot in mr)
 

@@ -44,6 +44,7 @@ class TokenSet:
     """Number of groups in `labels`."""
     prompts: list[str]
     references: list[str]
+    tokenizer: Tokenizer
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -56,7 +57,13 @@ class TokenSet:
         keep = indices.tolist()
         return TokenSet(self.ids[indices], self.targets[indices], self.labels[indices],
                         self.num_classes, self.partition_classes,
-                        [self.prompts[i] for i in keep], [self.references[i] for i in keep])
+                        [self.prompts[i] for i in keep], [self.references[i] for i in keep],
+                        self.tokenizer)
+
+    def prompt_ids(self, i: int) -> list[int]:
+        """Row i's input ids up to its first target: the prompt, as the model sees it."""
+        first_target = int((self.targets[i] != IGNORE).nonzero()[0])
+        return self.ids[i, : first_target + 1].tolist()
 
     def batch(self, indices: torch.Tensor,
               augment: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,4 +77,4 @@ def make_token_set(tokenizer: Tokenizer, prompts: list[str], references: list[st
     ids = torch.tensor([r[0] for r in rows], dtype=torch.int64).reshape(-1, seq_len)
     targets = torch.tensor([r[1] for r in rows], dtype=torch.int64).reshape(-1, seq_len)
     return TokenSet(ids, targets, torch.tensor(groups, dtype=torch.int64), tokenizer.vocab_size,
-                    num_groups, list(prompts), list(references))
+                    num_groups, list(prompts), list(references), tokenizer)

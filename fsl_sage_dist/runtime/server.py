@@ -21,6 +21,7 @@ from ..data.client_data import batches_per_epoch
 from ..models.objective import CLASSIFICATION, Objective
 from ..placement import participants
 from ..wire import flatten_state, load_flat_state, recv_smashed, recv_state
+from .text_eval import slot_error_rate
 
 
 @torch.no_grad()
@@ -113,6 +114,15 @@ class ServerRole:
         self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])
         self.ctx.channel.flush()
         return losses, time.perf_counter() - start, time.process_time() - start_cpu
+
+    def slot_error_rate(self) -> float | None:
+        """Of greedy decodes of fixed test MRs (text datasets; None when eval.decode_samples
+        is 0)."""
+        samples = self.cfg.eval.decode_samples
+        if not samples:
+            return None
+        self.on_status("decoding")
+        return slot_error_rate(self.algo.eval_model(self.global_client), self.test, samples)
 
     def evaluate(self) -> tuple[float, float]:
         self.on_status("evaluating")
