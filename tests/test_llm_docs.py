@@ -1,0 +1,31 @@
+"""The LLM tables in docs/llm.md (and the README) say what the JSON files the benchmarks wrote
+say."""
+
+from __future__ import annotations
+
+from test_readme_numbers import NAMES, docs, tables
+
+BYTES_HEADER = ("algorithm | activations | cut grads | client model | aux model | payload | "
+                "labels (wire) | reference counter | reference / ours")
+
+
+def test_paper_scale_bytes_table_is_the_benchmark_output():
+    rows = tables("Bytes at the paper's scale")[BYTES_HEADER]
+    result = {r["algorithm"]: r for r in docs("llm_bytes.json")["rows"]}
+    assert [NAMES[row[0]] for row in rows] == list(result)
+    for row in rows:
+        got = result[NAMES[row[0]]]
+        ours, reference = got["ours_mib"], got["reference_mib"]
+        assert row[1:] == [f"{ours['activations']:,.1f}", f"{ours['cut_grads']:,.1f}",
+                           f"{ours['client_model']:,.2f}", f"{ours['aux_model']:,.2f}",
+                           f"{ours['payload']:,.1f}", f"{ours['labels']:,.1f}",
+                           f"{reference:,.1f}", f"{reference / ours['payload']:.1f}x"]
+
+
+def test_readme_llm_table_is_the_benchmark_output():
+    rows = tables("LLM split fine-tuning")["algorithm | payload MiB per round | reference counter"]
+    result = {r["algorithm"]: r for r in docs("llm_bytes.json")["rows"]}
+    assert [NAMES[row[0]] for row in rows] == list(result)
+    for row in rows:
+        got = result[NAMES[row[0]]]
+        assert row[1:] == [f"{got['ours_mib']['payload']:,.1f}", f"{got['reference_mib']:,.1f}"]
