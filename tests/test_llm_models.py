@@ -118,3 +118,15 @@ def test_a_cut_must_leave_blocks_on_both_sides():
         build_split_model("gpt2", (SEQ,), VOCAB, gpt2=GPT2Spec(cut_blocks=4))
     with pytest.raises(ValueError, match="data.seq_len=300 exceeds the model's context of 256"):
         build_split_model("gpt2", (300,), VOCAB)
+
+
+def test_a_model_built_on_the_meta_device_has_the_same_byte_counts():
+    """benchmarks/llm_bytes.py sizes GPT-2 medium this way, without drawing a weight."""
+    from fsl_sage_dist.algorithms.expected_bytes import ModelBytes
+
+    spec = GPT2Spec(cut_blocks=2, aux_blocks=2)
+    real = build_split_model("gpt2", (SEQ,), VOCAB, gpt2=spec)
+    with torch.device("meta"):
+        meta = build_split_model("gpt2", (SEQ,), VOCAB, gpt2=spec)
+    assert ModelBytes.of(meta) == ModelBytes.of(real)
+    assert ModelBytes.of(real).scale_rows == SEQ  # int8 scales: one pair per token

@@ -16,7 +16,9 @@ pytest.importorskip("transformers")
 from harness import CLIENT_TRAFFIC_OPS, read_metrics, small_config, spawn_job  # noqa: E402
 from test_llm_models import D, LAYERS, aux_nbytes, lora_nbytes  # noqa: E402
 
+from fsl_sage_dist.algorithms.expected_bytes import ModelBytes  # noqa: E402
 from fsl_sage_dist.config import load_config  # noqa: E402
+from fsl_sage_dist.runtime.dry_run import round_payload  # noqa: E402
 from fsl_sage_dist.runtime.in_process import run_in_process  # noqa: E402
 from fsl_sage_dist.runtime.server import evaluate  # noqa: E402
 from fsl_sage_dist.runtime.worker import build_template, load_split  # noqa: E402
@@ -66,6 +68,7 @@ def encodings(ids: torch.Tensor) -> list[bytes]:
 def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(tmp_path, algorithm,
                                                                             dtype):
     cfg = llm_config(tmp_path, f"algorithm={algorithm}", f"wire.activation_dtype={dtype}")
+    sizes = ModelBytes.of(build_template(cfg, load_split(cfg, "train")))
     traffic = spawn_job(cfg, record_dir=tmp_path / "traffic", keep_tensors=True)
     records = read_metrics(cfg.run_dir)
     assert [r["round"] for r in records] == [0, 1]
@@ -75,6 +78,9 @@ def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(tmp_p
         assert 0 <= rec["test_ser"] <= 1
         expected = closed_form_round(algorithm, dtype)
         assert {c: rec["bytes"][c] for c in expected} == expected, rec["round"]
+        # ... and to the closed form that --dry-run and benchmarks/llm_bytes.py print
+        planned = round_payload(cfg, [TRAIN // 4] * 4, sizes, aligned=True)
+        assert planned == {c: rec["bytes"][c] for c in planned}
     handed = b"".join(e["tensor"].numpy().tobytes() for log in traffic[1:] for e in log
                       if e["op"] not in ("recv", "irecv"))
     train = load_split(cfg, "train")
