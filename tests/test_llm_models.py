@@ -130,3 +130,16 @@ def test_a_model_built_on_the_meta_device_has_the_same_byte_counts():
         meta = build_split_model("gpt2", (SEQ,), VOCAB, gpt2=spec)
     assert ModelBytes.of(meta) == ModelBytes.of(real)
     assert ModelBytes.of(real).scale_rows == SEQ  # int8 scales: one pair per token
+
+
+def test_client_copies_share_the_frozen_weights_and_own_their_lora():
+    from fsl_sage_dist.models import clone
+
+    model = build_split_model("gpt2", (SEQ,), VOCAB)
+    one, two = clone(model.client), clone(model.client)
+    assert one.wte.weight is two.wte.weight is model.client.wte.weight
+    lora = [(a, b) for a, b in zip(one.parameters(), two.parameters())]
+    assert lora and all(a is not b and torch.equal(a, b) for a, b in lora)
+    resnet = build_split_model("resnet18", (3, 32, 32), 10)  # no frozen tensors: a plain copy
+    assert all(a is not b for a, b in zip(clone(resnet.client).state_dict().values(),
+                                          resnet.client.state_dict().values()))

@@ -14,7 +14,6 @@ evaluation, metrics. An algorithm says only what differs:
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,7 +22,7 @@ from torch import nn
 
 from ..config import Config
 from ..data import ClientData
-from ..models import SplitModel
+from ..models import SplitModel, clone
 from ..models.objective import Objective
 from ..placement import Placement
 from ..wire import Channel, SmashedBatch
@@ -138,7 +137,7 @@ class Algorithm:
 
     def client_module(self) -> nn.Module:
         """The module a client trains and averages as `client_model` (FedAvg: the full model)."""
-        return copy.deepcopy(self.template.client)
+        return clone(self.template.client)
 
     def new_client(self, cid: int, data: ClientData) -> VirtualClient:
         model = self.client_module().to(self.ctx.device)
@@ -166,7 +165,7 @@ class Algorithm:
         """Build server-side state (the driver calls this on rank 0 only)."""
 
     def new_server(self) -> tuple[nn.Module, torch.optim.Optimizer]:
-        model = copy.deepcopy(self.template.server).to(self.ctx.device)
+        model = clone(self.template.server).to(self.ctx.device)
         return model, adam(model, self.cfg.train.lr, self.cfg.train.weight_decay)
 
     def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss | None:

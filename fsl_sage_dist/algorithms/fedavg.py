@@ -6,11 +6,11 @@ smashed data moves; the full model goes up and down once per participating clien
 
 from __future__ import annotations
 
-import copy
 
 import torch
 from torch import nn
 
+from ..models import clone
 from .base import Algorithm, StepLoss, VirtualClient, loss_sum
 
 
@@ -18,7 +18,7 @@ class FedAvg(Algorithm):
     name = "fedavg"
 
     def client_module(self) -> nn.Module:
-        return copy.deepcopy(self.template.full())
+        return clone(self.template.full())
 
     def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
                       y: torch.Tensor, z: torch.Tensor) -> StepLoss:

@@ -14,14 +14,13 @@ only on the server (with a persistent Adam there) and never averaged.
 
 from __future__ import annotations
 
-import copy
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..models import SplitModel
+from ..models import SplitModel, clone
 from ..seeding import torch_generator
 from ..threads import borrowed_cores
 from ..wire import (SERVER_RANK, PendingRecv, SmashedBatch, flatten_state, irecv_state,
@@ -122,7 +121,7 @@ class FSLSAGE(LazyServerAlgorithm):
     def _server_aux(self, client: int) -> ServerAux:
         """Created on a client's first upload, so memory grows with clients actually seen."""
         if client not in self.per_client:
-            aux = copy.deepcopy(self.template.aux).to(self.ctx.device)
+            aux = clone(self.template.aux).to(self.ctx.device)
             self.per_client[client] = ServerAux(aux, self.cfg.fsl.aux_lr, self.cfg.fsl.store_size)
         return self.per_client[client]
 

@@ -8,13 +8,13 @@ differ only in how the auxiliary head is trained.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..data import ClientData
+from ..models import clone
 from ..models.objective import CLASSIFICATION, Objective
 from ..wire import SmashedBatch
 from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, loss_sum, pair_state
@@ -52,7 +52,7 @@ class LazyServerAlgorithm(Algorithm):
 
     def new_client(self, cid: int, data: ClientData) -> VirtualClient:
         client = super().new_client(cid, data)
-        client.aux = copy.deepcopy(self.template.aux).to(self.ctx.device)
+        client.aux = clone(self.template.aux).to(self.ctx.device)
         return client
 
     def setup_server(self) -> None:

@@ -8,12 +8,12 @@ shared model that serves clients one whole turn at a time (v2).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
 from torch import nn
 
+from ..models import clone
 from ..wire import SmashedBatch, flatten_state, load_flat_state, recv_cut_grad, send_cut_grad
 from .averaging import average_flat
 from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, loss_sum, pair_state
@@ -54,7 +54,7 @@ class SplitFedV1(SplitFed):
 
     def setup_server(self) -> None:
         self.copies = [self.new_server() for _ in range(self.cfg.clients.num)]
-        self.averaged_server = copy.deepcopy(self.copies[0][0])
+        self.averaged_server = clone(self.copies[0][0])
 
     def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
         return self.copies[client]
