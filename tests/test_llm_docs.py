@@ -29,3 +29,19 @@ def test_readme_llm_table_is_the_benchmark_output():
     for row in rows:
         got = result[NAMES[row[0]]]
         assert row[1:] == [f"{got['ours_mib']['payload']:,.1f}", f"{got['reference_mib']:,.1f}"]
+
+
+def test_tiny_setting_table_is_the_benchmark_output():
+    result = docs("bytes_to_accuracy_llm_tiny.json")
+    target = f"{result['targets'][-1]:g}"
+    header = ("algorithm | final test loss | final next-token acc | slot error rate | "
+              f"payload MiB to acc {target} | total payload MiB | s/round")
+    rows = tables("The tiny setting")[header]
+    assert [NAMES[row[0]] for row in rows] == list(result["runs"])
+    for row in rows:
+        got = result["runs"][NAMES[row[0]]]
+        reached = got["payload_mib_to"][target]
+        assert row[1:] == [f"{got['final_loss']:.3f}", f"{got['final_acc']:.3f}",
+                           f"{got['final_ser']:.2f}",
+                           "not reached" if reached is None else f"{reached:.1f}",
+                           f"{got['total_payload_mib']:.1f}", f"{got['s_per_round']:.1f}"]

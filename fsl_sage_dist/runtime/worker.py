@@ -23,8 +23,8 @@ from ..checkpoint import (CheckpointError, load_rank_state, rank_file, read_mani
 from ..config import Config, config_to_dict, to_toml
 from ..data import (ClientData, ImageSet, limit_indices, load_dataset, partition_indices,
                     partition_summary)
-from ..metrics import MIB, MetricsError, write_json
 from ..llm_options import gpt2_spec
+from ..metrics import MIB, MetricsError, write_json
 from ..models import SplitModel, build_split_model
 from ..placement import Placement
 from ..threads import set_threads
