@@ -158,3 +158,15 @@ def test_resumed_llm_run_equals_uninterrupted(tmp_path):
     resumed = llm_config(tmp_path, *common, "rounds=3", "output.name=resumed")
     spawn_job(resumed)
     assert_same_results(straight.run_dir, resumed.run_dir)
+
+
+def test_perplexity_and_slot_error_rate_go_to_tensorboard():
+    from fsl_sage_dist.tensorboard import round_scalars
+
+    record = {"test_acc": 0.2, "test_loss": 4.5, "train_loss": 4.6, "round_s": 1.0,
+              "round_payload_bytes": 0, "round_wire_bytes": 0, "cum_payload_bytes": 0,
+              "cum_wire_bytes": 0, "bytes": {}, "test_ppl": math.exp(4.5), "test_ser": 0.75}
+    scalars = round_scalars(record)
+    assert scalars["eval/ppl"] == pytest.approx(math.exp(4.5))
+    assert scalars["eval/slot_error_rate"] == 0.75
+    assert "eval/ppl" not in round_scalars(record | {"test_ppl": None, "test_ser": None})
