@@ -64,6 +64,9 @@ def round_scalars(record: dict[str, Any]) -> dict[str, float]:
         "comm/cum_payload_mib": record["cum_payload_bytes"] / MIB,
         "comm/cum_wire_mib": record["cum_wire_bytes"] / MIB,
         "time/round_s": record["round_s"],
+        # language models only (docs/llm.md)
+        "eval/ppl": record.get("test_ppl"),
+        "eval/slot_error_rate": record.get("test_ser"),
     }
     for category, by_direction in record["bytes"].items():
         for direction, nbytes in by_direction.items():

@@ -113,6 +113,9 @@ class ServerLoop:
         prev = self.log.records[-1] if self.log.records else None
         record = (round_record(self.cfg, round_, report, acc, loss, round_s, prev)
                   | {"participants": result.participants} | self.role.algo.round_metrics())
+        if self.role.algo.objective.perplexity:  # a language model
+            record["test_ppl"] = None if loss is None else math.exp(loss)
+            record["test_ser"] = None if loss is None else self.role.slot_error_rate()
         self.log.append(record)
         check_losses_finite(record)
         self.tb.log_round(record)
