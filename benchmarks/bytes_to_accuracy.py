@@ -4,6 +4,7 @@
     python benchmarks/bytes_to_accuracy.py --model resnet18 --rounds 20 --out runs/b2a_resnet
     python benchmarks/bytes_to_accuracy.py --algorithms cse_fsl fsl_sage --dtypes bf16 int8
     python benchmarks/bytes_to_accuracy.py --seeds 200 201 202 --json docs/b2a_seeds.json
+    python benchmarks/bytes_to_accuracy.py --model gpt2 --rounds 10 --targets 0.15 0.18
 
 Runs `fsl-sage run configs/fmnist_<algorithm>.toml` for each algorithm (Fashion-MNIST, 10 iid
 clients, same seed; checkpointed every round, so an interrupted benchmark continues where it
@@ -11,6 +12,10 @@ stopped and finished runs are not redone), then prints final/best test accuracy,
 wire MiB to first reach each target accuracy, total MiB, seconds per round, and the ratios
 FSL-SAGE / CSE-FSL and FSL-SAGE / SplitFed-v1 of MiB to target. The table is also written as
 JSON next to the run folders (OUT/bytes_to_accuracy.json).
+
+With --model gpt2 the runs are configs/llm_tiny_<algorithm>.toml instead (split LoRA
+fine-tuning of the tiny GPT-2 on offline E2E-like data, docs/llm.md): accuracy is next-token
+accuracy, and the rows also give the final test loss (token cross-entropy) and slot error rate.
 
 With --dtypes, FSL-SAGE also runs with each given `wire.activation_dtype` (folders
 fsl_sage_<dtype>), and a second table gives, per dtype, the accuracy (and its difference from
@@ -52,8 +57,9 @@ def run_algorithm(algorithm: str, args: argparse.Namespace, dtype: str = "fp32",
     if args.model == "resnet18":
         # train.batch_size unset: resnet18's default, 256 (ALGORITHMS.md decision 16)
         overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet"]
-    cmd = [sys.executable, "-m", "fsl_sage_dist", "run",
-           str(ROOT / "configs" / f"fmnist_{algorithm}.toml"), *overrides]
+    config = f"llm_tiny_{algorithm}" if args.model == "gpt2" else f"fmnist_{algorithm}"
+    cmd = [sys.executable, "-m", "fsl_sage_dist", "run", str(ROOT / "configs" / f"{config}.toml"),
+           *overrides]
     if finished(out / name, args.rounds):
         print(f"== {algorithm}: {out / name} already has {args.rounds} rounds", flush=True)
         return out / name
@@ -78,6 +84,9 @@ def summarize_run(run: Run, targets: list[float]) -> dict[str, Any]:
         "total_payload_mib": run.payload_mib,
         "total_wire_mib": run.records[-1]["cum_wire_bytes"] / MIB,
         "s_per_round": run.s_per_round,
+        "final_loss": run.evaluated[-1]["test_loss"] if run.evaluated else None,
+        **({"final_ser": run.evaluated[-1]["test_ser"]}
+           if run.evaluated and "test_ser" in run.evaluated[-1] else {}),
     }
 
 
@@ -215,6 +224,10 @@ def one_seed(args: argparse.Namespace, seed: int | None) -> dict[str, Any]:
     rows = {a: summarize_run(run, args.targets) for a, run in runs.items()}
     print(f"\n{'' if seed is None else f'seed {seed}'}")
     print(table(rows, args.targets))
+    if args.model == "gpt2":
+        print(align([["algorithm", "final test loss", "final slot error rate"],
+                     *[[a, f"{r['final_loss']:.4f}", f"{r.get('final_ser', float('nan')):.3f}"]
+                       for a, r in rows.items()]]))
     extra = comparisons(rows, runs, args.targets)
     for name, value in extra.items():
         print(f"{name}: {json.dumps(value)}")
@@ -231,7 +244,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--train-limit", type=int, default=0,
                         help="data.train_limit: total training samples (0 = all 60,000)")
-    parser.add_argument("--model", choices=("simple_conv", "resnet18"), default="simple_conv")
+    parser.add_argument("--model", choices=("simple_conv", "resnet18", "gpt2"),
+                        default="simple_conv")
     parser.add_argument("--hosts", type=int, default=2, help="launch.client_hosts")
     parser.add_argument("--targets", type=float, nargs="+", default=[0.80, 0.85])
     parser.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS))

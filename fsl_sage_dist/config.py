@@ -60,7 +60,8 @@ class LaunchConfig:
 
 @dataclass
 class DataConfig:
-    name: Literal["synthetic", "fashion_mnist", "cifar10", "cifar100"] = "fashion_mnist"
+    name: Literal["synthetic", "fashion_mnist", "cifar10", "cifar100", "e2e_synthetic",
+                  "e2e_nlg"] = "fashion_mnist"
     root: str = ""
     """Folder holding an existing copy of the dataset; empty = well-known places, then download."""
     partition: Literal["iid", "shards", "dirichlet", "dirichlet_equal"] = "iid"
@@ -79,8 +80,11 @@ class DataConfig:
     """[train, test] samples of the synthetic dataset."""
     augment: bool = False
     """Random crop + horizontal flip on training batches (meant for CIFAR)."""
+    seq_len: int = 256
+    """Tokens per row of a text dataset (e2e_*): prompt + target, right-padded or cut."""
 
     def __post_init__(self) -> None:
+        _check(self.seq_len >= 2, "data.seq_len", self.seq_len, "an integer >= 2")
         _check(self.alpha > 0, "data.alpha", self.alpha, "a number > 0")
         _check(self.shards_per_client >= 1, "data.shards_per_client", self.shards_per_client,
                "an integer >= 1")
@@ -94,15 +98,47 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    name: Literal["simple_conv", "resnet18"] = "simple_conv"
+    name: Literal["simple_conv", "resnet18", "gpt2"] = "simple_conv"
     cut: Literal["layer1", "layer2", "layer3"] = "layer2"
     """Last ResNet layer on the client (resnet18 only)."""
     stem: Literal["imagenet", "cifar"] = "imagenet"
     """ResNet stem: 7x7/2 conv + max-pool (the paper's) or 3x3/1 conv without pooling."""
+    gpt2_config: Literal["tiny", "small", "medium"] = "tiny"
+    """GPT-2 shape (gpt2 only): tiny = 4 blocks, d 128, 4 heads, context 256 (for CPU);
+    small and medium = OpenAI's. Ignored when `pretrained` is set."""
+    cut_blocks: int = 1
+    """Transformer blocks on the client (gpt2 only); the server has the rest."""
+    aux_blocks: int = 3
+    """Transformer blocks of the aux head (gpt2 only)."""
+    pretrained: str = ""
+    """gpt2 only: a folder written by transformers' `save_pretrained` (its tokenizer, if saved
+    there, replaces the byte-level one), or a hub name where a network exists; empty = weights
+    drawn from the seed."""
+
+    def __post_init__(self) -> None:
+        for key in ("cut_blocks", "aux_blocks"):
+            value = getattr(self, key)
+            _check(value >= 1, f"model.{key}", value, "an integer >= 1")
 
 
-# The paper's batch size per model (ALGORITHMS.md decisions 11 and 16).
-DEFAULT_BATCH_SIZE = {"simple_conv": 128, "resnet18": 256}
+@dataclass
+class LoRAConfig:
+    """LoRA on the attention query and value projections of a language model (gpt2 only)."""
+
+    r: int = 4
+    alpha: float = 32.0
+    dropout: float = 0.0
+    """The reference uses 0.1; dropout draws from torch's global generator, so a run with
+    dropout > 0 is not bitwise reproducible (nor layout-invariant)."""
+
+    def __post_init__(self) -> None:
+        _check(self.r >= 1, "lora.r", self.r, "an integer >= 1")
+        _check(self.alpha > 0, "lora.alpha", self.alpha, "a number > 0")
+        _check(0 <= self.dropout < 1, "lora.dropout", self.dropout, "a number in [0, 1)")
+
+
+# The paper's batch size per model (ALGORITHMS.md decisions 11 and 16; 6.3 for gpt2).
+DEFAULT_BATCH_SIZE = {"simple_conv": 128, "resnet18": 256, "gpt2": 8}
 
 
 @dataclass
@@ -205,9 +241,14 @@ class RuntimeConfig:
 class EvalConfig:
     every: int = 1
     """Evaluate every this many rounds; the last round is always evaluated."""
+    decode_samples: int = 8
+    """Text datasets: distinct test MRs greedily decoded at each evaluation for the slot error
+    rate (test_ser); 0 = none. Decoding costs a forward pass per token (no key/value cache)."""
 
     def __post_init__(self) -> None:
         _check(self.every >= 1, "eval.every", self.every, "an integer >= 1")
+        _check(self.decode_samples >= 0, "eval.decode_samples", self.decode_samples,
+               "an integer >= 0")
 
 
 @dataclass
@@ -333,6 +374,7 @@ class Config:
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoRAConfig = field(default_factory=LoRAConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     fsl: FSLConfig = field(default_factory=FSLConfig)
     wire: WireConfig = field(default_factory=WireConfig)

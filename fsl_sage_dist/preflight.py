@@ -24,16 +24,52 @@ import torch
 
 from .checkpoint import read_manifest
 from .config import Config, ConfigError
-from .data import check_dataset_available, check_partition_sizes, dataset_shape, train_size
-from .models import build_split_model
+from .data import (TEXT_DATASETS, check_dataset_available, check_partition_sizes,
+                   dataset_shape, train_size)
+from .data.sources import can_reach
+from .llm_options import gpt2_spec
+from .models import LANGUAGE_MODELS, build_split_model
 
 
 def check_inputs(cfg: Config) -> None:
+    _check_language_model(cfg)
     _check_data_root(cfg)
     check_dataset_available(cfg.data.name, cfg.data.root)
     _check_partition(cfg)
     _check_model(cfg)
     check_run_dir(cfg)
+
+
+HUB_URL = "https://huggingface.co"
+
+
+def _check_language_model(cfg: Config) -> None:
+    """A language model needs a text dataset (and the reverse), transformers, and pretrained
+    weights it can actually reach: a hub name without a network fails here, once."""
+    language = cfg.model.name in LANGUAGE_MODELS
+    if language != (cfg.data.name in TEXT_DATASETS):
+        raise ConfigError(f"model.name={cfg.model.name!r} cannot train on data.name="
+                          f"{cfg.data.name!r}: language models ({', '.join(LANGUAGE_MODELS)}) "
+                          f"take the text datasets ({', '.join(TEXT_DATASETS)}), the other "
+                          "models the image ones")
+    if not language:
+        return
+    try:
+        from transformers import AutoConfig
+    except ImportError:
+        raise ConfigError(f"model.name={cfg.model.name!r} needs Hugging Face transformers: "
+                          "pip install 'fsl-sage-dist[llm]'") from None
+    name = cfg.model.pretrained
+    if not name or Path(name).expanduser().is_dir():
+        return
+    try:  # a hub name: in the local cache, or reachable now (not after minutes of retries)
+        AutoConfig.from_pretrained(name, local_files_only=not can_reach(HUB_URL))
+    except (OSError, ValueError):
+        raise ConfigError(
+            f"model.pretrained={name!r} is not a local folder, and the Hugging Face hub has no "
+            f"such model or cannot be reached from here; on a machine with a network, save it "
+            f"with GPT2LMHeadModel.from_pretrained({name!r}).save_pretrained(FOLDER) (and "
+            "AutoTokenizer likewise), then set model.pretrained=FOLDER") from None
 
 
 def _check_data_root(cfg: Config) -> None:
@@ -58,10 +94,11 @@ def _check_model(cfg: Config) -> None:
     """Build the model once on the data's shape (a fraction of a second): a shape it cannot
     take fails here, not inside every rank."""
     shape, classes = dataset_shape(cfg.data.name, tuple(cfg.data.synthetic_shape),
-                                   cfg.data.num_classes)
+                                   cfg.data.num_classes, seq_len=cfg.data.seq_len,
+                                   pretrained=cfg.model.pretrained)
     try:
         build_split_model(cfg.model.name, shape, classes, cut=cfg.model.cut,
-                          stem=cfg.model.stem, seed=cfg.seed)
+                          stem=cfg.model.stem, seed=cfg.seed, gpt2=gpt2_spec(cfg))
     except ValueError as err:
         raise ConfigError(f"model.name={cfg.model.name!r} cannot take the {cfg.data.name} "
                           f"inputs of shape {list(shape)}: {err}") from None

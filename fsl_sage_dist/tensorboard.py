@@ -71,6 +71,9 @@ def round_scalars(record: dict[str, Any]) -> dict[str, float]:
         "comm/cum_wire_mib": record["cum_wire_bytes"] / MIB,
         "time/round_s": record["round_s"],
         "time/sim_round_s": record.get("sim_round_s"),
+        # language models only (docs/llm.md)
+        "eval/ppl": record.get("test_ppl"),
+        "eval/slot_error_rate": record.get("test_ser"),
     }
     for category, by_direction in record["bytes"].items():
         for direction, nbytes in by_direction.items():

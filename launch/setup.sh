@@ -15,4 +15,4 @@ PYTHON=${PYTHON:-python3}
 # Pinned pair: these torch/torchvision builds import cleanly together.
 .venv/bin/python -c "import torch, torchvision" 2>/dev/null \
     || .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
-.venv/bin/python -m pip install -q -e '.[test,plot]'
+.venv/bin/python -m pip install -q -e '.[test,plot,llm]'

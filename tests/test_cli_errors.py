@@ -42,8 +42,8 @@ def one_line_error(capsys, *args: str) -> str:
 def test_unknown_key_is_one_line_with_a_suggestion(tmp_path, capsys, no_spawn):
     line = one_line_error(capsys, "rouns=3", f"output.dir={tmp_path}")
     assert line == ("error: unknown config key 'rouns'; did you mean 'rounds'? (valid here: "
-                    "algorithm, rounds, seed, clients, launch, data, model, train, fsl, wire, "
-                    "runtime, eval, output, checkpoint, slurm)")
+                    "algorithm, rounds, seed, clients, launch, data, model, lora, train, fsl, "
+                    "wire, runtime, eval, output, checkpoint, slurm)")
     assert not any(tmp_path.iterdir()), "nothing may be written for a bad config"
 
 

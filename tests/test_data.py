@@ -389,7 +389,9 @@ def test_cifar_missing_and_offline_says_how_to_fetch(tmp_path, monkeypatch, name
 
 
 def test_dataset_names_and_shapes():
-    assert DATASET_NAMES == ("synthetic", "fashion_mnist", "cifar10", "cifar100")
+    assert DATASET_NAMES == ("synthetic", "fashion_mnist", "cifar10", "cifar100",
+                             "e2e_synthetic", "e2e_nlg")
+    assert dataset_shape("e2e_synthetic", (1, 28, 28), 10, seq_len=64) == ((64,), 258)
     assert dataset_shape("synthetic", (3, 16, 16), 7) == ((3, 16, 16), 7)
     assert dataset_shape("fashion_mnist", (1, 28, 28), 10) == ((1, 28, 28), 10)
     assert dataset_shape("cifar10", (1, 28, 28), 3) == ((3, 32, 32), 10)

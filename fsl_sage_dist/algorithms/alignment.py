@@ -14,35 +14,37 @@ Fit: sum-reduced squared error between prediction and target, the client's persi
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..models.objective import CLASSIFICATION, Objective
 from .lazy_server import aux_input_grad
 
 
-def per_sample_cut_grads(server: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Gradient of each sample's own NLL w.r.t. its row; server parameters are left untouched."""
+def per_sample_cut_grads(server: nn.Module, z: torch.Tensor, y: torch.Tensor, *,
+                         objective: Objective = CLASSIFICATION) -> torch.Tensor:
+    """Gradient of each sample's own loss w.r.t. its row; server parameters are left untouched."""
     z = z.detach().requires_grad_()
-    (grad,) = torch.autograd.grad(F.nll_loss(server(z), y, reduction="sum"), z)
+    (grad,) = torch.autograd.grad(objective.sum(server(z), y), z)
     return grad
 
 
 def align_aux(aux: nn.Module, optimizer: torch.optim.Optimizer, server: nn.Module,
               z: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int,
-              generator: torch.Generator) -> None:
-    fit_aux(aux, optimizer, z, y, per_sample_cut_grads(server, z, y), epochs, batch_size,
-            generator)
+              generator: torch.Generator, *, objective: Objective = CLASSIFICATION) -> None:
+    targets = per_sample_cut_grads(server, z, y, objective=objective)
+    fit_aux(aux, optimizer, z, y, targets, epochs, batch_size, generator, objective=objective)
 
 
 def fit_aux(aux: nn.Module, optimizer: torch.optim.Optimizer, z: torch.Tensor, y: torch.Tensor,
             targets: torch.Tensor, epochs: int, batch_size: int,
-            generator: torch.Generator) -> None:
+            generator: torch.Generator, *, objective: Objective = CLASSIFICATION) -> None:
     """The fit alone, given per-sample targets: touches only `aux` and `optimizer`, so it may
     run beside the server's other work."""
     for _ in range(epochs):
         order = torch.randperm(len(y), generator=generator).to(z.device)
         for idx in order.split(batch_size):
-            predicted = aux_input_grad(aux, z[idx], y[idx], create_graph=True)
+            predicted = aux_input_grad(aux, z[idx], y[idx], create_graph=True,
+                                       objective=objective)
             loss = (predicted - targets[idx] / len(idx)).pow(2).sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -14,17 +14,16 @@ evaluation, metrics. An algorithm says only what differs:
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config
 from ..data import ClientData
-from ..models import SplitModel
+from ..models import SplitModel, clone
+from ..models.objective import Objective
 from ..placement import Placement
 from ..wire import Channel, SmashedBatch
 
@@ -89,8 +88,9 @@ def load_pair_state(pair: tuple[nn.Module, torch.optim.Optimizer], state: dict[s
     pair[1].load_state_dict(state["optimizer"])
 
 
-def nll_sum(log_probs: torch.Tensor, labels: torch.Tensor) -> float:
-    return float(F.nll_loss(log_probs.detach(), labels, reduction="sum"))
+def loss_sum(objective: Objective, out: torch.Tensor, labels: torch.Tensor) -> float:
+    """The batch's summed per-sample loss, for reporting (no graph)."""
+    return float(objective.sum(out.detach(), labels))
 
 
 class Algorithm:
@@ -101,6 +101,7 @@ class Algorithm:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.template = template
+        self.objective = template.objective
 
     # -- schedule ---------------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ class Algorithm:
 
     def client_module(self) -> nn.Module:
         """The module a client trains and averages as `client_model` (FedAvg: the full model)."""
-        return copy.deepcopy(self.template.client)
+        return clone(self.template.client)
 
     def new_client(self, cid: int, data: ClientData) -> VirtualClient:
         model = self.client_module().to(self.ctx.device)
@@ -169,7 +170,7 @@ class Algorithm:
         """Build server-side state (the driver calls this on rank 0 only)."""
 
     def new_server(self) -> tuple[nn.Module, torch.optim.Optimizer]:
-        model = copy.deepcopy(self.template.server).to(self.ctx.device)
+        model = clone(self.template.server).to(self.ctx.device)
         return model, adam(model, self.cfg.train.lr, self.cfg.train.weight_decay)
 
     def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss | None:

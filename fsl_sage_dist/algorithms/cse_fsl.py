@@ -7,7 +7,6 @@ client models and aux heads are averaged at every round end (so aux heads go up 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..data import ClientData
 from .base import StepLoss, VirtualClient, adam
@@ -27,7 +26,7 @@ class CSEFSL(LazyServerAlgorithm):
                       y: torch.Tensor, z: torch.Tensor) -> StepLoss:
         z_hat = z.detach().requires_grad_()
         client.aux_optimizer.zero_grad(set_to_none=True)
-        loss = F.nll_loss(client.aux(z_hat), y)
+        loss = self.objective.mean(client.aux(z_hat), y)
         loss.backward()
         client.aux_optimizer.step()
         client.optimizer.zero_grad(set_to_none=True)

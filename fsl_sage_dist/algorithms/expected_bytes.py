@@ -14,7 +14,7 @@ from ..models import SplitModel, state_nbytes
 
 LAZY_UPLOADS = ("cse_fsl", "fsl_sage")  # upload every q-th batch; the others upload every batch
 BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
-INT8_ROW_BYTES = 8  # int8 sends a float32 (scale, min) pair per sample (wire/compression.py)
+INT8_ROW_BYTES = 8  # int8 sends a float32 (scale, min) pair per row (wire/compression.py)
 
 
 @dataclass(frozen=True)
@@ -24,17 +24,23 @@ class ModelBytes:
     aux: int
     cut_elements: int
     """Elements of one sample's smashed activations."""
+    scale_rows: int = 1
+    """int8 rows per sample: 1, or a language model's T tokens (one label each)."""
 
     @classmethod
     def of(cls, model: SplitModel) -> ModelBytes:
         return cls(state_nbytes(model.client), state_nbytes(model.server),
-                   state_nbytes(model.aux), math.prod(model.cut_shape))
+                   state_nbytes(model.aux), math.prod(model.cut_shape),
+                   math.prod(model.label_shape))
 
 
-def activation_bytes(rows: int, cut_elements: int, activation_dtype: str) -> int:
-    """Bytes of `rows` samples of smashed activations (or of their cut gradients) on the wire."""
+def activation_bytes(rows: int, cut_elements: int, activation_dtype: str,
+                     scale_rows: int = 1) -> int:
+    """Bytes of `rows` samples of smashed activations (or of their cut gradients) on the wire;
+    int8 adds a (scale, min) pair per row of each sample (`scale_rows` of them)."""
     per_row = cut_elements * BYTES_PER_ELEMENT[activation_dtype]
-    return rows * (per_row + (INT8_ROW_BYTES if activation_dtype == "int8" else 0))
+    scales = INT8_ROW_BYTES * scale_rows if activation_dtype == "int8" else 0
+    return rows * (per_row + scales)
 
 
 def client_round_payload(algorithm: str, batches: list[int], sizes: ModelBytes, q: int,
@@ -51,7 +57,7 @@ def client_round_payload(algorithm: str, batches: list[int], sizes: ModelBytes, 
         interval = q if algorithm in LAZY_UPLOADS else 1
         rows = sum(b for it, b in enumerate(batches) if it % interval == 0)
         bytes_["activations"]["up"] = activation_bytes(rows, sizes.cut_elements,
-                                                       activation_dtype)
+                                                       activation_dtype, sizes.scale_rows)
     if algorithm.startswith("splitfed"):
         bytes_["cut_grads"]["down"] = bytes_["activations"]["up"]
     if algorithm == "cse_fsl":

@@ -6,27 +6,26 @@ smashed data moves; the full model goes up and down once per participating clien
 
 from __future__ import annotations
 
-import copy
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .base import Algorithm, StepLoss, VirtualClient, nll_sum
+from ..models import clone
+from .base import Algorithm, StepLoss, VirtualClient, loss_sum
 
 
 class FedAvg(Algorithm):
     name = "fedavg"
 
     def client_module(self) -> nn.Module:
-        return copy.deepcopy(self.template.full())
+        return clone(self.template.full())
 
     def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
                       y: torch.Tensor, z: torch.Tensor) -> StepLoss:
         client.optimizer.zero_grad(set_to_none=True)
-        F.nll_loss(z, y).backward()
+        self.objective.mean(z, y).backward()
         client.optimizer.step()
-        return StepLoss(client.id, nll_sum(z, y), len(y))
+        return StepLoss(client.id, loss_sum(self.objective, z, y), len(y))
 
     def eval_model(self, client_model: nn.Module) -> nn.Module:
         return client_model

@@ -14,7 +14,6 @@ only on the server (with a persistent Adam there) and never averaged.
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models import SplitModel
+from ..models import SplitModel, clone
 from ..seeding import torch_generator
 from ..threads import borrowed_cores
 from ..wire import (SERVER_RANK, PendingRecv, SmashedBatch, flatten_state, irecv_state,
@@ -35,10 +34,10 @@ from .lazy_server import LazyServerAlgorithm, aux_loss_and_grad, client_aux_loss
 from .smashed_store import SmashedStore
 
 
-def timed(work: Callable[..., Any], *args: Any) -> float:
-    """Run `work(*args)`; its wall seconds (an alignment fit's, for the message log)."""
+def timed(work: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
+    """Run `work(*args, **kwargs)`; its wall seconds (an alignment fit's, for the message log)."""
     start = time.perf_counter()
-    work(*args)
+    work(*args, **kwargs)
     return time.perf_counter() - start
 
 
@@ -105,7 +104,7 @@ class FSLSAGE(LazyServerAlgorithm):
                 flatten_state(client.aux), "down")
             if not self.cfg.fsl.async_align:
                 self._take_new_aux(client)  # this very step uses the new head
-        loss, grad = aux_loss_and_grad(client.aux, z, y)
+        loss, grad = aux_loss_and_grad(client.aux, z, y, objective=self.objective)
         client.optimizer.zero_grad(set_to_none=True)
         z.backward(grad)
         client.optimizer.step()
@@ -135,7 +134,7 @@ class FSLSAGE(LazyServerAlgorithm):
     def _server_aux(self, client: int) -> ServerAux:
         """Created on a client's first upload, so memory grows with clients actually seen."""
         if client not in self.per_client:
-            aux = copy.deepcopy(self.template.aux).to(self.ctx.device)
+            aux = clone(self.template.aux).to(self.ctx.device)
             self.per_client[client] = ServerAux(aux, self.cfg.fsl.aux_lr, self.cfg.fsl.store_size)
         return self.per_client[client]
 
@@ -154,19 +153,20 @@ class FSLSAGE(LazyServerAlgorithm):
             # The one stretch where every host waits for the server: it takes their cores.
             with borrowed_cores(self.cfg):
                 self.fit_s[client] = timed(align_aux, state.aux, state.optimizer, self.server,
-                                           z, y, fsl.align_epochs, fsl.align_batch_size, gen)
+                                           z, y, fsl.align_epochs, fsl.align_batch_size, gen,
+                                           objective=self.objective)
             self._send_aux(round_, client)
             return
         # The snapshot: targets from the server as it is now, and the store's current tensors
         # (appends replace them, never modify them). The fit needs nothing else, so it may run
         # beside later server steps, on this rank's own thread count.
-        targets = per_sample_cut_grads(self.server, z, y)
+        targets = per_sample_cut_grads(self.server, z, y, objective=self.objective)
         if self.fitter is None:
             self.fitter = ThreadPoolExecutor(1, initializer=torch.set_num_threads,
                                              initargs=(torch.get_num_threads(),))
         self.fits.append((client, self.fitter.submit(
             timed, fit_aux, state.aux, state.optimizer, z, y, targets, fsl.align_epochs,
-            fsl.align_batch_size, gen)))
+            fsl.align_batch_size, gen, objective=self.objective)))
 
     def _send_aux(self, round_: int, client: int) -> None:
         send_state(self.ctx.channel, self.ctx.placement.host_of(client), round_, client,

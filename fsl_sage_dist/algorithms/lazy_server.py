@@ -8,29 +8,30 @@ differ only in how the auxiliary head is trained.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data import ClientData
+from ..models import clone
+from ..models.objective import CLASSIFICATION, Objective
 from ..wire import SmashedBatch
-from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, nll_sum, pair_state
+from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, loss_sum, pair_state
 
 
-def aux_input_grad(aux: nn.Module, z: torch.Tensor, y: torch.Tensor,
-                   create_graph: bool = False) -> torch.Tensor:
-    """d NLL_mean(aux(z), y) / d z: the aux head's estimate of the cut-layer gradient."""
-    return aux_loss_and_grad(aux, z, y, create_graph)[1]
+def aux_input_grad(aux: nn.Module, z: torch.Tensor, y: torch.Tensor, create_graph: bool = False,
+                   *, objective: Objective = CLASSIFICATION) -> torch.Tensor:
+    """d loss_mean(aux(z), y) / d z: the aux head's estimate of the cut-layer gradient."""
+    return aux_loss_and_grad(aux, z, y, create_graph, objective=objective)[1]
 
 
 def aux_loss_and_grad(aux: nn.Module, z: torch.Tensor, y: torch.Tensor,
-                      create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """NLL_mean(aux(z), y) and its gradient w.r.t. z."""
+                      create_graph: bool = False, *, objective: Objective = CLASSIFICATION
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """loss_mean(aux(z), y) (NLL for a classifier) and its gradient w.r.t. z."""
     z = z.detach().requires_grad_()
-    loss = F.nll_loss(aux(z), y)
+    loss = objective.mean(aux(z), y)
     (grad,) = torch.autograd.grad(loss, z, create_graph=create_graph)
     return loss, grad
 
@@ -51,7 +52,7 @@ class LazyServerAlgorithm(Algorithm):
 
     def new_client(self, cid: int, data: ClientData) -> VirtualClient:
         client = super().new_client(cid, data)
-        client.aux = copy.deepcopy(self.template.aux).to(self.ctx.device)
+        client.aux = clone(self.template.aux).to(self.ctx.device)
         return client
 
     def setup_server(self) -> None:
@@ -66,9 +67,10 @@ class LazyServerAlgorithm(Algorithm):
     def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
         out = self.server(batch.activations)
         self.server_opt.zero_grad(set_to_none=True)
-        F.nll_loss(out, batch.labels).backward()
+        self.objective.mean(out, batch.labels).backward()
         self.server_opt.step()
-        return StepLoss(batch.client, nll_sum(out, batch.labels), len(batch.labels))
+        return StepLoss(batch.client, loss_sum(self.objective, out, batch.labels),
+                        len(batch.labels))
 
     def eval_model(self, client_model: nn.Module) -> nn.Module:
         return nn.Sequential(client_model, self.server)

@@ -8,16 +8,15 @@ shared model that serves clients one whole turn at a time (v2).
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..models import clone
 from ..wire import SmashedBatch, flatten_state, load_flat_state, recv_cut_grad, send_cut_grad
 from .averaging import average_flat
-from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, nll_sum, pair_state
+from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, loss_sum, pair_state
 
 
 class SplitFed(Algorithm):
@@ -25,7 +24,8 @@ class SplitFed(Algorithm):
 
     def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
                       y: torch.Tensor, z: torch.Tensor) -> None:
-        grad = recv_cut_grad(self.ctx.channel, round_, client.id, self.slot(it), tuple(z.shape))
+        grad = recv_cut_grad(self.ctx.channel, round_, client.id, self.slot(it), tuple(z.shape),
+                             y.dim())
         client.optimizer.zero_grad(set_to_none=True)
         z.backward(grad)
         client.optimizer.step()
@@ -38,11 +38,13 @@ class SplitFed(Algorithm):
         z = batch.activations.requires_grad_()
         out = model(z)
         opt.zero_grad(set_to_none=True)
-        F.nll_loss(out, batch.labels).backward()
+        self.objective.mean(out, batch.labels).backward()
         host = self.ctx.placement.host_of(batch.client)
-        send_cut_grad(self.ctx.channel, host, round_, batch.client, batch.slot, z.grad)
+        send_cut_grad(self.ctx.channel, host, round_, batch.client, batch.slot, z.grad,
+                      batch.labels.dim())
         opt.step()
-        return StepLoss(batch.client, nll_sum(out, batch.labels), len(batch.labels))
+        return StepLoss(batch.client, loss_sum(self.objective, out, batch.labels),
+                        len(batch.labels))
 
 
 class SplitFedV1(SplitFed):
@@ -52,7 +54,7 @@ class SplitFedV1(SplitFed):
 
     def setup_server(self) -> None:
         self.copies = [self.new_server() for _ in range(self.cfg.clients.num)]
-        self.averaged_server = copy.deepcopy(self.copies[0][0])
+        self.averaged_server = clone(self.copies[0][0])
 
     def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
         return self.copies[client]

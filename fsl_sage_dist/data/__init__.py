@@ -10,6 +10,7 @@
 
 from fsl_sage_dist.data.catalog import (
     DATASET_NAMES,
+    TEXT_DATASETS,
     check_dataset_available,
     dataset_shape,
     load_dataset,
@@ -25,13 +26,16 @@ from fsl_sage_dist.data.partition import (
     partition_indices,
 )
 from fsl_sage_dist.data.summary import partition_summary
+from fsl_sage_dist.data.token_set import TokenSet
 
 __all__ = [
     "DATASET_NAMES",
     "PARTITION_NAMES",
+    "TEXT_DATASETS",
     "ClientData",
     "DatasetNotFoundError",
     "ImageSet",
+    "TokenSet",
     "batch_sizes",
     "check_dataset_available",
     "check_partition_sizes",

@@ -49,6 +49,11 @@ class ImageSet:
         return self.images.shape[0]
 
     @property
+    def partition_classes(self) -> int:
+        """The classes partitions and the partition summary are drawn over."""
+        return self.num_classes
+
+    @property
     def input_shape(self) -> tuple[int, int, int]:
         _, channels, height, width = self.images.shape
         return (channels, height, width)

@@ -7,9 +7,12 @@ Plain arguments only: this package knows nothing of ranks, torch.distributed or 
     state_nbytes(model.client)  # 2,740,048 B
 """
 
-from fsl_sage_dist.models.registry import MODEL_NAMES, build_split_model
+from fsl_sage_dist.models.clone import clone
+from fsl_sage_dist.models.gpt2 import GPT2Spec
+from fsl_sage_dist.models.registry import LANGUAGE_MODELS, MODEL_NAMES, build_split_model
 from fsl_sage_dist.models.resnet import CUTS, STEMS
 from fsl_sage_dist.models.sizes import state_nbytes
 from fsl_sage_dist.models.split import SplitModel
 
-__all__ = ["CUTS", "MODEL_NAMES", "STEMS", "SplitModel", "build_split_model", "state_nbytes"]
+__all__ = ["CUTS", "GPT2Spec", "LANGUAGE_MODELS", "MODEL_NAMES", "STEMS", "SplitModel",
+           "build_split_model", "clone", "state_nbytes"]

@@ -6,11 +6,12 @@ from torch import nn
 
 
 def state_nbytes(module: nn.Module) -> int:
-    """Bytes of every parameter and buffer at its own element size.
+    """Bytes of every tensor of the module's `state_dict`, at its own element size: exactly
+    what `wire.flatten_state` sends.
 
-    Buffers count because they travel with the model (BatchNorm running statistics are averaged
-    across clients); `num_batches_tracked` is int64, so 8 B, while float32 tensors are 4 B per
-    element. Parameters shared between submodules are counted once.
+    Persistent buffers count because they travel with the model (BatchNorm running statistics
+    are averaged across clients); `num_batches_tracked` is int64, so 8 B, while float32 tensors
+    are 4 B per element. Non-persistent buffers (a language model's frozen base weights, which
+    every rank builds itself) are not state and never travel.
     """
-    tensors = [*module.parameters(), *module.buffers()]
-    return sum(t.numel() * t.element_size() for t in tensors)
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from fsl_sage_dist.models.objective import CLASSIFICATION, Objective
+
 # Two samples, not one: BatchNorm refuses a single value per channel, and the probe must work
 # for cuts with 1x1 spatial size.
 _PROBE_BATCH = 2
@@ -17,15 +19,22 @@ _PROBE_BATCH = 2
 class SplitModel:
     """A network cut in two, with the auxiliary head that stands in for the server on clients.
 
-    `client`, `server` and `aux` each take a batch and the heads return log-probabilities
-    [B, num_classes]. `cut_shape` is the per-sample shape of the smashed activations that
-    `client` emits and both `server` and `aux` accept, e.g. (3136,) or (128, 4, 4).
+    `client`, `server` and `aux` each take a batch; what the heads emit and how it is scored
+    is the `objective`'s business (log-probabilities [B, num_classes] for classifiers).
+    `cut_shape` is the per-sample shape of the smashed activations that `client` emits and both
+    `server` and `aux` accept, e.g. (3136,), (128, 4, 4) or, for a language model, (T, d).
+    `label_shape` is the per-sample shape of the labels that travel with them: () for a class
+    id, (T,) for next-token targets.
     """
 
     client: nn.Module
     server: nn.Module
     aux: nn.Module
     cut_shape: tuple[int, ...]
+    objective: Objective = CLASSIFICATION
+    label_shape: tuple[int, ...] = ()
+    eval_batch_size: int = 256
+    """Test samples per evaluation batch (a language model's logits are [B, T, vocab])."""
 
     def full(self) -> nn.Module:
         """The unsplit network `server(client(x))`, as used by FedAvg.

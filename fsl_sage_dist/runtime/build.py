@@ -13,6 +13,7 @@ from ..algorithms import REGISTRY, Algorithm, Context
 from ..config import Config
 from ..data import (ClientData, ImageSet, limit_indices, load_dataset, partition_indices,
                     partition_summary)
+from ..llm_options import gpt2_spec
 from ..models import SplitModel, build_split_model
 from ..placement import Placement
 from ..wire import Channel
@@ -27,7 +28,7 @@ def load_split(cfg: Config, split: str) -> ImageSet:
     d = cfg.data
     return load_dataset(d.name, split, root=d.root, synthetic_shape=tuple(d.synthetic_shape),
                         num_classes=d.num_classes, synthetic_size=tuple(d.synthetic_size),
-                        seed=cfg.seed)
+                        seed=cfg.seed, seq_len=d.seq_len, pretrained=cfg.model.pretrained)
 
 
 def partition(cfg: Config, train: ImageSet) -> list[np.ndarray]:
@@ -42,7 +43,8 @@ def partition(cfg: Config, train: ImageSet) -> list[np.ndarray]:
 def build_template(cfg: Config, train: ImageSet) -> SplitModel:
     """The seeded split model of this config: the same weights on every rank."""
     return build_split_model(cfg.model.name, train.input_shape, train.num_classes,
-                             cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
+                             cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed,
+                             gpt2=gpt2_spec(cfg))
 
 
 def build_algorithm(cfg: Config, train: ImageSet, device: torch.device,
@@ -69,6 +71,6 @@ def build_loop(cfg: Config, info: RankInfo, channel: Channel, train: ImageSet) -
     algo = build_algorithm(cfg, train, info.device, channel)
     if info.rank:
         return HostLoop(host_role(cfg, algo, info.rank, train, parts), info)
-    summary = partition_summary(parts, train.labels.numpy(), train.num_classes)
+    summary = partition_summary(parts, train.labels.numpy(), train.partition_classes)
     return ServerLoop(cfg, algo, info, [len(p) for p in parts], load_split(cfg, "test"),
                       summary | {"scheme": cfg.data.partition})

@@ -126,6 +126,9 @@ class ServerLoop:
         record = (round_record(self.cfg, round_, report, acc, loss, round_s, prev)
                   | {"participants": result.participants} | self.role.algo.round_metrics()
                   | self._simulated(log, prev))
+        if self.role.algo.objective.perplexity:  # a language model
+            record["test_ppl"] = None if loss is None else math.exp(loss)
+            record["test_ser"] = None if loss is None else self.role.slot_error_rate()
         self.messages.append(log.to_json())
         self.log.append(record)
         check_losses_finite(record)
