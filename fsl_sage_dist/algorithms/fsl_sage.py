@@ -48,7 +48,10 @@ class ServerAux:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.aux.load_state_dict(state["aux"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.store.activations, self.store.labels = state["activations"], state["labels"]
+        # checkpoints load onto the CPU; the store lives where the server computes
+        device = next(self.aux.parameters()).device
+        self.store.activations, self.store.labels = (
+            None if t is None else t.to(device) for t in (state["activations"], state["labels"]))
 
 
 class FSLSAGE(LazyServerAlgorithm):
