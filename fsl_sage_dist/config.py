@@ -182,7 +182,8 @@ class RuntimeConfig:
     """Bound on every blocking wait; must exceed the longest legitimate one
     (docs/running.md)."""
     threads_per_rank: int = 0
-    """torch intra-op threads per rank; 0 = the machine's cores divided by the world size."""
+    """torch intra-op threads per rank; 0 = the node's cores divided by its ranks
+    (LOCAL_WORLD_SIZE)."""
     verbose: bool = False
     """Let client hosts print their progress too."""
 

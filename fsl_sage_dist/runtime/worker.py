@@ -199,18 +199,19 @@ def _checkpoint_due(cfg: Config, round_: int) -> bool:
     return every > 0 and ((round_ + 1) % every == 0 or round_ == cfg.rounds - 1)
 
 
-def _announce(cfg: Config, info: RankInfo) -> None:
-    """RUN_DIR/ranks/rankK.json says which process on which host is rank K (for operators)."""
+def _announce(cfg: Config, info: RankInfo, threads: int) -> None:
+    """RUN_DIR/ranks/rankK.json says which process on which host is rank K, on what device
+    and with how many intra-op threads (for operators)."""
     folder = cfg.run_dir / "ranks"
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / f"rank{info.rank}.json",
                {"rank": info.rank, "pid": os.getpid(), "host": socket.gethostname(),
-                "backend": info.backend, "device": str(info.device)})
+                "backend": info.backend, "device": str(info.device), "threads": threads})
     error_file(cfg.run_dir, info.rank).unlink(missing_ok=True)  # an earlier attempt's error
 
 
 def _run(cfg: Config, info: RankInfo) -> None:
-    set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
+    threads = set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
     _check_same_config(cfg, info)
     train = load_split(cfg, "train")
     parts = partition(cfg, train)
@@ -222,7 +223,7 @@ def _run(cfg: Config, info: RankInfo) -> None:
     loop = make(cfg, algo, info, train, parts)
     del train  # clients keep only their own rows; the server never trains on inputs
     first_round = _resume(cfg, info, loop)
-    _announce(cfg, info)
+    _announce(cfg, info, threads)
     loop.start(first_round)
     for round_ in range(first_round, cfg.rounds):
         loop.run_round(round_)
