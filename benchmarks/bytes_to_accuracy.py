@@ -32,12 +32,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fsl_sage_dist.algorithms import REGISTRY
 from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import MIB, Run, load_runs
 from fsl_sage_dist.text_table import align
 
 ROOT = Path(__file__).resolve().parent.parent
-ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
+ALGORITHMS = tuple(REGISTRY)
 
 
 def run_algorithm(algorithm: str, args: argparse.Namespace, dtype: str = "fp32",

@@ -49,7 +49,7 @@ def in_process(algorithm: str, args: argparse.Namespace, threads: int) -> dict[s
                       overrides(args, f"{algorithm}_in_process", 1)
                       + [f"runtime.threads_per_rank={threads}"])
     print(f"== {algorithm}: in-process baseline, {threads} thread(s)", flush=True)
-    return timings([r.round_s for r in run_in_process(cfg)])
+    return timings([r["round_s"] for r in run_in_process(cfg)])
 
 
 def distributed(algorithm: str, hosts: int, args: argparse.Namespace) -> dict[str, float]:

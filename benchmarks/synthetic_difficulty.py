@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import torch
 
+from fsl_sage_dist.algorithms import REGISTRY
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.data import load_dataset
 from fsl_sage_dist.data.synthetic import class_means
 from fsl_sage_dist.runtime.in_process import run_in_process
 
 ROOT = Path(__file__).resolve().parent.parent
-ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
+ALGORITHMS = tuple(REGISTRY)
 
 
 def ideal_accuracy(images: torch.Tensor, labels: torch.Tensor, means: torch.Tensor) -> float:
@@ -44,9 +46,10 @@ def nearest_mean_accuracy(train, test) -> float:
 
 
 def two_rounds(algorithm: str) -> list[float]:
-    cfg = load_config(None, ["data.name=synthetic", "rounds=2", f"algorithm={algorithm}",
-                             "runtime.threads_per_rank=1"])
-    return [round(r.test_acc, 4) for r in run_in_process(cfg)]
+    with tempfile.TemporaryDirectory() as out:
+        cfg = load_config(None, ["data.name=synthetic", "rounds=2", f"algorithm={algorithm}",
+                                 "runtime.threads_per_rank=1", f"output.dir={out}"])
+        return [round(r["test_acc"], 4) for r in run_in_process(cfg)]
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from fsl_sage_dist.models import build_split_model
-from fsl_sage_dist.wire import Channel, Expect, Header, Kind
+from fsl_sage_dist.wire import Channel, DistTransport, Expect, Header, Kind
 from fsl_sage_dist.wire.channel import frame, framed_buffer, unframe
 
 BATCH = 128
@@ -66,7 +66,7 @@ def _bench(rank: int, store_file: str, messages: int, out: str) -> None:
     x = _activation()
     header = Header(Kind.SMASHED, 0, 0, 0, x.dtype, tuple(x.shape))
     expect = Expect(Kind.SMASHED, 0, 0, 0, (x.dtype,), (-1, *x.shape[1:]), max_rows=BATCH)
-    channel = Channel(None, torch.device("cpu"), torch.device("cpu"), 1 << 30)
+    channel = Channel(DistTransport(), None, torch.device("cpu"), torch.device("cpu"), 1 << 30)
 
     def framed_send() -> None:
         channel.send(0, header, x, "activations", "up")

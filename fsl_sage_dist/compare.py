@@ -24,12 +24,12 @@ different datasets.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from .atomic_write import WriteError
 from .compare_plot import PlotUnavailable, plot_runs
+from .log import logger
 from .metrics import write_json
 from .run_reader import Run, labels, load_runs
 from .text_table import align
@@ -127,12 +127,12 @@ def _write_outputs(args: argparse.Namespace, runs: list[Run], rows: list[dict[st
                                    "baseline": baseline.label if baseline else None})
         if args.plot:
             plot_runs(runs, args.target_acc, args.plot)
-            print(f"plot written to {args.plot}")
+            logger.info(f"plot written to {args.plot}")
     except (PlotUnavailable, WriteError) as err:  # a WriteError names the path itself
-        print(f"error: {err}", file=sys.stderr)
+        logger.error(f"{err}")
         status = 1
     except OSError as err:
-        print(f"error: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+        logger.error(f"cannot write {err.filename}: {err.strerror}")
         status = 1
     return status
 
@@ -141,14 +141,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         baseline_index = resolve_baseline(args.baseline, args.run_dirs)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+        logger.error(f"{err}")
         return 2
     loaded, messages = load_runs(args.run_dirs)
     for message in messages:
-        print(f"warning: {message}", file=sys.stderr)
+        logger.warning(f"{message}")
     runs = [run for run in loaded if run is not None]
     if not runs:
-        print("error: none of the runs could be read", file=sys.stderr)
+        logger.error("none of the runs could be read")
         return 2
     baseline = loaded[baseline_index]
     rows = [run_summary(run, args.target_acc, baseline) for run in runs]

@@ -6,6 +6,11 @@ An override is `dotted.key=value`; the value is parsed as a TOML literal (`round
 `data.synthetic_shape=[3,32,32]`, `model.cut="layer2"`) and otherwise taken as a string
 (`model.cut=layer2`). Every problem is reported as one `ConfigError` line that names the key,
 the bad value and what would be valid, before any process is spawned.
+
+A choice (algorithm, dataset, partition, model, cut, stem, wire dtype) is declared once here, as
+a `Literal`, so this leaf module stays free of torch and of the components it configures;
+each choice names an implementation in its component's registry, and tests/test_choices.py
+checks that the two lists are equal, so no choice passes validation only to fail in a rank.
 """
 
 from __future__ import annotations
@@ -18,9 +23,6 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
-
-ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
-
 
 class ConfigError(ValueError):
     """A bad config key or value; the message is meant to be shown to the user as is."""
@@ -186,6 +188,12 @@ class RuntimeConfig:
     (LOCAL_WORLD_SIZE)."""
     verbose: bool = False
     """Let client hosts print their progress too."""
+    averaging: Literal["exact", "reduce"] = "exact"
+    """How client states reach the server at a round end. exact: one message per participant,
+    summed on the server in client-id order (bitwise independent of the client layout).
+    reduce: each host sums its participants' weighted states and one reduction per state
+    carries the round's sum (deterministic for a given layout only). The meter counts the same
+    logical traffic either way."""
 
     def __post_init__(self) -> None:
         _check(0 < self.timeout_s <= MAX_TIMEOUT_S, "runtime.timeout_s", self.timeout_s,
@@ -342,6 +350,14 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     ok = isinstance(value, tp) and not (tp is int and isinstance(value, bool))
     _check(ok, key, value, _describe(tp))
     return value
+
+
+def choices(key: str) -> tuple[str, ...]:
+    """The values a `Literal` key accepts, e.g. `choices("data.name")`."""
+    cls, *path, name = [Config, *key.split(".")]
+    for section in path:
+        cls = typing.get_type_hints(cls)[section]
+    return get_args(typing.get_type_hints(cls)[name])
 
 
 def _unknown_key(key: str, valid: list[str]) -> ConfigError:

@@ -8,10 +8,10 @@ goes through the same command-line module) never loads torch.
 from __future__ import annotations
 
 import os
-import sys
 import time
 
 from .config import Config, ConfigError, load_config
+from .log import logger
 
 
 def split_args(items: list[str]) -> tuple[str | None, list[str]]:
@@ -56,7 +56,7 @@ def run(items: list[str], dry_run: bool = False) -> int:
     try:
         return start(items, dry_run)
     except (ConfigError, DatasetNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        logger.error(f"{err}")
         return 2
 
 
@@ -76,13 +76,13 @@ def start(items: list[str], dry_run: bool = False) -> int:
         print(dry_run_report(cfg))
         return 0
     if _already_complete(cfg):  # before the lock: a finished run's folder is not touched
-        print(f"{cfg.run_dir} is already complete ({cfg.rounds} rounds); nothing to do")
+        logger.info(f"{cfg.run_dir} is already complete ({cfg.rounds} rounds); nothing to do")
         return 0
     # held until this process exits; under torchrun, rank 0 holds it for the job
     lock = claim_run_dir(cfg, lock=os.environ.get("RANK", "0") == "0")  # noqa: F841
     if under_torchrun():
         run_rank(cfg)
         return 0
-    print(f"run dir: {cfg.run_dir}  ({cfg.algorithm}, {cfg.clients.num} clients on "
-          f"{cfg.launch.client_hosts} client hosts + 1 server)", flush=True)
+    logger.info(f"run dir: {cfg.run_dir}  ({cfg.algorithm}, {cfg.clients.num} clients on "
+                f"{cfg.launch.client_hosts} client hosts + 1 server)")
     return launch_local(cfg)

@@ -21,12 +21,12 @@ import io
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import submitit
 
 from .config import Config, ConfigError
+from .log import logger
 
 
 class SubmitError(RuntimeError):
@@ -136,19 +136,18 @@ def wait(job: submitit.Job) -> int:
     try:
         job.results()  # one result per task; the first failed task's error is raised
     except KeyboardInterrupt:
-        print(f"\nstopped waiting; job {job.job_id} keeps running (scancel {job.job_id})")
+        logger.warning(f"stopped waiting; job {job.job_id} keeps running (scancel {job.job_id})")
         return 130
     except submitit.core.utils.UncompletedJobError as err:
-        print(f"error: job {job.job_id} failed: {_job_error(err)} (logs: {job.paths.folder})",
-              file=sys.stderr)
+        logger.error(f"job {job.job_id} failed: {_job_error(err)} (logs: {job.paths.folder})")
         return 1
-    print(f"job {job.job_id} finished")
+    logger.info(f"job {job.job_id} finished")
     return 0
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from .run_command import prepare, split_args
     from .data import DatasetNotFoundError  # torch-heavy: not on `fsl-sage compare`'s path
+    from .run_command import prepare, split_args
 
     config, overrides = split_args(args.items)
     try:
@@ -156,15 +155,15 @@ def cmd_submit(args: argparse.Namespace) -> int:
         executor = make_executor(cfg)
         job = submit(executor, RankJob(run_arguments(config, overrides, cfg)))
     except (ConfigError, DatasetNotFoundError, SubmitError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        logger.error(f"{err}")
         return 2
     print(f"job id:  {job.job_id}  ({cfg.world_size} tasks: server + "
           f"{cfg.launch.client_hosts} client hosts)")
     print(f"logs:    {job.paths.folder}")
     print(f"run dir: {cfg.run_dir.resolve()}", flush=True)
     if cfg.checkpoint.every == 0:
-        print("note: checkpoint.every=0, so a preempted or timed-out job cannot resume when "
-              "Slurm requeues it; set checkpoint.every=N to resume")
+        logger.warning("checkpoint.every=0, so a preempted or timed-out job cannot resume when "
+                       "Slurm requeues it; set checkpoint.every=N to resume")
     return wait(job) if args.wait else 0
 
 

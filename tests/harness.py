@@ -24,10 +24,15 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from fsl_sage_dist.algorithms import REGISTRY
 from fsl_sage_dist.config import Config, config_from_dict, config_to_dict, load_config
+from fsl_sage_dist.metrics import TIMING_FIELDS
 from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
+from fsl_sage_dist.wire import ByteMeter, Channel
+from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 
 ROOT = Path(__file__).resolve().parent.parent
+ALGORITHMS = tuple(REGISTRY)
 NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # set before torch first looks for CUDA in that process
 CLIENT_TRAFFIC_OPS = ("send", "isend", "recv", "irecv", "broadcast")  # what the Channel uses
 COLLECTIVE_OPS = ("reduce", "all_reduce", "all_gather", "all_gather_into_tensor", "gather",
@@ -38,13 +43,29 @@ OBJECT_OPS = ("broadcast_object_list", "all_gather_object", "gather_object",
 """Calls that pickle Python objects: none may ever be made (the wire carries tensors only)."""
 
 
+SMALL_JOB = ["runtime.backend=gloo", "rounds=2", "clients.num=4", "launch.client_hosts=2",
+             "data.name=synthetic", "data.synthetic_size=[480,200]", "train.batch_size=32",
+             "runtime.threads_per_rank=1", "runtime.timeout_s=120", "output.name=run",
+             "fsl.align_epochs=5"]
+"""A seconds-long synthetic job: 4 clients on 2 hosts, 2 rounds, one thread per rank (as
+overrides; later ones win, so a test appends what it changes)."""
+
+
 def small_config(tmp_path: Path, *overrides: str) -> Config:
-    """A seconds-long synthetic job: 4 clients on 2 hosts, 2 rounds, one thread per rank."""
-    base = ["runtime.backend=gloo", "rounds=2", "clients.num=4", "launch.client_hosts=2",
-            "data.name=synthetic", "data.synthetic_size=[480, 200]", "train.batch_size=32",
-            "runtime.threads_per_rank=1", "runtime.timeout_s=120", f"output.dir={tmp_path}",
-            "output.name=run", "fsl.align_epochs=5"]
-    return load_config(None, base + list(overrides))
+    """`SMALL_JOB` writing under `tmp_path`, with `overrides`."""
+    return load_config(None, [*SMALL_JOB, f"output.dir={tmp_path}", *overrides])
+
+
+def loopback_pair(activation_dtype: str = "fp32") -> tuple[Loopback, Channel, Channel]:
+    """Channels of a client host (rank 1, metering 3 clients) and the server (rank 0, not
+    metering) over one in-process loopback; use them inside `with loopback.baton:`."""
+    loopback, cpu = Loopback(hosts=[1], timeout_s=5), torch.device("cpu")
+
+    def endpoint(rank: int, meter: ByteMeter | None) -> Channel:
+        return Channel(LoopbackTransport(loopback, rank), meter, cpu, cpu, 1 << 30,
+                       activation_dtype)
+
+    return loopback, endpoint(1, ByteMeter(3)), endpoint(0, None)
 
 
 def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess:
@@ -55,6 +76,11 @@ def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.Com
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def untimed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """metrics.jsonl records without the fields in seconds: equal for identical runs."""
+    return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in records]
 
 
 def handed_bytes(log: list[dict[str, Any]]) -> int:

@@ -5,7 +5,7 @@ import collections
 import pytest
 import torch
 
-from fsl_sage_dist.algorithms.averaging import average_flat
+from fsl_sage_dist.algorithms.averaging import average_flat, mean_of_sum, weighted_sum
 from fsl_sage_dist.placement import Placement, participants
 
 
@@ -40,6 +40,23 @@ def test_states_regrouped_by_host_average_to_the_same_model():
         assert torch.equal(regrouped[1], ints)
     unweighted = average_flat(states, [1] * 7)[0]
     assert not torch.allclose(unweighted, floats, rtol=1e-3), "sizes must matter here"
+
+
+def test_host_sums_reduced_then_divided_give_the_exact_average_up_to_rounding():
+    """runtime.averaging=reduce: hosts {0, 2} and {1} sum their clients' weighted states, the
+    reduction adds the sums, the server divides; a host without participants adds zeros."""
+    gen = torch.Generator().manual_seed(1)
+    states = [[torch.randn(500, generator=gen), torch.randint(0, 50, (2,), generator=gen)]
+              for _ in range(3)]
+    sizes = [120, 90, 33]
+    like = states[0]
+    hosts = [weighted_sum(like, [states[0], states[2]], [sizes[0], sizes[2]]),
+             weighted_sum(like, [states[1]], [sizes[1]]), weighted_sum(like, [], [])]
+    reduced = [sum(parts) for parts in zip(*hosts)]
+    floats, ints = mean_of_sum(reduced, sum(sizes))
+    exact_floats, exact_ints = average_flat(states, sizes)
+    assert floats.dtype == torch.float32 and torch.allclose(floats, exact_floats, atol=1e-6)
+    assert torch.equal(ints, exact_ints)
 
 
 def test_round_robin_placement():

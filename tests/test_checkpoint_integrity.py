@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from harness import run_cli
+from harness import SMALL_JOB, run_cli
 
 from fsl_sage_dist.checkpoint import (
     CheckpointError,
@@ -23,9 +23,8 @@ from fsl_sage_dist.checkpoint import (
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.metrics import MetricsError, MetricsLog
 
-SMALL = ["algorithm=fsl_sage", "clients.num=2", "launch.client_hosts=2", "data.name=synthetic",
-         "data.synthetic_size=[128,64]", "train.batch_size=32", "runtime.threads_per_rank=1",
-         "runtime.timeout_s=60", "fsl.align_epochs=5", "checkpoint.every=1", "output.name=run"]
+SMALL = [*SMALL_JOB, "algorithm=fsl_sage", "clients.num=2", "data.synthetic_size=[128,64]",
+         "runtime.timeout_s=60", "checkpoint.every=1"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +117,7 @@ def _unchanged(before: dict[str, str], after: dict[str, str]) -> None:
 def finished_run(tmp_path_factory) -> Path:
     """A 1-round run with its checkpoint."""
     root = tmp_path_factory.mktemp("integrity")
-    proc = run_cli("run", "rounds=1", f"output.dir={root}", *SMALL)
+    proc = run_cli("run", *SMALL, "rounds=1", f"output.dir={root}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     return root / "run"
 
@@ -148,7 +147,7 @@ def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_p
         with (run_dir / "metrics.jsonl").open("a") as f:
             f.write('{"round": 1}\n')
     before = _digest(run_dir)
-    proc = run_cli("run", "rounds=2", f"output.dir={tmp_path}", *SMALL)
+    proc = run_cli("run", *SMALL, "rounds=2", f"output.dir={tmp_path}")
     print(proc.stderr[-1500:])
     assert proc.returncode != 0
     assert named in proc.stderr and "RUN_DIR is left as it was" in proc.stderr
@@ -162,7 +161,7 @@ def test_a_rank_whose_save_fails_is_named_and_every_rank_stops_fast(tmp_path):
     blocked = tmp_path / "run" / "checkpoints" / "round_000000" / "rank1.pt"
     blocked.mkdir(parents=True)
     start = time.monotonic()
-    proc = run_cli("run", "rounds=2", f"output.dir={tmp_path}", *SMALL, "runtime.timeout_s=240")
+    proc = run_cli("run", *SMALL, "rounds=2", f"output.dir={tmp_path}", "runtime.timeout_s=240")
     elapsed = time.monotonic() - start
     print(f"job ended after {elapsed:.1f} s; stderr tail:\n{proc.stderr[-1500:]}")
     assert proc.returncode != 0

@@ -10,13 +10,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from harness import small_config, spawn_job
+from harness import SMALL_JOB, small_config, spawn_job
 
 from fsl_sage_dist import cli
-
-SMALL = ["clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
-         "data.synthetic_size=[480,200]", "train.batch_size=32", "runtime.threads_per_rank=1",
-         "fsl.align_epochs=5", "output.name=run"]
 
 
 @pytest.fixture
@@ -90,7 +86,7 @@ def test_run_dir_that_already_holds_a_run_is_refused(tmp_path, capsys, no_spawn)
     run_dir.mkdir()
     (run_dir / "metrics.jsonl").write_text('{"round": 0}\n')
     before = _digest(run_dir)
-    line = one_line_error(capsys, *SMALL, f"output.dir={tmp_path}")
+    line = one_line_error(capsys, *SMALL_JOB, f"output.dir={tmp_path}")
     assert f"{run_dir} already holds a run" in line and "output.name" in line
     assert _digest(run_dir) == before
 
@@ -102,8 +98,8 @@ def test_rerun_of_a_complete_run_does_nothing(tmp_path, capsys, no_spawn):
     cfg = small_config(tmp_path, "algorithm=cse_fsl", "checkpoint.every=1")
     spawn_job(cfg)
     before = _digest(cfg.run_dir)
-    code, lines, out = run(capsys, "algorithm=cse_fsl", "checkpoint.every=1", "rounds=2",
-                           *SMALL, f"output.dir={tmp_path}")
+    code, lines, out = run(capsys, *SMALL_JOB, "algorithm=cse_fsl", "checkpoint.every=1",
+                           f"output.dir={tmp_path}")
     assert code == 0 and lines == []
     assert out.strip() == f"{cfg.run_dir} is already complete (2 rounds); nothing to do"
     assert _digest(cfg.run_dir) == before

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
-import torch.distributed as dist
 
 from fsl_sage_dist.algorithms.base import StepLoss
 from fsl_sage_dist.algorithms.lazy_server import aux_loss_and_grad, client_aux_loss
-from fsl_sage_dist.runtime.round_report import RoundReport, reduce_round
-from fsl_sage_dist.wire import ByteMeter
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_rank_group():
-    """reduce_round is a torch.distributed reduction: run it in a world of one."""
-    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
-    yield
-    dist.destroy_process_group()
+from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.runtime.round_report import RoundReport, RoundResult, reduce_round
+from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
+from fsl_sage_dist.wire.meter import zero_counts
 
 
 def report(steps: list[StepLoss], clients: int = 3) -> RoundReport:
-    return reduce_round(ByteMeter(clients), steps, 0.0, 0.0, 0, 1, torch.device("cpu"))
+    """The report of a world of one (the server alone, over loopback)."""
+    cpu = torch.device("cpu")
+    result = RoundResult(steps, zero_counts(clients), 0.0, 0.0, list(range(clients)))
+    return reduce_round(result, RankInfo(0, 1, "loopback", cpu, cpu),
+                        LoopbackTransport(Loopback([], timeout_s=1), 0))
 
 
 def test_lazy_algorithms_report_the_aux_loss_over_all_batches():

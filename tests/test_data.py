@@ -34,7 +34,7 @@ from fsl_sage_dist.data import (
 from fsl_sage_dist.data import cifar as cifar_module
 from fsl_sage_dist.data import fashion_mnist as fashion_module
 from fsl_sage_dist.data.client_data import batches_per_epoch
-from fsl_sage_dist.data.network import can_reach
+from fsl_sage_dist.data.sources import can_reach
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 

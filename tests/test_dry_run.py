@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from harness import small_config
+from harness import ALGORITHMS, SMALL_JOB, small_config
 
 from fsl_sage_dist.algorithms.expected_bytes import ModelBytes
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.models import build_split_model
+from fsl_sage_dist.runtime.build import load_split, partition
 from fsl_sage_dist.runtime.dry_run import dry_run_report, round_payload
 from fsl_sage_dist.runtime.in_process import run_in_process
-from fsl_sage_dist.runtime.worker import load_split, partition
 
-ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
-SMALL = ["rounds=2", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
-         "data.synthetic_size=[470,200]", "train.batch_size=32", "runtime.threads_per_rank=1"]
+SMALL = [*SMALL_JOB, "data.synthetic_size=[470,200]"]
 
 
 def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path, capsys):
-    assert main(["run", "--dry-run", f"output.dir={tmp_path}", "output.name=x", *SMALL]) == 0
+    assert main(["run", "--dry-run", *SMALL, f"output.dir={tmp_path}", "output.name=x"]) == 0
     out = capsys.readouterr().out
     for section in ("# resolved config", "# placement", "# model", "# closed-form bytes"):
         assert section in out
@@ -39,7 +37,7 @@ def test_closed_form_equals_the_meter(tmp_path, algorithm):
     report = dry_run_report(cfg)  # also checks the report builds for every algorithm
     assert "closed-form" in report
     model = ModelBytes.of(build_split_model(cfg.model.name, (1, 28, 28), 10))
-    metered = [r.payload_bytes for r in run_in_process(cfg)]
+    metered = [r["round_payload_bytes"] for r in run_in_process(cfg)]
     expected = [sum(sum(v.values()) for v in round_payload(cfg, sizes, model, t == 0).values())
                 for t in range(cfg.rounds)]
     assert metered == expected

@@ -11,10 +11,10 @@ import math
 
 import pytest
 import torch
-from harness import CLIENT_TRAFFIC_OPS, handed_bytes, read_metrics, small_config, spawn_job
+from harness import (ALGORITHMS, CLIENT_TRAFFIC_OPS, handed_bytes, loopback_pair, read_metrics,
+                     small_config, spawn_job)
 
 from fsl_sage_dist.wire import (
-    ByteMeter,
     SmashedBatch,
     counts_to_bytes,
     payload_bytes,
@@ -23,7 +23,6 @@ from fsl_sage_dist.wire import (
     send_state,
     wire_bytes,
 )
-from fsl_sage_dist.wire.loopback import Loopback, LoopbackChannel
 
 HEADER = 14 * 8  # int64 header: magic, version, kind, round, client, seq, dtype, ndim, 6 dims
 F32, I64 = 4, 8
@@ -41,16 +40,6 @@ def assert_payload_is_the_four_categories(rec: dict) -> None:
 
 
 # --- the meter over the loopback channel (no processes) -------------------------------------
-
-def loopback_pair(activation_dtype: str = "fp32") -> tuple[Loopback, LoopbackChannel,
-                                                          LoopbackChannel]:
-    """A client host (rank 1, metering 3 clients) and the server (rank 0, not metering)."""
-    loopback = Loopback(hosts=[1], timeout_s=5)
-    host = LoopbackChannel(loopback, 1, ByteMeter(3), torch.device("cpu"), 1 << 30,
-                           activation_dtype)
-    server = LoopbackChannel(loopback, 0, None, torch.device("cpu"), 1 << 30, activation_dtype)
-    return loopback, host, server
-
 
 def test_every_message_is_metered_with_its_header_under_control():
     loopback, host, _ = loopback_pair()
@@ -134,7 +123,6 @@ def expected_round(algorithm: str, round_: int, clients: int, q: int = 5,
     return e
 
 
-ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
 
 
 @pytest.mark.slow

@@ -11,12 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from harness import ROOT, SMALL_JOB
 
-from harness import ROOT
-
-SMALL = ["algorithm=fsl_sage", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
-         "data.synthetic_size=[480,200]", "train.batch_size=32", "runtime.threads_per_rank=1",
-         "runtime.timeout_s=60", "fsl.align_epochs=5", "output.name=run"]
+SMALL = [*SMALL_JOB, "algorithm=fsl_sage", "runtime.timeout_s=60"]
 LISTEN = "0A"  # TCP state code in /proc/net/tcp{,6}
 
 

@@ -12,13 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from harness import ROOT, SMALL_JOB, run_cli, small_config
 
 from fsl_sage_dist.runtime.in_process import run_in_process
-from harness import ROOT, run_cli, small_config
 
-SMALL = ["algorithm=fsl_sage", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
-         "data.synthetic_size=[480,200]", "train.batch_size=32", "runtime.threads_per_rank=1",
-         "fsl.align_epochs=5", "output.name=run"]
+SMALL = [*SMALL_JOB, "algorithm=fsl_sage"]
 
 
 def _alive(pid: int) -> bool:
@@ -85,4 +83,4 @@ def test_a_batch_of_one_never_reaches_batchnorm(tmp_path):
                        "clients.num=2", "launch.client_hosts=1", "data.synthetic_size=[66,8]",
                        "data.synthetic_shape=[3,32,32]", "train.batch_size=8")
     (result,) = run_in_process(cfg)
-    assert result.test_acc is not None
+    assert result["test_acc"] is not None

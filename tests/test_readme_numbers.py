@@ -100,3 +100,13 @@ def test_scale_table():
         assert row == [str(run["clients"]), str(run["samples_per_round"]),
                        f"{run['mean_round_s']:.1f}",
                        *[f"{rss:.0f}" for rss in run["peak_rss_mib"]]], row
+
+
+def test_averaging_modes_table():
+    rows = tables("Averaging modes")["participants | hosts | exact s/round | reduce s/round | "
+                                     "exact / reduce"]
+    run = docs("averaging_modes.json")
+    assert rows == [[str(run["clients"]), str(run["hosts"]),
+                     f"{run['steady_s_per_round']['exact']:.2f}",
+                     f"{run['steady_s_per_round']['reduce']:.2f}",
+                     f"{run['exact_over_reduce']:.2f}"]]

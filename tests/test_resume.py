@@ -14,14 +14,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from fsl_sage_dist.metrics import TIMING_FIELDS
-from harness import ROOT, read_metrics, run_cli, small_config, spawn_job
+from harness import ROOT, read_metrics, run_cli, small_config, spawn_job, untimed
 
 
 
 def results(run_dir: Path) -> tuple[list[dict], dict]:
-    metrics = [{k: v for k, v in r.items() if k not in TIMING_FIELDS}
-               for r in read_metrics(run_dir)]
+    metrics = untimed(read_metrics(run_dir))
     return metrics, torch.load(run_dir / "final_model.pt", weights_only=True)
 
 

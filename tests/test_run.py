@@ -7,22 +7,26 @@ import tomllib
 
 import pytest
 import torch
-from harness import read_busy, read_metrics, record_busy, run_cli, small_config, spawn_job
+from harness import (
+    ALGORITHMS,
+    SMALL_JOB,
+    read_busy,
+    read_metrics,
+    record_busy,
+    run_cli,
+    small_config,
+    spawn_job,
+    untimed,
+)
 
-from fsl_sage_dist.metrics import TIMING_FIELDS
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.in_process import run_in_process
-
-ALGORITHMS = ["fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage"]
-SMALL = ["rounds=2", "clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
-         "data.synthetic_size=[480,200]", "train.batch_size=32", "runtime.threads_per_rank=1",
-         "runtime.timeout_s=120", "fsl.align_epochs=5", "output.name=run"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_run_writes_the_run_dir_contract(tmp_path, algorithm):
-    proc = run_cli("run", f"algorithm={algorithm}", f"output.dir={tmp_path}", *SMALL)
+    proc = run_cli("run", f"algorithm={algorithm}", f"output.dir={tmp_path}", *SMALL_JOB)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = tmp_path / "run"
     config = tomllib.loads((run_dir / "config.toml").read_text())
@@ -61,8 +65,7 @@ def test_client_layout_does_not_change_results(tmp_path, algorithm):
                            f"output.name=h{hosts}", "data.partition=dirichlet", "data.alpha=1.0",
                            "fsl.server_interval=2", "fsl.align_interval=1")
         spawn_job(cfg)
-        metrics = [{k: v for k, v in r.items() if k not in TIMING_FIELDS}
-                   for r in read_metrics(cfg.run_dir)]
+        metrics = untimed(read_metrics(cfg.run_dir))
         results.append((metrics, torch.load(cfg.run_dir / "final_model.pt", weights_only=True)))
     (m1, w1), *others = results
     for metrics, weights in others:

@@ -22,17 +22,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from harness import ROOT, SMALL_JOB, read_metrics, run_cli, untimed
 
 from fsl_sage_dist.config import ConfigError, load_config
 from fsl_sage_dist.submit import run_arguments, tasks_per_node
-from harness import ROOT, read_metrics, run_cli
 
 # Three rounds with a checkpoint after each: the requeue test interrupts after the first and
 # still has two rounds of margin; both Slurm tests compare against one local run of it.
-JOB = ["rounds=3", "checkpoint.every=1", "clients.num=4", "launch.client_hosts=2",
-       "data.name=synthetic", "data.synthetic_size=[480,200]", "train.batch_size=32",
-       "runtime.threads_per_rank=1", "runtime.timeout_s=120", "fsl.align_epochs=5"]
-TIMING = ("round_s", "host_busy_s", "host_cpu_s")
+JOB = [*SMALL_JOB, "rounds=3", "checkpoint.every=1"]
 
 
 def _slurm_missing() -> str | None:
@@ -62,12 +59,8 @@ def local_run(slurm, tmp_path_factory) -> Path:
     return out / "local"
 
 
-def _untimed(run_dir: Path) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in read_metrics(run_dir)]
-
-
 def _assert_same_run(local: Path, submitted: Path) -> None:
-    assert _untimed(submitted) == _untimed(local)
+    assert untimed(read_metrics(submitted)) == untimed(read_metrics(local))
     assert (submitted / "partition.json").read_text() == (local / "partition.json").read_text()
     a = torch.load(local / "final_model.pt", weights_only=True)
     b = torch.load(submitted / "final_model.pt", weights_only=True)

@@ -14,6 +14,7 @@ import torch.multiprocessing as mp
 
 from fsl_sage_dist.wire.channel import Channel, frame, framed_buffer, unframe
 from fsl_sage_dist.wire.header import Expect, Header, Kind, ProtocolError
+from fsl_sage_dist.wire.transport import DistTransport
 
 HEADER = Header(Kind.SMASHED, 3, 2, 1, torch.float32, (4, 8))
 PAYLOAD = torch.arange(32, dtype=torch.float32).reshape(4, 8)
@@ -70,7 +71,7 @@ def _forger_and_receiver(rank: int, store_file: str, result_file: str) -> None:
             dist.send(PAYLOAD.reshape(-1)[:31].clone(), dst=0)
             dist.send(Header(Kind.SMASHED, 3, 2, 1, torch.float32, (33, 8)).encode(), dst=0)
         else:
-            channel = Channel(None, CPU, CPU, 1 << 20)
+            channel = Channel(DistTransport(), None, CPU, CPU, 1 << 20)
             expect = Expect(Kind.SMASHED, 3, 2, 1, (torch.float32,), (-1, 8), max_rows=32)
             errors = []
             for _ in range(2):

@@ -16,7 +16,7 @@ from fsl_sage_dist.data.catalog import (
     train_size,
 )
 from fsl_sage_dist.data.client_data import ClientData, batch_sizes
-from fsl_sage_dist.data.errors import DatasetNotFoundError
+from fsl_sage_dist.data.sources import DatasetNotFoundError
 from fsl_sage_dist.data.image_set import ImageSet
 from fsl_sage_dist.data.partition import (
     PARTITION_NAMES,

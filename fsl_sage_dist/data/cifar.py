@@ -10,10 +10,8 @@ import numpy as np
 import torch
 from torchvision import datasets
 
-from fsl_sage_dist.data.errors import DatasetNotFoundError
 from fsl_sage_dist.data.image_set import ImageSet
-from fsl_sage_dist.data.network import can_reach
-from fsl_sage_dist.data.roots import resolve_root
+from fsl_sage_dist.data.sources import DatasetNotFoundError, can_reach, resolve_root
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,12 @@ SplitModel with identical weights on every process that builds it."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from fsl_sage_dist.models.resnet import CUTS, STEMS, build_resnet18
 from fsl_sage_dist.models.simple_conv import build_simple_conv
 from fsl_sage_dist.models.split import SplitModel
 from fsl_sage_dist.seeding import seeded_torch
-
-logger = logging.getLogger(__name__)
 
 # simple_conv has one fixed cut and stem; it accepts (and ignores) the resnet options so a
 # config can switch models without touching them.
@@ -45,7 +42,6 @@ def build_split_model(
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     with seeded_torch(seed, "model_init"):
         model = _BUILDERS[name](input_shape, num_classes, cut, stem)
-    logger.info("built %s (cut %s, stem %s): cut shape %s", name, cut, stem, model.cut_shape)
     return model
 
 

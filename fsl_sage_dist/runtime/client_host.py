@@ -15,9 +15,11 @@ from collections.abc import Iterator
 
 import torch
 
+from ..algorithms.averaging import weighted_sum
 from ..algorithms.base import Algorithm, StepLoss, VirtualClient
 from ..placement import participants
 from ..wire import SmashedBatch, flatten_state, load_flat_state, send_smashed, send_state
+from .round_report import RoundResult
 
 Batch = tuple[int, torch.Tensor, torch.Tensor]
 
@@ -67,21 +69,35 @@ class ClientHostRole:
                 update(client, batch, z)
 
     def _exchange_states(self, mine: list[VirtualClient], round_: int) -> None:
-        channel = self.ctx.channel
+        """Participants' states up (`runtime.averaging`), the average down to every client."""
+        if self.cfg.runtime.averaging == "reduce":  # collectives: one category after another
+            for category in self.algo.averaged:
+                self._sum_up(mine, category)
+                self._take_average(mine, category)
+            return
         for category in self.algo.averaged:
             for client in mine:
-                send_state(channel, 0, round_, client.id, category,
+                send_state(self.ctx.channel, 0, round_, client.id, category,
                            flatten_state(client.part(category)), "up")
         for category in self.algo.averaged:
-            like = flatten_state(self.clients[0].part(category))
-            averaged = [channel.broadcast(torch.empty_like(v)) for v in like]
-            nbytes = sum(v.numel() * v.element_size() for v in averaged)
-            channel.meter_broadcast([c.id for c in mine], category, nbytes)
-            for client in self.clients:  # non-participants take the new global state too
-                load_flat_state(client.part(category), averaged)
+            self._take_average(mine, category)
 
-    def run_round(self, round_: int) -> tuple[list[StepLoss], float, float]:
-        """One round; returns the training losses computed here, wall and CPU seconds."""
+    def _sum_up(self, mine: list[VirtualClient], category: str) -> None:
+        like = flatten_state(self.clients[0].part(category))
+        sums = weighted_sum(like, [flatten_state(c.part(category)) for c in mine],
+                            [c.data.num_samples for c in mine])
+        for partial, vec in zip(sums, like):
+            self.ctx.channel.reduce_to_server(partial, category, [c.id for c in mine], vec)
+
+    def _take_average(self, mine: list[VirtualClient], category: str) -> None:
+        like = flatten_state(self.clients[0].part(category))
+        averaged = [self.ctx.channel.broadcast(torch.empty_like(v), category, [c.id for c in mine])
+                    for v in like]
+        for client in self.clients:  # non-participants take the new global state too
+            load_flat_state(client.part(category), averaged)
+
+    def run_round(self, round_: int) -> RoundResult:
+        """One round of this host's participating clients."""
         start, start_cpu = time.perf_counter(), time.process_time()
         chosen = set(participants(self.cfg.seed, round_, self.cfg.clients.num,
                                   self.cfg.clients.per_round))
@@ -92,4 +108,6 @@ class ClientHostRole:
         for client in mine:
             self.algo.client_round_end(client, round_)
         self.ctx.channel.flush()
-        return losses, time.perf_counter() - start, time.process_time() - start_cpu
+        return RoundResult(losses, self.ctx.channel.meter.take_round(),
+                           time.perf_counter() - start, time.process_time() - start_cpu,
+                           sorted(chosen))

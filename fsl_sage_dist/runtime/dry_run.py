@@ -16,7 +16,7 @@ from ..metrics import MIB
 from ..placement import Placement
 from ..text_table import align
 from .server_loop import describe_model
-from .worker import build_template, load_split, partition
+from .build import build_template, load_split, partition
 
 CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")
 

@@ -2,57 +2,30 @@
 
 The plain way to simulate federated split learning is one process that steps through the clients
 and the server in turn and gives every core to torch's intra-op threads. `run_in_process` does
-exactly that, with the same roles and algorithm objects as a distributed run, over loopback
-channels (`wire/loopback.py`): the same arithmetic and the same bytes, none of the parallelism.
-It exists to measure what distribution buys (`benchmarks/round_time.py`); it writes no files.
+exactly that with the pieces of a distributed run (the same loops, roles and algorithm objects,
+the same `Channel`), over a loopback transport (`wire/loopback.py`): the same arithmetic, the
+same bytes and the same RUN_DIR files, none of the parallelism. It exists to measure what
+distribution buys (`benchmarks/round_time.py`) and to test algorithms quickly.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from ..config import Config
+from ..data import ImageSet
 from ..metrics import MIB
 from ..threads import set_threads
-from ..wire import ByteMeter, counts_to_bytes, payload_bytes
-from ..wire.loopback import Loopback, LoopbackChannel
-from .client_host import ClientHostRole
-from .server import ServerRole
-from .server_loop import evaluates
-from .worker import build_algorithm, host_role, load_split, partition
-
-
-@dataclass
-class InProcessRound:
-    round: int
-    round_s: float
-    """Wall seconds from the previous round's end (after its evaluation) to this one's."""
-    test_acc: float | None
-    test_loss: float | None
-    payload_bytes: int = 0
-
-
-def _serve(cfg: Config, server: ServerRole, rounds: list[InProcessRound]) -> None:
-    last = time.perf_counter()
-    for round_ in range(cfg.rounds):
-        server.run_round(round_)
-        acc, loss = server.evaluate() if evaluates(cfg, round_) else (None, None)
-        now = time.perf_counter()
-        rounds.append(InProcessRound(round_, now - last, acc, loss))
-        last = now
-
-
-def _host(cfg: Config, role: ClientHostRole, payload: list[int]) -> None:
-    meter = role.ctx.channel.meter
-    for round_ in range(cfg.rounds):
-        role.run_round(round_)
-        payload[round_] += payload_bytes(counts_to_bytes(meter.round_counts()))
-        meter.reset_round()
+from ..wire import ByteMeter, Channel
+from ..wire.loopback import Loopback, LoopbackTransport
+from .build import build_loop, load_split
+from .process_group import RankInfo
+from .rank_loop import RankLoop
+from .server_loop import ServerLoop
 
 
 def _take_turns(loopback: Loopback, jobs: list[Callable[[], None]], threads: int) -> None:
@@ -77,29 +50,34 @@ def _take_turns(loopback: Loopback, jobs: list[Callable[[], None]], threads: int
         raise errors[0]
 
 
-def run_in_process(cfg: Config) -> list[InProcessRound]:
-    """Run `cfg` with rank 0's server and every client host's clients in this process."""
+def _rank_job(cfg: Config, loopback: Loopback, rank: int, train: ImageSet,
+              loops: dict[int, RankLoop]) -> Callable[[], None]:
+    """What rank `rank` of a distributed run does, minus the process group and checkpoints."""
+    cpu = torch.device("cpu")
+
+    def job() -> None:
+        channel = Channel(LoopbackTransport(loopback, rank),
+                          ByteMeter(cfg.clients.num) if rank else None, cpu, cpu,
+                          int(cfg.wire.max_message_mib * MIB), cfg.wire.activation_dtype)
+        loop = loops[rank] = build_loop(cfg, RankInfo(rank, cfg.world_size, "loopback", cpu, cpu),
+                                        channel, train)
+        loop.start(0)
+        for round_ in range(cfg.rounds):
+            loop.run_round(round_)
+        loop.finish()
+
+    return job
+
+
+def run_in_process(cfg: Config) -> list[dict[str, Any]]:
+    """Run `cfg` with rank 0's server and every client host's clients in this process; writes
+    RUN_DIR as a distributed run does and returns its metrics records."""
     threads = set_threads(cfg, local_world=1)  # runtime.threads_per_rank, or every core
-    device = torch.device("cpu")
-    train, test = load_split(cfg, "train"), load_split(cfg, "test")
-    parts = partition(cfg, train)
-    hosts = list(range(1, cfg.world_size))
-    loopback = Loopback(hosts, cfg.runtime.timeout_s)
-
-    def endpoint(rank: int) -> LoopbackChannel:
-        return LoopbackChannel(loopback, rank, ByteMeter(cfg.clients.num) if rank else None,
-                               device, int(cfg.wire.max_message_mib * MIB),
-                               cfg.wire.activation_dtype)
-
-    server = ServerRole(build_algorithm(cfg, train, device, endpoint(0)),
-                        [len(p) for p in parts], test)
-    roles = [host_role(cfg, build_algorithm(cfg, train, device, endpoint(r)), r, train, parts)
-             for r in hosts]
-    rounds: list[InProcessRound] = []
-    payload = [0] * cfg.rounds
-    jobs = [lambda: _serve(cfg, server, rounds),
-            *[lambda role=role: _host(cfg, role, payload) for role in roles]]
-    _take_turns(loopback, jobs, threads)
-    for record in rounds:
-        record.payload_bytes = payload[record.round]
-    return rounds
+    train = load_split(cfg, "train")
+    loopback = Loopback(list(range(1, cfg.world_size)), cfg.runtime.timeout_s)
+    loops: dict[int, RankLoop] = {}
+    _take_turns(loopback, [_rank_job(cfg, loopback, rank, train, loops)
+                           for rank in range(cfg.world_size)], threads)
+    server = loops[0]
+    assert isinstance(server, ServerLoop)
+    return server.log.records

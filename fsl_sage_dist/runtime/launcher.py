@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from ..config import Config, config_to_dict
+from ..log import logger
 from .process_group import STORE_FILE_ENV
 from .rank_errors import recorded_errors
 
@@ -148,7 +149,7 @@ def _launch_once(cfg: Config) -> bool:
         failure = _watch(cfg, procs, since_ns)
         if failure:
             _stop(procs)
-            print(f"error: {_cause(cfg, *failure, since_ns)}", file=sys.stderr, flush=True)
+            logger.error(f"{_cause(cfg, *failure, since_ns)}")
         return failure is None
     finally:
         _stop(procs)
@@ -163,15 +164,14 @@ def launch_local(cfg: Config) -> int:
     try:
         for attempt in range(1 + cfg.launch.max_restarts):
             if attempt:
-                print(f"restarting the job ({attempt}/{cfg.launch.max_restarts})",
-                      file=sys.stderr, flush=True)
+                logger.warning(f"restarting the job ({attempt}/{cfg.launch.max_restarts})")
             if _launch_once(cfg):
                 return 0
         return 1
     except _Stopped as stop:  # Ctrl-C, SIGTERM or SIGHUP: `_launch_once` stopped every rank
-        print(f"stopped by signal {stop.signum}; every rank has exited. Rerun the same command "
-              "to resume from the last complete checkpoint (if checkpoint.every > 0).",
-              file=sys.stderr)
+        logger.warning(f"stopped by signal {stop.signum}; every rank has exited. Rerun the same "
+                       "command to resume from the last complete checkpoint (if "
+                       "checkpoint.every > 0).")
         return 128 + stop.signum
     finally:
         for sig, handler in previous.items():

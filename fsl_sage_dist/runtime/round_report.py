@@ -1,9 +1,10 @@
-"""What every rank reports to the server at the end of a round, in one exempt reduction.
+"""What every rank reports to the server at the end of a round (`RoundResult`), and their sum
+(`RoundReport`), made by one exempt reduction.
 
 Per-client slots (bytes by category and direction, training-loss sums) are filled only by the
 rank that hosts or serves that client, so the SUM reduction adds each number to zeros and the
 result is exact and independent of the layout. This reduction is bookkeeping, not client
-traffic: it is not metered and does not go through the `Channel`.
+traffic: it is not metered and does not go through the `Channel` (only its transport).
 """
 
 from __future__ import annotations
@@ -13,10 +14,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 
 from ..algorithms.base import StepLoss
-from ..wire import ByteMeter
+from ..wire import Transport
+from .process_group import RankInfo
+
+
+@dataclass
+class RoundResult:
+    """One rank's round, as its role returns it."""
+
+    losses: list[StepLoss]
+    """The training losses computed on this rank."""
+    byte_counts: torch.Tensor
+    """[clients, categories, directions] int64: the round's meter (zeros on the server)."""
+    wall_s: float
+    """Wall seconds in the round loop, waits included."""
+    cpu_s: float
+    """CPU seconds the process used in the round loop (compute)."""
+    participants: list[int]
+    """The round's sampled clients, ascending."""
 
 
 @dataclass
@@ -63,22 +80,20 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def reduce_round(meter: ByteMeter, losses: list[StepLoss], busy_s: float, cpu_s: float,
-                 rank: int, world: int, device: torch.device) -> RoundReport | None:
+def reduce_round(result: RoundResult, info: RankInfo, transport: Transport) -> RoundReport | None:
     """Sum every rank's numbers onto rank 0; returns the report there, None elsewhere."""
-    loss = torch.zeros(meter.num_clients, 4, dtype=torch.float64)
-    for step in losses:
+    loss = torch.zeros(len(result.byte_counts), 4, dtype=torch.float64)
+    for step in result.losses:
         column = 2 if step.aux else 0
         loss[step.client, column] += step.loss_sum
         loss[step.client, column + 1] += step.samples
-    per_rank = torch.zeros(3, world, dtype=torch.float64)
-    per_rank[:, rank] = torch.tensor([busy_s, cpu_s, peak_rss_mib()], dtype=torch.float64)
-    parts = [meter.round_counts(), loss, per_rank]
-    staged = [p.to(device) for p in parts]
+    per_rank = torch.zeros(3, info.world_size, dtype=torch.float64)
+    per_rank[:, info.rank] = torch.tensor([result.wall_s, result.cpu_s, peak_rss_mib()],
+                                          dtype=torch.float64)
+    staged = [p.to(info.comm_device) for p in (result.byte_counts, loss, per_rank)]
     for tensor in staged:
-        dist.reduce(tensor, dst=0)
-    meter.reset_round()
-    if rank != 0:
+        transport.reduce(tensor)
+    if info.rank != 0:
         return None
     counts, loss, per_rank = (t.cpu() for t in staged)
     return RoundReport(counts, loss, *per_rank)

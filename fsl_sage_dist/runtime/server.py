@@ -15,12 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..algorithms.averaging import average_flat
+from ..algorithms.averaging import average_flat, mean_of_sum, weighted_sum
 from ..algorithms.base import Algorithm, StepLoss
 from ..data import ImageSet
 from ..data.client_data import batches_per_epoch
 from ..placement import participants
 from ..wire import flatten_state, load_flat_state, recv_smashed, recv_state
+from ..wire.meter import zero_counts
+from .round_report import RoundResult
 
 
 @torch.no_grad()
@@ -50,7 +52,6 @@ class ServerRole:
         self.cfg = algo.cfg
         self.sizes = client_sizes
         self.test = test
-        self.participants: list[int] = []  # the current round's, ascending
         self.on_status: Callable[[str], None] = lambda activity: None  # the progress line's
         self.global_client = algo.client_module().to(self.ctx.device)
         self.aux_like = (flatten_state(algo.template.aux)
@@ -87,32 +88,40 @@ class ServerRole:
                 losses.append(loss)
         return losses
 
+    def _averaged(self, round_: int, chosen: list[int], category: str) -> list[torch.Tensor]:
+        """This round's mean state of `category` over the participants (`runtime.averaging`)."""
+        like = flatten_state(self.global_client) if category == "client_model" else self.aux_like
+        sizes = [self.sizes[c] for c in chosen]
+        if self.cfg.runtime.averaging == "reduce":
+            sums = [self.ctx.channel.reduce_to_server(zeros, category, chosen, vec)
+                    for zeros, vec in zip(weighted_sum(like, [], []), like)]
+            return mean_of_sum(sums, sum(sizes))
+        states = [recv_state(self.ctx.channel, self.ctx.placement.host_of(c), round_, c,
+                             category, like, "up") for c in chosen]
+        return average_flat(states, sizes)
+
     def _average(self, round_: int, chosen: list[int]) -> None:
         channel = self.ctx.channel
-        sizes = [self.sizes[c] for c in chosen]
         for category in self.algo.averaged:
-            like = (flatten_state(self.global_client) if category == "client_model"
-                    else self.aux_like)
-            states = [recv_state(channel, self.ctx.placement.host_of(c), round_, c, category,
-                                 like, "up") for c in chosen]
-            averaged = average_flat(states, sizes)
+            averaged = self._averaged(round_, chosen, category)
             for vec in averaged:
-                channel.broadcast(vec)
+                channel.broadcast(vec, category, chosen)
             if category == "client_model":
                 load_flat_state(self.global_client, averaged)
 
-    def run_round(self, round_: int) -> tuple[list[StepLoss], float, float]:
+    def run_round(self, round_: int) -> RoundResult:
+        """One round: serve the uploads, average; the server meters nothing (hosts do)."""
         start, start_cpu = time.perf_counter(), time.process_time()
         chosen = participants(self.cfg.seed, round_, self.cfg.clients.num,
                               self.cfg.clients.per_round)
-        self.participants = chosen
         self.algo.start_round(round_, chosen)
         losses = self._serve_uploads(round_, chosen)
         self.on_status("waiting for client models")
         self._average(round_, chosen)
         self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])
         self.ctx.channel.flush()
-        return losses, time.perf_counter() - start, time.process_time() - start_cpu
+        return RoundResult(losses, zero_counts(self.cfg.clients.num), time.perf_counter() - start,
+                           time.process_time() - start_cpu, chosen)
 
     def evaluate(self) -> tuple[float, float]:
         self.on_status("evaluating")

@@ -19,11 +19,12 @@ from ..algorithms import Algorithm
 from ..atomic_write import write_atomic
 from ..config import Config, config_to_dict, to_toml
 from ..data import ImageSet
+from ..log import logger
 from ..metrics import MetricsLog, check_losses_finite, summarize, write_json
 from ..models import SplitModel, state_nbytes
 from ..progress import Progress
 from ..tensorboard import RoundLogger, make_logger
-from ..wire import ByteMeter, counts_to_bytes, payload_bytes, wire_bytes
+from ..wire import counts_to_bytes, payload_bytes, wire_bytes
 from .process_group import RankInfo
 from .round_report import RoundReport, reduce_round
 from .server import ServerRole
@@ -71,6 +72,8 @@ def evaluates(cfg: Config, round_: int) -> bool:
 
 
 class ServerLoop:
+    """Rank 0's rounds (a `RankLoop`): the server's role, then RUN_DIR's files."""
+
     def __init__(self, cfg: Config, algo: Algorithm, info: RankInfo, client_sizes: list[int],
                  test: ImageSet, partition: dict[str, Any]) -> None:
         self.cfg, self.info, self.partition = cfg, info, partition
@@ -78,7 +81,6 @@ class ServerLoop:
         self.log = MetricsLog(cfg.run_dir)
         self.tb: RoundLogger | None = None  # opened by `start`, after a possible resume
         self.progress = Progress(cfg.rounds)
-        self.meter = ByteMeter(cfg.clients.num)  # stays empty: hosts meter (wire/channel.py)
         self.peak_rss_mib: list[float] = []
 
     def start(self, first_round: int) -> None:
@@ -96,13 +98,12 @@ class ServerLoop:
         self.progress.begin(first_round)
         self.role.on_status = self.progress.status
         if first_round == 0:
-            print(describe_model(self.cfg, self.role.algo.template), flush=True)
-            print(describe_partition(self.cfg.run_dir / "partition.json"), flush=True)
+            logger.info(describe_model(self.cfg, self.role.algo.template))
+            logger.info(describe_partition(self.cfg.run_dir / "partition.json"))
 
     def run_round(self, round_: int) -> None:
-        losses, busy, cpu = self.role.run_round(round_)
-        report = reduce_round(self.meter, losses, busy, cpu, 0, self.info.world_size,
-                              self.info.comm_device)
+        result = self.role.run_round(round_)
+        report = reduce_round(result, self.info, self.role.ctx.channel.transport)
         self.peak_rss_mib = report.peak_rss_mib.tolist()
         acc, loss = self.role.evaluate() if evaluates(self.cfg, round_) else (None, None)
         # Wall time from the previous round's end to this one's: hosts start a round while the
@@ -111,7 +112,7 @@ class ServerLoop:
         round_s, self.last_round_end = now - self.last_round_end, now
         prev = self.log.records[-1] if self.log.records else None
         record = (round_record(self.cfg, round_, report, acc, loss, round_s, prev)
-                  | {"participants": self.role.participants} | self.role.algo.round_metrics())
+                  | {"participants": result.participants} | self.role.algo.round_metrics())
         self.log.append(record)
         check_losses_finite(record)
         self.tb.log_round(record)

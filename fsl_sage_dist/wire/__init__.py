@@ -6,10 +6,11 @@ from .messages import (SERVER_RANK, SmashedBatch, irecv_state, recv_cut_grad, re
                        recv_state, send_cut_grad, send_smashed, send_state)
 from .meter import ByteMeter, counts_to_bytes, payload_bytes, wire_bytes
 from .state import flatten_state, load_flat_state
+from .transport import DistTransport, Transport
 
 __all__ = [
-    "SERVER_RANK", "ByteMeter", "Channel", "PendingRecv", "Expect", "Header", "Kind",
-    "ProtocolError", "SmashedBatch", "counts_to_bytes", "flatten_state", "irecv_state",
+    "SERVER_RANK", "ByteMeter", "Channel", "DistTransport", "PendingRecv", "Expect", "Header",
+    "Kind", "ProtocolError", "SmashedBatch", "counts_to_bytes", "flatten_state", "irecv_state",
     "load_flat_state", "payload_bytes", "recv_cut_grad", "recv_smashed", "recv_state",
-    "send_cut_grad", "send_smashed", "send_state", "wire_bytes",
+    "send_cut_grad", "send_smashed", "send_state", "Transport", "wire_bytes",
 ]

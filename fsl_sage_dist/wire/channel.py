@@ -1,4 +1,4 @@
-"""Channel: the one place where this rank hands tensors to torch.distributed for algorithm traffic.
+"""Channel: the one place where this rank frames, validates and meters algorithm traffic.
 
 Point-to-point messages are a header (`header.py`) followed by the payload; downloads that every
 host needs (averaged weights) are broadcasts from the server. Only client hosts meter, at the
@@ -8,7 +8,9 @@ logical message is counted exactly once, by the rank that hosts the client it be
 Traffic that is not client traffic (the per-round meter/statistics reduction, consistency checks)
 never goes through here; it uses `reduce`/`all_reduce` in `runtime`, and is exempt from metering.
 
-With NCCL, payloads travel as CUDA tensors; with Gloo they are staged through CPU.
+With NCCL, payloads travel as CUDA tensors; with Gloo they are staged through CPU. Which
+transport carries the bytes (torch.distributed, or loopback queues in one process) is the
+Channel's `transport` (`transport.py`); everything above it is the same for both.
 
 Framing: a payload travels as one byte tensor, its bytes followed by a length word (their
 count, int64). The receiver knows the exact size from the header before it receives, posts a
@@ -29,39 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
-import torch.distributed as dist
 
 from .header import (CONTROL_NBYTES, HEADER_LEN, LENGTH_NBYTES, Expect, Header, ProtocolError,
                      decode)
 from .meter import ByteMeter
-
-
-@dataclass
-class PendingRecv:
-    """A receive of a message whose shape the receiver knows in advance (posted early, so the
-    caller can go on computing); `result` validates the header once the bytes are in."""
-
-    channel: "Channel"
-    peer: int
-    expect: Expect
-    category: str
-    direction: str
-    head: torch.Tensor
-    framed: torch.Tensor
-    works: list[dist.Work]
-
-    def ready(self) -> bool:
-        return all(work.is_completed() for work in self.works)
-
-    def result(self) -> torch.Tensor:
-        with waiting_for(self.peer):
-            for work in self.works:
-                work.wait()
-        header = decode(self.head.cpu(), self.expect, self.peer, self.channel.max_bytes)
-        body = unframe(self.framed, header, self.peer)
-        self.channel._meter(header.client, self.direction, self.category,
-                            body.numel() * body.element_size())
-        return body.to(self.channel.compute_device)
+from .transport import Transport, Work
 
 
 @contextmanager
@@ -112,7 +86,34 @@ def unframe(framed: torch.Tensor, header: Header, peer: int) -> torch.Tensor:
 
 
 @dataclass
+class PendingRecv:
+    """A receive of a message whose shape the receiver knows in advance (posted early, so the
+    caller can go on computing); `result` validates the header once the bytes are in."""
+
+    channel: "Channel"
+    peer: int
+    expect: Expect
+    category: str
+    direction: str
+    head: torch.Tensor
+    framed: torch.Tensor
+    works: list[Work]
+
+    def ready(self) -> bool:
+        return all(work.is_completed() for work in self.works)
+
+    def result(self) -> torch.Tensor:
+        with waiting_for(self.peer):
+            for work in self.works:
+                work.wait()
+        return self.channel._accept(self.peer, self.head, self.framed, self.expect,
+                                    self.category, self.direction)
+
+
+@dataclass
 class Channel:
+    transport: Transport
+    """torch.distributed between processes, or loopback queues within one (`transport.py`)."""
     meter: ByteMeter | None
     """The rank's meter; None on the server, which does not meter (see module docstring)."""
     comm_device: torch.device
@@ -120,35 +121,39 @@ class Channel:
     max_bytes: int
     activation_dtype: str = "fp32"
     """`wire.activation_dtype`: how activations and cut gradients travel (compression.py)."""
-    _pending: list[tuple[dist.Work, list[torch.Tensor]]] = field(default_factory=list)
+    _pending: list[tuple[Work, torch.Tensor]] = field(default_factory=list)
 
-    def _meter(self, client: int, direction: str, category: str, nbytes: int) -> None:
-        if self.meter is not None:
+    def _meter(self, clients: list[int], direction: str, category: str, nbytes: int,
+               headed: bool = True) -> None:
+        """The one place bytes are counted: `nbytes` of `category` for each client, plus the
+        header and length word of a point-to-point message (a broadcast has neither)."""
+        if self.meter is None:
+            return
+        for client in clients:
             self.meter.record(client, direction, category, nbytes)
-            self.meter.record(client, direction, "control", CONTROL_NBYTES)
+            if headed:
+                self.meter.record(client, direction, "control", CONTROL_NBYTES)
 
     def send(self, peer: int, header: Header, payload: torch.Tensor, category: str,
              direction: str) -> None:
         """Post header + payload without waiting; buffers stay referenced until `flush`."""
         head = header.encode().to(self.comm_device)
         framed = frame(header, payload, self.comm_device, peer)
-        self._meter(header.client, direction, category, framed.numel() - LENGTH_NBYTES)
+        self._meter([header.client], direction, category, framed.numel() - LENGTH_NBYTES)
         self._pending = [(w, t) for w, t in self._pending if not w.is_completed()]
         for tensor in (head, framed):
-            self._pending.append((dist.isend(tensor, dst=peer), [tensor]))
+            self._pending.append((self.transport.isend(tensor, peer), tensor))
 
     def recv(self, peer: int, expect: Expect, category: str, direction: str) -> torch.Tensor:
         """Blocking receive of one message, validated before the payload is allocated."""
         head = torch.empty(HEADER_LEN, dtype=torch.int64, device=self.comm_device)
         with waiting_for(peer):
-            dist.recv(head, src=peer)
+            self.transport.recv(head, peer)
         header = decode(head.cpu(), expect, peer, self.max_bytes)
         framed = framed_buffer(header, self.comm_device)
         with waiting_for(peer):
-            dist.recv(framed, src=peer)
-        body = unframe(framed, header, peer)
-        self._meter(header.client, direction, category, body.numel() * body.element_size())
-        return body.to(self.compute_device)
+            self.transport.recv(framed, peer)
+        return self._accept(peer, head, framed, expect, category, direction)
 
     def irecv(self, peer: int, expect: Expect, category: str, direction: str) -> PendingRecv:
         """Post the receive of a message of exactly `expect.shape` without waiting for it."""
@@ -158,20 +163,37 @@ class Channel:
         like = Header(expect.kind, expect.round, expect.client, expect.seq, expect.dtypes[0],
                       expect.shape)
         framed = framed_buffer(like, self.comm_device)
-        works = [dist.irecv(head, src=peer), dist.irecv(framed, src=peer)]
+        works = [self.transport.irecv(head, peer), self.transport.irecv(framed, peer)]
         return PendingRecv(self, peer, expect, category, direction, head, framed, works)
 
-    def broadcast(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Server -> every host. The caller meters per client (one copy serves co-hosted ones)."""
+    def _accept(self, peer: int, head: torch.Tensor, framed: torch.Tensor, expect: Expect,
+                category: str, direction: str) -> torch.Tensor:
+        """A received message's payload, once its header and length word check out."""
+        header = decode(head.cpu(), expect, peer, self.max_bytes)
+        body = unframe(framed, header, peer)
+        self._meter([header.client], direction, category, body.numel() * body.element_size())
+        return body.to(self.compute_device)
+
+    def broadcast(self, tensor: torch.Tensor, category: str, clients: list[int]) -> torch.Tensor:
+        """Server -> every host: the server's `tensor`, or a host's buffer shaped like it.
+
+        One copy reaches a host however many of its clients it serves; the meter counts it once
+        per client in `clients` (the participants this rank serves), as one download each."""
         staged = tensor.to(self.comm_device).contiguous()
-        dist.broadcast(staged, src=0)
+        self.transport.broadcast(staged)
+        self._meter(clients, "down", category, staged.numel() * staged.element_size(),
+                    headed=False)
         return staged.to(self.compute_device)
 
-    def meter_broadcast(self, clients: list[int], category: str, nbytes: int) -> None:
-        """Count a broadcast download once per client it serves (no header: it is a collective)."""
-        if self.meter is not None:
-            for client in clients:
-                self.meter.record(client, "down", category, nbytes)
+    def reduce_to_server(self, partial: torch.Tensor, category: str, clients: list[int],
+                         per_client: torch.Tensor) -> torch.Tensor:
+        """Every host's `partial` summed onto the server (which passes zeros). Each client in
+        `clients` is metered as if it had sent `per_client` (its own state vector at its wire
+        dtype) in one message: the logical traffic a reduction stands in for."""
+        staged = partial.to(self.comm_device).contiguous()
+        self.transport.reduce(staged)
+        self._meter(clients, "up", category, per_client.numel() * per_client.element_size())
+        return staged.to(self.compute_device)
 
     def flush(self) -> None:
         """Wait until every posted send has left, then release its buffers."""

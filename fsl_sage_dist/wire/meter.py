@@ -22,7 +22,7 @@ class ByteMeter:
 
     def __init__(self, num_clients: int) -> None:
         self.num_clients = num_clients
-        self._round = torch.zeros(num_clients, len(CATEGORIES), len(DIRECTIONS), dtype=torch.int64)
+        self._round = zero_counts(num_clients)
 
     def record(self, client: int, direction: str, category: str, nbytes: int) -> None:
         self._round[client, CATEGORIES.index(category), DIRECTIONS.index(direction)] += nbytes
@@ -31,8 +31,15 @@ class ByteMeter:
         """[clients, categories, directions] int64 counts of this round (a copy)."""
         return self._round.clone()
 
-    def reset_round(self) -> None:
-        self._round.zero_()
+    def take_round(self) -> torch.Tensor:
+        """This round's counts; the meter starts the next round from zero."""
+        counts, self._round = self._round, zero_counts(self.num_clients)
+        return counts
+
+
+def zero_counts(num_clients: int) -> torch.Tensor:
+    """[clients, categories, directions] int64 zeros: no bytes yet."""
+    return torch.zeros(num_clients, len(CATEGORIES), len(DIRECTIONS), dtype=torch.int64)
 
 
 def counts_to_bytes(counts: torch.Tensor) -> dict[str, dict[str, int]]:

@@ -1,11 +1,27 @@
-"""A quick reachability probe, so a missing dataset fails before any process is spawned."""
+"""Where a real dataset's files come from: a root folder on disk or the download host, and the
+one error a run raises when neither has them (before any process is spawned)."""
 
 from __future__ import annotations
 
 import os
 import socket
 import threading
+from pathlib import Path
 from urllib.parse import urlparse
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """Raised with a message that names every folder searched and how to get the data."""
+
+
+def default_data_root() -> Path:
+    # Expanded per call (not at import) so a changed HOME, e.g. in tests, is honoured.
+    return Path("~/.cache/fsl-sage/data").expanduser()
+
+
+def resolve_root(root: str | Path) -> Path:
+    """An explicit root as given (user-expanded), or the default cache folder when empty."""
+    return Path(root).expanduser() if str(root) else default_data_root()
 
 
 def can_reach(url: str, timeout_s: float = 3.0) -> bool:

@@ -1,0 +1,74 @@
+"""Building a rank from its config: data, partition, model, algorithm, role and loop.
+
+Every rank builds the same things from the seed (the same partition, the same initial weights),
+so nothing but client traffic has to cross between ranks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..algorithms import REGISTRY, Algorithm, Context
+from ..config import Config
+from ..data import (ClientData, ImageSet, limit_indices, load_dataset, partition_indices,
+                    partition_summary)
+from ..models import SplitModel, build_split_model
+from ..placement import Placement
+from ..wire import Channel
+from .client_host import ClientHostRole
+from .host_loop import HostLoop
+from .process_group import RankInfo
+from .rank_loop import RankLoop
+from .server_loop import ServerLoop
+
+
+def load_split(cfg: Config, split: str) -> ImageSet:
+    d = cfg.data
+    return load_dataset(d.name, split, root=d.root, synthetic_shape=tuple(d.synthetic_shape),
+                        num_classes=d.num_classes, synthetic_size=tuple(d.synthetic_size),
+                        seed=cfg.seed)
+
+
+def partition(cfg: Config, train: ImageSet) -> list[np.ndarray]:
+    """Indices into `train` per client; every rank computes the same from the seed."""
+    pool = limit_indices(len(train), cfg.data.train_limit, cfg.seed)
+    labels = train.labels.numpy()[pool]
+    parts = partition_indices(labels, cfg.clients.num, cfg.data.partition, cfg.seed,
+                              alpha=cfg.data.alpha, shards_per_client=cfg.data.shards_per_client)
+    return [pool[p] for p in parts]
+
+
+def build_template(cfg: Config, train: ImageSet) -> SplitModel:
+    """The seeded split model of this config: the same weights on every rank."""
+    return build_split_model(cfg.model.name, train.input_shape, train.num_classes,
+                             cut=cfg.model.cut, stem=cfg.model.stem, seed=cfg.seed)
+
+
+def build_algorithm(cfg: Config, train: ImageSet, device: torch.device,
+                    channel: Channel) -> Algorithm:
+    """This rank's algorithm object, on a fresh copy of the seeded split model."""
+    template = build_template(cfg, train)
+    placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
+    return REGISTRY[cfg.algorithm](Context(cfg, placement, device, channel), template)
+
+
+def host_role(cfg: Config, algo: Algorithm, rank: int, train: ImageSet,
+              parts: list[np.ndarray]) -> ClientHostRole:
+    """The virtual clients of client host `rank`, each with its own rows of `train`."""
+    clients = [algo.new_client(c, ClientData(train, parts[c], cfg.train.batch_size, cfg.seed, c,
+                                             cfg.data.augment))
+               for c in algo.ctx.placement.clients_on(rank)]
+    return ClientHostRole(algo, clients)
+
+
+def build_loop(cfg: Config, info: RankInfo, channel: Channel, train: ImageSet) -> RankLoop:
+    """Rank 0's server loop or a client host's loop. Hosts keep only their clients' rows of
+    `train`; the server keeps none (it never trains on inputs) and loads the test set."""
+    parts = partition(cfg, train)
+    algo = build_algorithm(cfg, train, info.device, channel)
+    if info.rank:
+        return HostLoop(host_role(cfg, algo, info.rank, train, parts), info)
+    summary = partition_summary(parts, train.labels.numpy(), train.num_classes)
+    return ServerLoop(cfg, algo, info, [len(p) for p in parts], load_split(cfg, "test"),
+                      summary | {"scheme": cfg.data.partition})

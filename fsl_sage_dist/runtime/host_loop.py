@@ -1,0 +1,37 @@
+"""HostLoop: a client host's rounds (a `RankLoop`): train its clients, then report to the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..log import logger
+from .client_host import ClientHostRole
+from .process_group import RankInfo
+from .round_report import reduce_round
+
+
+class HostLoop:
+    def __init__(self, role: ClientHostRole, info: RankInfo) -> None:
+        self.role, self.info = role, info
+
+    def start(self, first_round: int) -> None:
+        """Nothing to write: the server owns RUN_DIR's files."""
+
+    def run_round(self, round_: int) -> None:
+        result = self.role.run_round(round_)
+        trained = len(set(result.participants) & {c.id for c in self.role.clients})
+        logger.info(f"round {round_ + 1}: {trained} clients trained in {result.wall_s:.2f} s "
+                    f"({result.cpu_s:.2f} CPU s)")
+        reduce_round(result, self.info, self.role.ctx.channel.transport)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"clients": {str(c.id): c.state_dict() for c in self.role.clients},
+                "algorithm": self.role.algo.host_state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any], round_: int) -> None:
+        for client in self.role.clients:
+            client.load_state_dict(state["clients"][str(client.id)])
+        self.role.algo.load_host_state_dict(state["algorithm"])
+
+    def finish(self) -> None:
+        """Nothing to write: the server owns RUN_DIR's files."""

@@ -1,0 +1,101 @@
+"""Checkpoints as the ranks agree on them: save, resume, and when.
+
+Each rank writes and reads only its own file (`checkpoint.py` holds the formats); what is agreed
+is whether every rank succeeded. Saving and resuming are symmetric: every rank tries, the ranks
+exchange one row of numbers each, and every rank raises the same `CheckpointError` naming the
+ranks and files that failed. So a rank whose save or load failed never leaves the others waiting
+for it, and the manifest is written only when every file is in place.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+from ..checkpoint import (
+    CheckpointError,
+    load_rank_state,
+    rank_file,
+    read_manifest,
+    save_rank_state,
+    write_manifest,
+)
+from ..config import Config
+from ..log import logger
+from ..metrics import MetricsError
+from .process_group import RankInfo
+from .rank_loop import RankLoop
+
+
+def checkpoint_due(cfg: Config, round_: int) -> bool:
+    every = cfg.checkpoint.every
+    return every > 0 and ((round_ + 1) % every == 0 or round_ == cfg.rounds - 1)
+
+
+def _gather_rows(row: list[int], info: RankInfo) -> list[list[int]]:
+    """Every rank's `row` of integers, in rank order: each rank fills its own row of zeros and a
+    SUM makes the table (an exempt reduction, not client traffic)."""
+    table = torch.zeros(info.world_size, len(row), dtype=torch.int64, device=info.comm_device)
+    table[info.rank] = torch.tensor(row, dtype=torch.int64)
+    dist.all_reduce(table)
+    return table.tolist()
+
+
+def _checked_file(cfg: Config, round_: int, rank: int, code: int) -> str:
+    """The file a rank's resume check failed on: code 1 its checkpoint file, 2 metrics.jsonl."""
+    return str(cfg.run_dir / "metrics.jsonl" if code == 2 else rank_file(cfg.run_dir, round_, rank))
+
+
+def resume(cfg: Config, info: RankInfo, loop: RankLoop) -> int:
+    """Load this rank's part of the last complete checkpoint; returns the first round to run.
+
+    Every rank verifies its file against the manifest's hash (the server also its
+    metrics.jsonl) and loads it into memory only; the ranks agree before `loop.start` may
+    change anything in RUN_DIR, so a damaged checkpoint leaves RUN_DIR as it was."""
+    manifest = read_manifest(cfg)
+    if manifest is None:
+        return 0
+    round_, error, code = manifest["round"], None, 0
+    try:
+        loop.load_state_dict(load_rank_state(cfg.run_dir, manifest, info.rank), round_)
+    except CheckpointError as err:
+        error, code = err, 1
+    except MetricsError as err:
+        error, code = CheckpointError(f"rank {info.rank}: {err}"), 2
+    # every rank learns which file failed which rank, so whichever error the user sees names it
+    codes = [code for (code,) in _gather_rows([code], info)]
+    if error:
+        raise error
+    bad = [_checked_file(cfg, round_, rank, code) for rank, code in enumerate(codes) if code]
+    if bad:
+        raise CheckpointError(f"rank {info.rank}: cannot read checkpoint of round {round_ + 1}: "
+                              f"{', '.join(bad)} failed its check on the rank that reads it; "
+                              "RUN_DIR is left as it was")
+    logger.info(f"resuming {cfg.run_dir} after round {round_ + 1}")
+    return round_ + 1
+
+
+def save_checkpoint(cfg: Config, info: RankInfo, loop: RankLoop, round_: int) -> None:
+    """Every rank writes its file, then all agree (as on resume): the manifest is written only
+    when every file is in place, and a rank whose save failed is named, with its file and the
+    OS error, on every rank (so whichever rank's error the user sees has the cause)."""
+    row, error = [0] * 34, None  # errno of a failed save (0: saved), size, 32 digest bytes
+    try:
+        size, digest = save_rank_state(cfg.run_dir, round_, info.rank, loop.state_dict())
+        row = [0, size, *digest]
+    except OSError as err:  # atomic_write's WriteError: the OS error and the path
+        row[0], error = err.errno or -1, err
+    rows = _gather_rows(row, info)
+    if error:
+        raise CheckpointError(f"rank {info.rank}: cannot save its checkpoint of round "
+                              f"{round_ + 1}: {error}") from None
+    failed = [f"rank {rank} ({os.strerror(row[0]).lower() if row[0] > 0 else 'failed'}: "
+              f"{rank_file(cfg.run_dir, round_, rank)})" for rank, row in enumerate(rows) if row[0]]
+    if failed:
+        raise CheckpointError(f"rank {info.rank}: could not save the checkpoint of round "
+                              f"{round_ + 1} on {', '.join(failed)}; the previous checkpoint "
+                              "stays in force")
+    if info.rank == 0:
+        write_manifest(cfg, round_, [(row[1], bytes(row[2:])) for row in rows])
