@@ -16,17 +16,15 @@ import uuid
 
 import pytest
 import torch
-from harness import NO_GPU, ROOT, read_metrics, spawn_job
+from harness import NO_GPU, ROOT, SMALL_JOB, read_metrics, spawn_job
 
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.metrics import TIMING_FIELDS
 
 NODES, RANKS_PER_NODE = 2, 2
-JOB = ["algorithm=fsl_sage", "runtime.backend=gloo", "rounds=2", "clients.num=4",
-       f"launch.client_hosts={NODES * RANKS_PER_NODE - 1}", "data.name=synthetic",
-       "data.synthetic_size=[480, 200]", "train.batch_size=32", "runtime.timeout_s=120",
+JOB = [*SMALL_JOB, "algorithm=fsl_sage", f"launch.client_hosts={NODES * RANKS_PER_NODE - 1}",
        "data.partition=dirichlet", "data.alpha=1.0", "fsl.server_interval=2",
-       "fsl.align_interval=1", "fsl.align_epochs=5", "fsl.async_align=true"]
+       "fsl.align_interval=1", "fsl.async_align=true"]
 """Asynchronous alignment fits on the server's own thread count: with automatic threads, a
 synchronous one borrows every core of the node (`threads.borrowed_cores`), which the one-node
 run, whose thread count is pinned, would not, and results depend on thread counts."""
