@@ -1,14 +1,19 @@
-"""Scale: round time and peak memory per rank as the number of virtual clients grows.
+"""Scale: round time, peak memory per rank and spilled bytes as the number of clients grows.
 
-    python benchmarks/scale.py --clients 10 100 1000 --rounds 3
+    python benchmarks/scale.py --clients 100 1000 --fraction 0.1 --spill both \\
+        --set eval.every=1000 --json docs/scale_every_client.json
+    python benchmarks/scale.py --clients 10 100 1000 --rounds 3 --train-limit 12000
 
-Runs FSL-SAGE on the shipped Fashion-MNIST config with N clients sharing the training set
-(`clients.per_round` = 10, 2 client hosts + the server) and prints, per N: samples trained per
-round, mean seconds per round and the peak RSS of each rank (from summary.json). The training set
-is fixed, so a round trains fewer samples as N grows; what grows with N is the state kept per
-client (on its host: model, optimizer, aux head; on the server, for clients seen so far: aux
-head, its optimizer and smashed store), which is what the memory columns show. The table is
-also written as JSON (OUT/scale.json).
+Runs FSL-SAGE on the shipped Fashion-MNIST config (or any config and overrides) with N clients
+sharing the training set, `--per-round` of them (or a `--fraction` of N) sampled per round, 2
+client hosts + the server.
+Without `--rounds` a run lasts until every client has taken part at least once (the sampling
+is a function of the seed, so the number of rounds is known before the run), which is when a
+store that grows with the clients seen would show it. `--spill both` runs every N with
+`runtime.spill` off and on. Per run it prints samples trained per round, mean seconds per
+round, the peak RSS of each rank (summary.json) and the bytes of spilled client state left on
+disk (RUN_DIR/client_state). The table is also written as JSON (`--json`, default
+OUT/scale.json).
 """
 
 from __future__ import annotations
@@ -20,57 +25,91 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fsl_sage_dist.atomic_write import write_atomic
+from fsl_sage_dist.placement import participants
 from fsl_sage_dist.text_table import align
 
 ROOT = Path(__file__).resolve().parent.parent
+MIB = 2**20
 
 
-def run(clients: int, args: argparse.Namespace) -> dict[str, Any]:
-    name = f"clients{clients}"
-    config = ROOT / "configs" / "fmnist_fsl_sage.toml"
-    cmd = [sys.executable, "-m", "fsl_sage_dist", "run", str(config),
-           f"clients.num={clients}", f"clients.per_round={args.per_round}",
-           f"rounds={args.rounds}", f"data.train_limit={args.train_limit}",
+def rounds_until_every_client(seed: int, clients: int, per_round: int) -> int:
+    seen: set[int] = set()
+    rounds = 0
+    while len(seen) < clients:
+        seen.update(participants(seed, rounds, clients, per_round))
+        rounds += 1
+    return rounds
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
+
+
+def run(clients: int, spill: bool, args: argparse.Namespace) -> dict[str, Any]:
+    per_round = round(clients * args.fraction) if args.fraction else args.per_round
+    rounds = args.rounds or rounds_until_every_client(args.seed, clients, per_round)
+    name = f"clients{clients}{'_spill' if spill else ''}"
+    cmd = [sys.executable, "-m", "fsl_sage_dist", "run", str(args.config),
+           f"clients.num={clients}", f"clients.per_round={per_round}", f"rounds={rounds}",
+           f"seed={args.seed}", f"data.train_limit={args.train_limit}",
            f"launch.client_hosts={args.hosts}", f"output.dir={args.out}", f"output.name={name}",
-           "checkpoint.every=0", *args.set]
+           f"runtime.spill={str(spill).lower()}", "checkpoint.every=0", *args.set]
     print(f"== N={clients}: {' '.join(cmd[3:])}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    summary = json.loads((args.out / name / "summary.json").read_text())
-    partition = json.loads((args.out / name / "partition.json").read_text())
+    run_dir = args.out / name
+    summary = json.loads((run_dir / "summary.json").read_text())
+    partition = json.loads((run_dir / "partition.json").read_text())
     samples = sum(c["samples"] for c in partition["clients"])
-    return {"clients": clients, "samples_per_round": samples * args.per_round // clients,
-            "mean_round_s": summary["mean_round_s"], "peak_rss_mib": summary["peak_rss_mib"]}
+    return {"clients": clients, "per_round": per_round, "spill": spill, "rounds": rounds,
+            "samples_per_round": samples * per_round // clients,
+            "mean_round_s": summary["mean_round_s"], "peak_rss_mib": summary["peak_rss_mib"],
+            "spill_mib": folder_bytes(run_dir / "client_state") / MIB}
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     ranks = len(rows[0]["peak_rss_mib"])
-    header = ["clients", "samples/round", "s/round",
+    header = ["clients", "per round", "rounds", "spill", "samples/round", "s/round",
+              "spilled MiB",
               *[f"peak RSS MiB rank {r}{' (server)' if r == 0 else ''}" for r in range(ranks)]]
-    lines = [header] + [[str(row["clients"]), str(row["samples_per_round"]),
-                         f"{row['mean_round_s']:.2f}",
+    lines = [header] + [[str(row["clients"]), str(row["per_round"]), str(row["rounds"]),
+                         "on" if row["spill"] else "off", str(row["samples_per_round"]),
+                         f"{row['mean_round_s']:.2f}", f"{row['spill_mib']:.0f}",
                          *[f"{m:.0f}" for m in row["peak_rss_mib"]]] for row in rows]
     return align(lines, left=0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "fmnist_fsl_sage.toml")
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--per-round", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--fraction", type=float, default=0.0,
+                        help="sample this share of N per round instead of --per-round")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="rounds per run (0 = until every client has taken part)")
+    parser.add_argument("--spill", choices=("off", "on", "both"), default="off",
+                        help="runtime.spill for each N")
+    parser.add_argument("--seed", type=int, default=200)
     parser.add_argument("--hosts", type=int, default=2)
     parser.add_argument("--train-limit", type=int, default=0,
                         help="data.train_limit: total training samples (0 = all 60,000)")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "scale")
+    parser.add_argument("--json", type=Path, default=None, help="default: OUT/scale.json")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                         help="extra config overrides for every run")
     args = parser.parse_args()
-    rows = [run(n, args) for n in args.clients]
+    spills = {"off": [False], "on": [True], "both": [False, True]}[args.spill]
+    rows = [run(n, spill, args) for n in args.clients for spill in spills]
     print()
     print(table(rows))
-    out = {"per_round": args.per_round, "rounds": args.rounds, "hosts": args.hosts,
+    out = {"config": str(args.config), "per_round": args.per_round, "fraction": args.fraction,
+           "rounds": args.rounds, "seed": args.seed, "hosts": args.hosts,
            "train_limit": args.train_limit, "extra_overrides": args.set, "runs": rows}
-    (args.out / "scale.json").write_text(json.dumps(out, indent=2) + "\n")
-    print(f"wrote {args.out / 'scale.json'}")
+    path = args.json or args.out / "scale.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, (json.dumps(out, indent=2) + "\n").encode())
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

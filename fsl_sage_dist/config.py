@@ -220,7 +220,8 @@ class RuntimeConfig:
     """Bound on every blocking wait; must exceed the longest legitimate one
     (docs/running.md)."""
     threads_per_rank: int = 0
-    """torch intra-op threads per rank; 0 = the machine's cores divided by the world size."""
+    """torch intra-op threads per rank; 0 = the node's cores divided by its ranks
+    (LOCAL_WORLD_SIZE)."""
     verbose: bool = False
     """Let client hosts print their progress too."""
     averaging: Literal["exact", "reduce"] = "exact"
@@ -229,6 +230,13 @@ class RuntimeConfig:
     reduce: each host sums its participants' weighted states and one reduction per state
     carries the round's sum (deterministic for a given layout only). The meter counts the same
     logical traffic either way."""
+    spill: bool = False
+    """Keep each idle client's own state (optimizer moments, aux head) on disk rather than in
+    memory, so a client host's memory is bounded by a round's participants, not by its clients
+    (client_store.py); the server's per-client state too. Results are bitwise the same."""
+    spill_dir: str = ""
+    """Where spilled client state goes; empty = RUN_DIR/client_state. Otherwise (e.g. a
+    node-local disk) a folder per run is made in it; resuming needs the same folder."""
 
     def __post_init__(self) -> None:
         _check(0 < self.timeout_s <= MAX_TIMEOUT_S, "runtime.timeout_s", self.timeout_s,

@@ -127,7 +127,7 @@ def record_busy(intervals: list[list[float]]) -> None:
         try:
             return original(self, clients, round_)
         finally:
-            intervals.append([round_, self.clients[0].id, start, time.monotonic()])
+            intervals.append([round_, min(self.data), start, time.monotonic()])
 
     ClientHostRole._train = train
 

@@ -102,7 +102,7 @@ def _relative_error(aux, server, z: torch.Tensor, y: torch.Tensor) -> float:
 
 def _server_model(algo, client: int):
     if algo.name == "splitfed_v1":
-        return algo.copies[client][0]
+        return algo.server_for(client)[0]  # built at its first upload of the round
     return algo.server[0] if algo.name == "splitfed_v2" else algo.server
 
 

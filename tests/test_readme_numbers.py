@@ -134,3 +134,16 @@ def test_time_to_accuracy_table():
         times = [duration(got["time_to_s"][p][t]) for p in ("data centre", "broadband", "mobile")
                  for t in ("0.8", "0.85")]
         assert row[1:] == [rounds, *times], row
+
+
+def test_every_client_scale_table():
+    header = ("clients | per round | rounds | spill | s/round | spilled MiB | "
+              "peak RSS MiB server | host 1 | host 2")
+    rows = tables("Performance")[header]
+    runs = docs("scale_every_client.json")["runs"]
+    assert len(rows) == len(runs)
+    for row, run in zip(rows, runs):
+        assert row == [str(run["clients"]), str(run["per_round"]), str(run["rounds"]),
+                       "on" if run["spill"] else "off", f"{run['mean_round_s']:.1f}",
+                       f"{run['spill_mib']:.0f}",
+                       *[f"{rss:.0f}" for rss in run["peak_rss_mib"]]], row

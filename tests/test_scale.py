@@ -28,6 +28,6 @@ def test_hundred_clients_ten_per_round_stay_within_memory_bound(tmp_path):
     # The server holds aux head, optimizer and store only for clients it has seen, and each
     # store is capped at fsl.store_size rows although every client uploaded 32 rows per round.
     seen = {c for r in range(cfg.rounds) for c in participants(cfg.seed, r, 100, 10)}
-    per_client = load_rank_state(cfg.run_dir, read_manifest(cfg), 0)["algorithm"]["per_client"]
+    per_client = load_rank_state(cfg.run_dir, read_manifest(cfg), 0)["client_states"]
     assert {int(c) for c in per_client} == seen
-    assert all(len(state["labels"]) == STORE_ROWS for state in per_client.values())
+    assert all(len(entry["state"]["labels"]) == STORE_ROWS for entry in per_client.values())

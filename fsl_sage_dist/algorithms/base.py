@@ -1,4 +1,4 @@
-"""What an algorithm tells the round driver, and the state a client host keeps per client.
+"""What an algorithm tells the round driver, and the state of a client during its round.
 
 The driver (`runtime/client_host.py`, `runtime/server.py`) owns everything the algorithms share:
 sampling, the local loop over batches, uploading smashed batches on schedule, averaging,
@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ..client_store import ClientStateStore
 from ..config import Config
 from ..data import ClientData
 from ..models import SplitModel, clone
@@ -28,9 +29,14 @@ from ..placement import Placement
 from ..wire import Channel, SmashedBatch
 
 
+PARTS = {"client_model": "model", "aux_model": "aux"}
+"""The `VirtualClient` field that holds each category of averaged state."""
+
+
 @dataclass
 class VirtualClient:
-    """One client's state on its host: model, optimizer, data stream, and aux head if any."""
+    """One participating client on its host: model, optimizer, data stream, and aux head if
+    any. Built for the round it is sampled in (`runtime/client_host.py`)."""
 
     id: int
     data: ClientData
@@ -40,13 +46,19 @@ class VirtualClient:
     aux_optimizer: torch.optim.Optimizer | None = None
 
     def part(self, category: str) -> nn.Module:
-        return {"client_model": self.model, "aux_model": self.aux}[category]
+        return getattr(self, PARTS[category])
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything this client carries between rounds (its data order is derived, not kept)."""
+        """All of its state (its data order is derived from the seed, not kept)."""
         parts = {"model": self.model, "optimizer": self.optimizer, "aux": self.aux,
                  "aux_optimizer": self.aux_optimizer}
         return {k: v.state_dict() for k, v in parts.items() if v is not None}
+
+    def own_state_dict(self, averaged: tuple[str, ...]) -> dict[str, Any]:
+        """What the client keeps between its participations: everything but its averaged
+        parts, which every client takes from the global state at each round end."""
+        shared = {PARTS[category] for category in averaged}
+        return {k: v for k, v in self.state_dict().items() if k not in shared}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
@@ -67,12 +79,17 @@ class StepLoss:
 
 @dataclass
 class Context:
-    """What an algorithm may use on either side: config, layout, device and the channel."""
+    """What an algorithm may use on either side: config, layout, device, the channel, and where
+    per-client state waits between a client's participations."""
 
     cfg: Config
     placement: Placement
     device: torch.device
     channel: Channel
+    states: ClientStateStore
+    """This rank's per-client state between participations: on a client host, what its clients
+    keep (`runtime/client_host.py`); on the server, what it keeps for each client (FSL-SAGE's
+    aux heads, SplitFed-v1's optimizers). In memory, or on disk with `runtime.spill`."""
 
 
 def adam(module: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:

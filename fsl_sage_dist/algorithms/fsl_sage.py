@@ -56,7 +56,10 @@ class ServerAux:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.aux.load_state_dict(state["aux"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.store.activations, self.store.labels = state["activations"], state["labels"]
+        # checkpoints load onto the CPU; the store lives where the server computes
+        device = next(self.aux.parameters()).device
+        self.store.activations, self.store.labels = (
+            None if t is None else t.to(device) for t in (state["activations"], state["labels"]))
 
 
 class FSLSAGE(LazyServerAlgorithm):
@@ -115,27 +118,28 @@ class FSLSAGE(LazyServerAlgorithm):
 
     def setup_server(self) -> None:
         super().setup_server()
-        self.per_client: dict[int, ServerAux] = {}
+        self.per_client: dict[int, ServerAux] = {}  # this round's participants'; the others'
+        # wait in ctx.states, so memory grows with a round's participants, not with clients
         self.fits: list[tuple[int, Future]] = []  # (client, background fit) of this round
         self.fitter: ThreadPoolExecutor | None = None
 
     def server_state_dict(self) -> dict[str, Any]:
-        return super().server_state_dict() | {
-            "per_client": {str(c): s.state_dict() for c, s in self.per_client.items()},
-            "align_schedule": self.schedule.state_dict()}
+        return super().server_state_dict() | {"align_schedule": self.schedule.state_dict()}
 
     def load_server_state_dict(self, state: dict[str, Any]) -> None:
-        mine = ("per_client", "align_schedule")
-        super().load_server_state_dict({k: v for k, v in state.items() if k not in mine})
-        for client, saved in state["per_client"].items():
-            self._server_aux(int(client)).load_state_dict(saved)
+        super().load_server_state_dict({k: v for k, v in state.items() if k != "align_schedule"})
         self.schedule.load_state_dict(state["align_schedule"])
 
     def _server_aux(self, client: int) -> ServerAux:
-        """Created on a client's first upload, so memory grows with clients actually seen."""
+        """A client's aux head, optimizer and store, at its first upload of a round: as it
+        left them at the end of its last round, or new at its first."""
         if client not in self.per_client:
             aux = clone(self.template.aux).to(self.ctx.device)
-            self.per_client[client] = ServerAux(aux, self.cfg.fsl.aux_lr, self.cfg.fsl.store_size)
+            state = ServerAux(aux, self.cfg.fsl.aux_lr, self.cfg.fsl.store_size)
+            saved = self.ctx.states.get(client)
+            if saved is not None:
+                state.load_state_dict(saved)
+            self.per_client[client] = state
         return self.per_client[client]
 
     def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
@@ -177,3 +181,6 @@ class FSLSAGE(LazyServerAlgorithm):
             self.fit_s[client] = fit.result()
             self._send_aux(round_, client)
         self.fits = []
+        for client, state in self.per_client.items():
+            self.ctx.states.put(client, round_, state.state_dict())
+        self.per_client = {}

@@ -16,7 +16,8 @@ from torch import nn
 from ..models import clone
 from ..wire import SmashedBatch, flatten_state, load_flat_state, recv_cut_grad, send_cut_grad
 from .averaging import average_flat
-from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, loss_sum, pair_state
+from .base import (Algorithm, StepLoss, VirtualClient, adam, load_pair_state, loss_sum,
+                   pair_state)
 
 
 class SplitFed(Algorithm):
@@ -48,31 +49,40 @@ class SplitFed(Algorithm):
 
 
 class SplitFedV1(SplitFed):
-    """One server copy (and optimizer) per client; copies averaged on the server, unmetered."""
+    """One server copy (and optimizer) per client; copies averaged on the server, unmetered.
+
+    Every copy equals the averaged server at a round's end, so a participant's copy is built
+    from it when the client first uploads in a round; only its optimizer's moments are the
+    client's own, kept in `ctx.states` between its rounds (memory grows with participants)."""
 
     name = "splitfed_v1"
 
     def setup_server(self) -> None:
-        self.copies = [self.new_server() for _ in range(self.cfg.clients.num)]
-        self.averaged_server = clone(self.copies[0][0])
+        self.averaged_server = clone(self.template.server).to(self.ctx.device)
+        self.copies: dict[int, tuple[nn.Module, torch.optim.Optimizer]] = {}  # this round's
 
     def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
+        if client not in self.copies:
+            model = clone(self.averaged_server)
+            optimizer = adam(model, self.cfg.train.lr, self.cfg.train.weight_decay)
+            saved = self.ctx.states.get(client)
+            if saved is not None:
+                optimizer.load_state_dict(saved["optimizer"])
+            self.copies[client] = (model, optimizer)
         return self.copies[client]
 
     def server_state_dict(self) -> dict[str, Any]:
-        return {"copies": [pair_state(pair) for pair in self.copies],
-                "averaged": self.averaged_server.state_dict()}
+        return {"averaged": self.averaged_server.state_dict()}
 
     def load_server_state_dict(self, state: dict[str, Any]) -> None:
-        for pair, saved in zip(self.copies, state["copies"], strict=True):
-            load_pair_state(pair, saved)
         self.averaged_server.load_state_dict(state["averaged"])
 
     def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
         flats = [flatten_state(self.copies[c][0]) for c in participants]
         load_flat_state(self.averaged_server, average_flat(flats, sizes))
-        for model, _ in self.copies:
-            model.load_state_dict(self.averaged_server.state_dict())
+        for client, (_, optimizer) in self.copies.items():
+            self.ctx.states.put(client, round_, {"optimizer": optimizer.state_dict()})
+        self.copies = {}
 
     def eval_model(self, client_model: nn.Module) -> nn.Module:
         return nn.Sequential(client_model, self.averaged_server)

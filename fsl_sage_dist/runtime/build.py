@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..algorithms import REGISTRY, Algorithm, Context
+from ..client_store import ClientStateStore, spill_folder
 from ..config import Config
 from ..data import (ClientData, ImageSet, limit_indices, load_dataset, partition_indices,
                     partition_summary)
@@ -47,28 +48,28 @@ def build_template(cfg: Config, train: ImageSet) -> SplitModel:
                              gpt2=gpt2_spec(cfg))
 
 
-def build_algorithm(cfg: Config, train: ImageSet, device: torch.device,
-                    channel: Channel) -> Algorithm:
-    """This rank's algorithm object, on a fresh copy of the seeded split model."""
+def build_algorithm(cfg: Config, train: ImageSet, device: torch.device, channel: Channel,
+                    rank: int) -> Algorithm:
+    """Rank `rank`'s algorithm object, on a fresh copy of the seeded split model."""
     template = build_template(cfg, train)
     placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
-    return REGISTRY[cfg.algorithm](Context(cfg, placement, device, channel), template)
+    states = ClientStateStore(spill_folder(cfg, rank), cfg.runtime.spill)
+    return REGISTRY[cfg.algorithm](Context(cfg, placement, device, channel, states), template)
 
 
 def host_role(cfg: Config, algo: Algorithm, rank: int, train: ImageSet,
               parts: list[np.ndarray]) -> ClientHostRole:
     """The virtual clients of client host `rank`, each with its own rows of `train`."""
-    clients = [algo.new_client(c, ClientData(train, parts[c], cfg.train.batch_size, cfg.seed, c,
-                                             cfg.data.augment))
-               for c in algo.ctx.placement.clients_on(rank)]
-    return ClientHostRole(algo, clients)
+    data = {c: ClientData(train, parts[c], cfg.train.batch_size, cfg.seed, c, cfg.data.augment)
+            for c in algo.ctx.placement.clients_on(rank)}
+    return ClientHostRole(algo, data)
 
 
 def build_loop(cfg: Config, info: RankInfo, channel: Channel, train: ImageSet) -> RankLoop:
     """Rank 0's server loop or a client host's loop. Hosts keep only their clients' rows of
     `train`; the server keeps none (it never trains on inputs) and loads the test set."""
     parts = partition(cfg, train)
-    algo = build_algorithm(cfg, train, info.device, channel)
+    algo = build_algorithm(cfg, train, info.device, channel, info.rank)
     if info.rank:
         return HostLoop(host_role(cfg, algo, info.rank, train, parts), info)
     summary = partition_summary(parts, train.labels.numpy(), train.partition_classes)

@@ -6,6 +6,12 @@ pass and upload, then every client's update (which may wait for a reply), so the
 has all of this host's uploads for iteration k before any of its clients waits on it. That is
 also exactly the order the server consumes them in. Algorithms with `whole_turns` run one client
 after another instead.
+
+Memory: a host keeps one copy of each averaged part (the global state every client takes at
+each round end) and builds a participant from it when the client is sampled; what a client
+keeps between participations (optimizer moments, an aux head that is not averaged) waits in
+`ctx.states` (a `ClientStateStore`; on disk with `runtime.spill`). So a host holds models for
+the round's participants only.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import torch
 
 from ..algorithms.averaging import weighted_sum
 from ..algorithms.base import Algorithm, StepLoss, VirtualClient
+from ..data import ClientData
 from ..placement import participants
 from ..wire import SmashedBatch, flatten_state, load_flat_state, send_smashed, send_state
 from .round_log import compute_rows
@@ -26,14 +33,32 @@ Batch = tuple[int, torch.Tensor, torch.Tensor]
 
 
 class ClientHostRole:
-    def __init__(self, algo: Algorithm, clients: list[VirtualClient]) -> None:
+    def __init__(self, algo: Algorithm, data: dict[int, ClientData]) -> None:
         self.algo = algo
         self.ctx = algo.ctx
         self.cfg = algo.cfg
-        self.clients = clients
         self.compute_s: dict[tuple[int, int], tuple[float, float]] = {}
         """This round's (client, iteration) -> seconds of its forward pass (with posting its
         upload) and of its update, waits for messages excluded (the message log's)."""
+        self.data = data
+        """This host's clients' training streams, by client id."""
+        first = min(data)
+        blank = algo.new_client(first, data[first])
+        self.global_parts = {category: blank.part(category) for category in algo.averaged}
+        """The global state of each averaged part, as every client has it at a round's end."""
+
+    def _join(self, cid: int) -> VirtualClient:
+        """Client `cid` as it stands when sampled: the global parts and its own state."""
+        client = self.algo.new_client(cid, self.data[cid])
+        for category, module in self.global_parts.items():
+            client.part(category).load_state_dict(module.state_dict())
+        own = self.ctx.states.get(cid)
+        if own is not None:
+            client.load_state_dict(own)
+        return client
+
+    def _leave(self, client: VirtualClient, round_: int) -> None:
+        self.ctx.states.put(client.id, round_, client.own_state_dict(self.algo.averaged))
 
     def _batches(self, client: VirtualClient, round_: int) -> Iterator[Batch]:
         it = 0
@@ -98,31 +123,31 @@ class ClientHostRole:
             self._take_average(mine, category)
 
     def _sum_up(self, mine: list[VirtualClient], category: str) -> None:
-        like = flatten_state(self.clients[0].part(category))
+        like = flatten_state(self.global_parts[category])
         sums = weighted_sum(like, [flatten_state(c.part(category)) for c in mine],
                             [c.data.num_samples for c in mine])
         for partial, vec in zip(sums, like):
             self.ctx.channel.reduce_to_server(partial, category, [c.id for c in mine], vec)
 
     def _take_average(self, mine: list[VirtualClient], category: str) -> None:
-        like = flatten_state(self.clients[0].part(category))
+        like = flatten_state(self.global_parts[category])
         averaged = [self.ctx.channel.broadcast(torch.empty_like(v), category, [c.id for c in mine])
                     for v in like]
-        for client in self.clients:  # non-participants take the new global state too
-            load_flat_state(client.part(category), averaged)
+        load_flat_state(self.global_parts[category], averaged)  # every client's, from now
 
     def run_round(self, round_: int) -> RoundResult:
         """One round of this host's participating clients."""
         start, start_cpu = time.perf_counter(), time.process_time()
         chosen = set(participants(self.cfg.seed, round_, self.cfg.clients.num,
                                   self.cfg.clients.per_round))
-        mine = [c for c in self.clients if c.id in chosen]
         self.algo.start_round(round_, sorted(chosen))
         self.compute_s = {}
+        mine = [self._join(c) for c in sorted(chosen.intersection(self.data))]
         losses = self._train(mine, round_)
         self._exchange_states(mine, round_)
         for client in mine:
             self.algo.client_round_end(client, round_)
+            self._leave(client, round_)
         self.ctx.channel.flush()
         meter = self.ctx.channel.meter
         return RoundResult(losses, meter.take_round(), time.perf_counter() - start,

@@ -15,22 +15,28 @@ class HostLoop:
         self.role, self.info = role, info
 
     def start(self, first_round: int) -> None:
-        """Nothing to write: the server owns RUN_DIR's files."""
+        """Remove spilled client state that the checkpoint resumed from does not refer to (the
+        server owns RUN_DIR's other files)."""
+        self.role.ctx.states.remove_unreferenced()
 
     def run_round(self, round_: int) -> None:
         result = self.role.run_round(round_)
-        trained = len(set(result.participants) & {c.id for c in self.role.clients})
+        trained = len(set(result.participants) & self.role.data.keys())
         logger.info(f"round {round_ + 1}: {trained} clients trained in {result.wall_s:.2f} s "
                     f"({result.cpu_s:.2f} CPU s)")
         reduce_round(result, self.info, self.role.ctx.channel.transport)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"clients": {str(c.id): c.state_dict() for c in self.role.clients},
+        """For a checkpoint (once per checkpoint: spilled client state is kept for the last
+        two, see `client_store.py`)."""
+        return {"global": {k: m.state_dict() for k, m in self.role.global_parts.items()},
+                "client_states": self.role.ctx.states.state_dict(),
                 "algorithm": self.role.algo.host_state_dict()}
 
     def load_state_dict(self, state: dict[str, Any], round_: int) -> None:
-        for client in self.role.clients:
-            client.load_state_dict(state["clients"][str(client.id)])
+        for category, module in self.role.global_parts.items():
+            module.load_state_dict(state["global"][category])
+        self.role.ctx.states.load_state_dict(state["client_states"])
         self.role.algo.load_host_state_dict(state["algorithm"])
 
     def finish(self) -> None:

@@ -1,8 +1,9 @@
 """The one place that starts and stops torch.distributed.
 
 Backend `auto`: NCCL when every rank on the node has its own GPU (payloads stay on the GPU),
-otherwise Gloo on CPU. With Gloo on a GPU machine, compute stays on the GPU and payloads are
-staged through CPU. Every blocking operation is bounded by `runtime.timeout_s`.
+otherwise Gloo. With Gloo on a machine with GPUs, ranks compute on them (shared round-robin when
+there are fewer GPUs than ranks) and payloads are staged through CPU.
+Every blocking operation is bounded by `runtime.timeout_s`.
 """
 
 from __future__ import annotations
@@ -29,14 +30,21 @@ class RankInfo:
 
 
 def _choose(cfg: Config, local_rank: int, local_world: int) -> tuple[str, torch.device]:
+    """Backend and compute device of local rank `local_rank` of `local_world` on this node.
+
+    GPUs are shared round-robin when there are fewer than ranks (a one-GPU workstation running
+    1 + 2 ranks computes on that GPU in all three): NCCL cannot put two ranks on one device, so
+    those ranks talk over Gloo through CPU copies, but compute stays on the GPU."""
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    own_gpu = gpus >= local_world
     backend = cfg.runtime.backend
     if backend == "auto":
-        backend = "nccl" if gpus >= local_world else "gloo"
-    if backend == "nccl" and gpus < local_world:
+        backend = "nccl" if own_gpu else "gloo"
+    if backend == "nccl" and not own_gpu:
         raise ConfigError(f"runtime.backend='nccl' needs one GPU per rank: {local_world} ranks "
-                          f"on this node, {gpus} GPUs; use runtime.backend=gloo")
-    device = torch.device("cuda", local_rank) if gpus >= local_world else torch.device("cpu")
+                          f"on this node, {gpus} GPUs; use runtime.backend=auto (Gloo, the "
+                          "GPUs shared by the ranks) or gloo")
+    device = torch.device("cuda", local_rank % gpus) if gpus else torch.device("cpu")
     return backend, device
 
 

@@ -93,6 +93,7 @@ class ServerLoop:
         metrics.jsonl keeps the rounds the checkpoint covers (none on a fresh start, where a
         failed first attempt may have left an empty file)."""
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
+        self.role.ctx.states.remove_unreferenced()
         write_atomic(self.cfg.run_dir / "config.toml",
                      to_toml(config_to_dict(self.cfg)).encode())
         write_json(self.cfg.run_dir / "partition.json", self.partition)
@@ -144,11 +145,14 @@ class ServerLoop:
                 "cum_sim_s": (prev.get("cum_sim_s", 0.0) if prev else 0.0) + seconds}
 
     def state_dict(self) -> dict[str, Any]:
+        """For a checkpoint (once per checkpoint: see `client_store.py`)."""
         return {"global_client": self.role.global_client.state_dict(),
+                "client_states": self.role.ctx.states.state_dict(),
                 "algorithm": self.role.algo.server_state_dict()}
 
     def load_state_dict(self, state: dict[str, Any], round_: int) -> None:
         self.role.global_client.load_state_dict(state["global_client"])
+        self.role.ctx.states.load_state_dict(state["client_states"])
         self.role.algo.load_server_state_dict(state["algorithm"])
         self.log.records = self.log.read_covered(round_)  # written back by `start`
         self.messages.records = self.messages.read_covered(round_)

@@ -42,26 +42,27 @@ def _check_same_config(cfg: Config, info: RankInfo) -> None:
                           "different configs; start every rank with the same command")
 
 
-def _announce(cfg: Config, info: RankInfo) -> None:
-    """RUN_DIR/ranks/rankK.json says which process on which host is rank K (for operators)."""
+def _announce(cfg: Config, info: RankInfo, threads: int) -> None:
+    """RUN_DIR/ranks/rankK.json says which process on which host is rank K, on what device
+    and with how many intra-op threads (for operators)."""
     folder = cfg.run_dir / "ranks"
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / f"rank{info.rank}.json",
                {"rank": info.rank, "pid": os.getpid(), "host": socket.gethostname(),
-                "backend": info.backend, "device": str(info.device)})
+                "backend": info.backend, "device": str(info.device), "threads": threads})
     error_file(cfg.run_dir, info.rank).unlink(missing_ok=True)  # an earlier attempt's error
 
 
 def _run(cfg: Config, info: RankInfo) -> None:
     setup_logging(info.rank, cfg.runtime.verbose)
-    set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
+    threads = set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
     _check_same_config(cfg, info)
     channel = Channel(DistTransport(), ByteMeter(cfg.clients.num) if info.rank else None,
                       info.comm_device, info.device, int(cfg.wire.max_message_mib * MIB),
                       cfg.wire.activation_dtype)
     loop = build_loop(cfg, info, channel, load_split(cfg, "train"))
     first_round = resume(cfg, info, loop)
-    _announce(cfg, info)
+    _announce(cfg, info, threads)
     loop.start(first_round)
     for round_ in range(first_round, cfg.rounds):
         loop.run_round(round_)
