@@ -26,14 +26,27 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run(mode: str, args: argparse.Namespace) -> float:
     out = Path(args.out)
-    job = ["algorithm=fedavg", "data.name=synthetic", f"clients.num={args.clients}",
-           f"data.synthetic_size=[{2 * args.clients},100]", "train.batch_size=2",
-           f"launch.client_hosts={args.hosts}", f"rounds={args.rounds}",
-           f"eval.every={args.rounds}", "checkpoint.every=0", f"runtime.averaging={mode}",
-           f"output.dir={out}", f"output.name={mode}"]
+    job = [
+        "algorithm=fedavg",
+        "data.name=synthetic",
+        f"clients.num={args.clients}",
+        f"data.synthetic_size=[{2 * args.clients},100]",
+        "train.batch_size=2",
+        f"launch.client_hosts={args.hosts}",
+        f"rounds={args.rounds}",
+        f"eval.every={args.rounds}",
+        "checkpoint.every=0",
+        f"runtime.averaging={mode}",
+        f"output.dir={out}",
+        f"output.name={mode}",
+    ]
     print(f"== {mode}: {' '.join(job)}", flush=True)
-    subprocess.run([sys.executable, "-m", "fsl_sage_dist", "run", *job], check=True, cwd=ROOT,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "fsl_sage_dist", "run", *job],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     (loaded,), _ = load_runs([out / mode])
     return statistics.mean(r["round_s"] for r in loaded.records[1:-1])
 
@@ -49,12 +62,21 @@ def main() -> None:
     assert args.rounds >= 3, "rounds 1..R-2 are the steady ones"
     steady = {mode: run(mode, args) for mode in ("exact", "reduce")}
     ratio = steady["exact"] / steady["reduce"]
-    print(f"{args.clients} participants on {args.hosts} hosts, FedAvg simple_conv: exact "
-          f"{steady['exact']:.2f} s/round, reduce {steady['reduce']:.2f} s/round, "
-          f"exact/reduce = {ratio:.2f}x")
-    write_json(Path(args.json), {"clients": args.clients, "hosts": args.hosts,
-                                 "rounds": args.rounds, "steady_s_per_round": steady,
-                                 "exact_over_reduce": ratio})
+    print(
+        f"{args.clients} participants on {args.hosts} hosts, FedAvg simple_conv: exact "
+        f"{steady['exact']:.2f} s/round, reduce {steady['reduce']:.2f} s/round, "
+        f"exact/reduce = {ratio:.2f}x"
+    )
+    write_json(
+        Path(args.json),
+        {
+            "clients": args.clients,
+            "hosts": args.hosts,
+            "rounds": args.rounds,
+            "steady_s_per_round": steady,
+            "exact_over_reduce": ratio,
+        },
+    )
 
 
 if __name__ == "__main__":

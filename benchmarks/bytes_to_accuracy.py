@@ -46,20 +46,34 @@ ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = tuple(REGISTRY)
 
 
-def run_algorithm(algorithm: str, args: argparse.Namespace, dtype: str = "fp32",
-                  seed: int | None = None) -> Path:
+def run_algorithm(
+    algorithm: str, args: argparse.Namespace, dtype: str = "fp32", seed: int | None = None
+) -> Path:
     name = algorithm if dtype == "fp32" else f"{algorithm}_{dtype}"
     out = args.out if seed is None else args.out / f"seed{seed}"
-    overrides = [f"rounds={args.rounds}", f"data.train_limit={args.train_limit}",
-                 f"output.dir={out}", f"output.name={name}", "checkpoint.every=1",
-                 f"launch.client_hosts={args.hosts}", f"wire.activation_dtype={dtype}",
-                 *([] if seed is None else [f"seed={seed}"]), *args.set]
+    overrides = [
+        f"rounds={args.rounds}",
+        f"data.train_limit={args.train_limit}",
+        f"output.dir={out}",
+        f"output.name={name}",
+        "checkpoint.every=1",
+        f"launch.client_hosts={args.hosts}",
+        f"wire.activation_dtype={dtype}",
+        *([] if seed is None else [f"seed={seed}"]),
+        *args.set,
+    ]
     if args.model == "resnet18":
         # train.batch_size unset: resnet18's default, 256 (ALGORITHMS.md decision 16)
         overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet"]
     config = f"llm_tiny_{algorithm}" if args.model == "gpt2" else f"fmnist_{algorithm}"
-    cmd = [sys.executable, "-m", "fsl_sage_dist", "run", str(ROOT / "configs" / f"{config}.toml"),
-           *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fsl_sage_dist",
+        "run",
+        str(ROOT / "configs" / f"{config}.toml"),
+        *overrides,
+    ]
     if finished(out / name, args.rounds):
         print(f"== {algorithm}: {out / name} already has {args.rounds} rounds", flush=True)
         return out / name
@@ -71,22 +85,32 @@ def run_algorithm(algorithm: str, args: argparse.Namespace, dtype: str = "fp32",
 def finished(run_dir: Path, rounds: int) -> bool:
     """A run that wrote its summary after `rounds` rounds: read it, do not start it again."""
     metrics = run_dir / "metrics.jsonl"
-    return ((run_dir / "summary.json").is_file() and metrics.is_file()
-            and len(metrics.read_text().splitlines()) == rounds)
+    return (
+        (run_dir / "summary.json").is_file()
+        and metrics.is_file()
+        and len(metrics.read_text().splitlines()) == rounds
+    )
 
 
 def summarize_run(run: Run, targets: list[float]) -> dict[str, Any]:
     return {
-        "algorithm": run.algorithm, "rounds": len(run.records),
-        "final_acc": run.final_acc, "best_acc": run.best_acc,
-        **{f"{kind}_mib_to": {f"{t:g}": run.mib_to_target(t, kind) for t in targets}
-           for kind in ("payload", "wire")},
+        "algorithm": run.algorithm,
+        "rounds": len(run.records),
+        "final_acc": run.final_acc,
+        "best_acc": run.best_acc,
+        **{
+            f"{kind}_mib_to": {f"{t:g}": run.mib_to_target(t, kind) for t in targets}
+            for kind in ("payload", "wire")
+        },
         "total_payload_mib": run.payload_mib,
         "total_wire_mib": run.records[-1]["cum_wire_bytes"] / MIB,
         "s_per_round": run.s_per_round,
         "final_loss": run.evaluated[-1]["test_loss"] if run.evaluated else None,
-        **({"final_ser": run.evaluated[-1]["test_ser"]}
-           if run.evaluated and "test_ser" in run.evaluated[-1] else {}),
+        **(
+            {"final_ser": run.evaluated[-1]["test_ser"]}
+            if run.evaluated and "test_ser" in run.evaluated[-1]
+            else {}
+        ),
     }
 
 
@@ -96,16 +120,28 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
 
 def table(rows: dict[str, dict[str, Any]], targets: list[float]) -> str:
     keys = [f"{t:g}" for t in targets]
-    header = ["algorithm", "final acc", "best acc",
-              *[f"{kind} MiB@{k}" for k in keys for kind in ("payload", "wire")],
-              "total payload MiB", "total wire MiB", "s/round"]
+    header = [
+        "algorithm",
+        "final acc",
+        "best acc",
+        *[f"{kind} MiB@{k}" for k in keys for kind in ("payload", "wire")],
+        "total payload MiB",
+        "total wire MiB",
+        "s/round",
+    ]
     lines = [header]
     for name, row in rows.items():
-        lines.append([name, f"{row['final_acc']:.4f}", f"{row['best_acc']:.4f}",
-                      *[_fmt(row[f"{kind}_mib_to"][k]) for k in keys
-                        for kind in ("payload", "wire")],
-                      f"{row['total_payload_mib']:.1f}", f"{row['total_wire_mib']:.1f}",
-                      f"{row['s_per_round']:.1f}"])
+        lines.append(
+            [
+                name,
+                f"{row['final_acc']:.4f}",
+                f"{row['best_acc']:.4f}",
+                *[_fmt(row[f"{kind}_mib_to"][k]) for k in keys for kind in ("payload", "wire")],
+                f"{row['total_payload_mib']:.1f}",
+                f"{row['total_wire_mib']:.1f}",
+                f"{row['s_per_round']:.1f}",
+            ]
+        )
     return align(lines)
 
 
@@ -113,28 +149,35 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def comparisons(rows: dict[str, dict[str, Any]], runs: dict[str, Run],
-                targets: list[float]) -> dict[str, Any]:
+def comparisons(
+    rows: dict[str, dict[str, Any]], runs: dict[str, Run], targets: list[float]
+) -> dict[str, Any]:
     """FSL-SAGE's MiB to each target over CSE-FSL's and SplitFed-v1's, and the MiB each needs
     to reach the best accuracy CSE-FSL reaches."""
     out: dict[str, Any] = {}
     sage = rows.get("fsl_sage")
     for other in ("cse_fsl", "splitfed_v1"):
         if sage and other in rows:
-            out[f"fsl_sage/{other}"] = {f"{t:g}": ratio(sage["payload_mib_to"][f"{t:g}"],
-                                                        rows[other]["payload_mib_to"][f"{t:g}"])
-                                        for t in targets}
+            out[f"fsl_sage/{other}"] = {
+                f"{t:g}": ratio(
+                    sage["payload_mib_to"][f"{t:g}"], rows[other]["payload_mib_to"][f"{t:g}"]
+                )
+                for t in targets
+            }
     if sage and "cse_fsl" in rows:
         best = rows["cse_fsl"]["best_acc"]
         need = {name: runs[name].mib_to_target(best) for name in ("cse_fsl", "fsl_sage")}
-        out["to_cse_fsl_best_acc"] = {"acc": best, "payload_mib": need,
-                                      "fsl_sage/cse_fsl": ratio(need["fsl_sage"],
-                                                                need["cse_fsl"])}
+        out["to_cse_fsl_best_acc"] = {
+            "acc": best,
+            "payload_mib": need,
+            "fsl_sage/cse_fsl": ratio(need["fsl_sage"], need["cse_fsl"]),
+        }
     return out
 
 
-def compression(runs: dict[str, Run], by_dtype: dict[str, Run],
-                targets: list[float]) -> dict[str, dict[str, Any]]:
+def compression(
+    runs: dict[str, Run], by_dtype: dict[str, Run], targets: list[float]
+) -> dict[str, dict[str, Any]]:
     """FSL-SAGE at each `wire.activation_dtype`: accuracy, MiB to each target, and the MiB it
     needs to reach CSE-FSL's best accuracy as a fraction of what CSE-FSL needs."""
     sage, cse = runs.get("fsl_sage"), runs.get("cse_fsl")
@@ -153,13 +196,30 @@ def compression(runs: dict[str, Run], by_dtype: dict[str, Run],
 
 def compression_table(rows: dict[str, dict[str, Any]], targets: list[float]) -> str:
     keys = [f"{t:g}" for t in targets]
-    lines = [["fsl_sage dtype", "final acc", "- fp32", "best acc",
-              *[f"payload MiB@{k}" for k in keys], "MiB@CSE best", "/ CSE-FSL"]]
+    lines = [
+        [
+            "fsl_sage dtype",
+            "final acc",
+            "- fp32",
+            "best acc",
+            *[f"payload MiB@{k}" for k in keys],
+            "MiB@CSE best",
+            "/ CSE-FSL",
+        ]
+    ]
     for dtype, row in rows.items():
         delta = row.get("final_acc_minus_fp32")
-        lines.append([dtype, f"{row['final_acc']:.4f}", _fmt(delta, "+.4f"),
-                      f"{row['best_acc']:.4f}", *[_fmt(row["payload_mib_to"][k]) for k in keys],
-                      _fmt(row.get("mib_to_cse_fsl_best")), _fmt(row.get("vs_cse_fsl"), ".2f")])
+        lines.append(
+            [
+                dtype,
+                f"{row['final_acc']:.4f}",
+                _fmt(delta, "+.4f"),
+                f"{row['best_acc']:.4f}",
+                *[_fmt(row["payload_mib_to"][k]) for k in keys],
+                _fmt(row.get("mib_to_cse_fsl_best")),
+                _fmt(row.get("vs_cse_fsl"), ".2f"),
+            ]
+        )
     return align(lines)
 
 
@@ -168,8 +228,13 @@ def spread(values: list[float | None]) -> dict[str, Any]:
     have = [v for v in values if v is not None]
     if not have:
         return {"mean": None, "min": None, "max": None, "n": 0, "of": len(values)}
-    return {"mean": sum(have) / len(have), "min": min(have), "max": max(have),
-            "n": len(have), "of": len(values)}
+    return {
+        "mean": sum(have) / len(have),
+        "min": min(have),
+        "max": max(have),
+        "n": len(have),
+        "of": len(values),
+    }
 
 
 def over_seeds(per_seed: dict[int, dict[str, Any]], targets: list[float]) -> dict[str, Any]:
@@ -180,18 +245,23 @@ def over_seeds(per_seed: dict[int, dict[str, Any]], targets: list[float]) -> dic
     rows: dict[str, Any] = {}
     for a in algorithms:
         runs = [per_seed[s]["runs"][a] for s in seeds]
-        rows[a] = {key: spread([r[key] for r in runs])
-                   for key in ("final_acc", "best_acc", "total_payload_mib", "s_per_round")}
-        rows[a]["payload_mib_to"] = {f"{t:g}": spread([r["payload_mib_to"][f"{t:g}"]
-                                                       for r in runs]) for t in targets}
+        rows[a] = {
+            key: spread([r[key] for r in runs])
+            for key in ("final_acc", "best_acc", "total_payload_mib", "s_per_round")
+        }
+        rows[a]["payload_mib_to"] = {
+            f"{t:g}": spread([r["payload_mib_to"][f"{t:g}"] for r in runs]) for t in targets
+        }
     ratios: dict[str, Any] = {}
     for name, value in per_seed[seeds[0]]["comparisons"].items():
         if name == "to_cse_fsl_best_acc":
-            ratios[name] = spread([per_seed[s]["comparisons"][name]["fsl_sage/cse_fsl"]
-                                   for s in seeds])
+            ratios[name] = spread(
+                [per_seed[s]["comparisons"][name]["fsl_sage/cse_fsl"] for s in seeds]
+            )
         else:
-            ratios[name] = {k: spread([per_seed[s]["comparisons"][name][k] for s in seeds])
-                            for k in value}
+            ratios[name] = {
+                k: spread([per_seed[s]["comparisons"][name][k] for s in seeds]) for k in value
+            }
     return {"runs": rows, "ratios": ratios}
 
 
@@ -206,9 +276,14 @@ def seeds_table(summary: dict[str, Any], targets: list[float]) -> str:
     keys = [f"{t:g}" for t in targets]
     lines = [["algorithm", "final acc", "best acc", *[f"payload MiB@{k}" for k in keys]]]
     for name, row in summary["runs"].items():
-        lines.append([name, _fmt_spread(row["final_acc"], ".4f"),
-                      _fmt_spread(row["best_acc"], ".4f"),
-                      *[_fmt_spread(row["payload_mib_to"][k], ".1f") for k in keys]])
+        lines.append(
+            [
+                name,
+                _fmt_spread(row["final_acc"], ".4f"),
+                _fmt_spread(row["best_acc"], ".4f"),
+                *[_fmt_spread(row["payload_mib_to"][k], ".1f") for k in keys],
+            ]
+        )
     return align(lines)
 
 
@@ -220,14 +295,22 @@ def one_seed(args: argparse.Namespace, seed: int | None) -> dict[str, Any]:
     if messages or None in loaded:
         sys.exit("\n".join(messages) or "a run could not be read")
     runs = dict(zip(args.algorithms, loaded))
-    by_dtype = dict(zip(args.dtypes, loaded[len(args.algorithms):]))
+    by_dtype = dict(zip(args.dtypes, loaded[len(args.algorithms) :]))
     rows = {a: summarize_run(run, args.targets) for a, run in runs.items()}
     print(f"\n{'' if seed is None else f'seed {seed}'}")
     print(table(rows, args.targets))
     if args.model == "gpt2":
-        print(align([["algorithm", "final test loss", "final slot error rate"],
-                     *[[a, f"{r['final_loss']:.4f}", f"{r.get('final_ser', float('nan')):.3f}"]
-                       for a, r in rows.items()]]))
+        print(
+            align(
+                [
+                    ["algorithm", "final test loss", "final slot error rate"],
+                    *[
+                        [a, f"{r['final_loss']:.4f}", f"{r.get('final_ser', float('nan')):.3f}"]
+                        for a, r in rows.items()
+                    ],
+                ]
+            )
+        )
     extra = comparisons(rows, runs, args.targets)
     for name, value in extra.items():
         print(f"{name}: {json.dumps(value)}")
@@ -242,33 +325,62 @@ def one_seed(args: argparse.Namespace, seed: int | None) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--train-limit", type=int, default=0,
-                        help="data.train_limit: total training samples (0 = all 60,000)")
-    parser.add_argument("--model", choices=("simple_conv", "resnet18", "gpt2"),
-                        default="simple_conv")
+    parser.add_argument(
+        "--train-limit",
+        type=int,
+        default=0,
+        help="data.train_limit: total training samples (0 = all 60,000)",
+    )
+    parser.add_argument(
+        "--model", choices=("simple_conv", "resnet18", "gpt2"), default="simple_conv"
+    )
     parser.add_argument("--hosts", type=int, default=2, help="launch.client_hosts")
     parser.add_argument("--targets", type=float, nargs="+", default=[0.80, 0.85])
     parser.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS))
-    parser.add_argument("--dtypes", nargs="*", choices=("fp16", "bf16", "int8"), default=[],
-                        help="also run FSL-SAGE with these wire.activation_dtype values and "
-                             "print the compression table")
+    parser.add_argument(
+        "--dtypes",
+        nargs="*",
+        choices=("fp16", "bf16", "int8"),
+        default=[],
+        help="also run FSL-SAGE with these wire.activation_dtype values and "
+        "print the compression table",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "bytes_to_accuracy")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="extra config overrides for every run")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="run every algorithm once per seed and report the spread "
-                             "(default: the configs' seed, one run each)")
-    parser.add_argument("--json", type=Path, default=None,
-                        help="also write the result JSON here (e.g. under docs/)")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra config overrides for every run",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="run every algorithm once per seed and report the spread "
+        "(default: the configs' seed, one run each)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="also write the result JSON here (e.g. under docs/)"
+    )
     args = parser.parse_args()
-    result = {"model": args.model, "rounds": args.rounds, "train_limit": args.train_limit,
-              "targets": args.targets, "extra_overrides": args.set}
+    result = {
+        "model": args.model,
+        "rounds": args.rounds,
+        "train_limit": args.train_limit,
+        "targets": args.targets,
+        "extra_overrides": args.set,
+    }
     if args.seeds is None:
         result |= one_seed(args, None)
     else:
         per_seed = {seed: one_seed(args, seed) for seed in args.seeds}
-        result |= {"seeds": args.seeds, "over_seeds": over_seeds(per_seed, args.targets),
-                   "per_seed": {str(s): r for s, r in per_seed.items()}}
+        result |= {
+            "seeds": args.seeds,
+            "over_seeds": over_seeds(per_seed, args.targets),
+            "per_seed": {str(s): r for s, r in per_seed.items()},
+        }
         print(f"\nover seeds {args.seeds}: mean (min-max)")
         print(seeds_table(result["over_seeds"], args.targets))
         for name, value in result["over_seeds"]["ratios"].items():

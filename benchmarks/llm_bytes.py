@@ -40,8 +40,9 @@ F32 = 4
 
 
 def our_sizes(cfg: Config, size: str) -> ModelBytes:
-    spec = GPT2Spec(size, cfg.model.cut_blocks, cfg.model.aux_blocks, "", cfg.lora.r,
-                    cfg.lora.alpha)
+    spec = GPT2Spec(
+        size, cfg.model.cut_blocks, cfg.model.aux_blocks, "", cfg.lora.r, cfg.lora.alpha
+    )
     with torch.device("meta"):
         model = build_split_model("gpt2", (cfg.data.seq_len,), GPT2_VOCAB, gpt2=spec)
     return ModelBytes.of(model)
@@ -53,9 +54,11 @@ def reference_sizes(cfg: Config, size: str) -> dict[str, int]:
     r, cut, aux = cfg.lora.r, cfg.model.cut_blocks, cfg.model.aux_blocks
     block = 12 * d * d + 13 * d + 4 * r * d + context * context  # + LoRA A, B + mask buffer
     embeddings = GPT2_VOCAB * d
-    return {"client": F32 * (embeddings + context * d + cut * block),
-            "server": F32 * ((layers - cut) * block + 2 * d + embeddings),
-            "aux": F32 * (aux * block + 2 * d + embeddings)}
+    return {
+        "client": F32 * (embeddings + context * d + cut * block),
+        "server": F32 * ((layers - cut) * block + 2 * d + embeddings),
+        "aux": F32 * (aux * block + 2 * d + embeddings),
+    }
 
 
 def client_samples(cfg: Config) -> list[int]:
@@ -97,8 +100,10 @@ def our_round(cfg: Config, sizes: ModelBytes) -> dict[str, float]:
     plain = round_payload(cfg, client_samples(cfg), sizes, aligned=False)
     aligned = round_payload(cfg, client_samples(cfg), sizes, aligned=True)
     share = 1 / cfg.fsl.align_interval if cfg.algorithm == "fsl_sage" else 0.0
-    mib = {c: ((1 - share) * sum(plain[c].values()) + share * sum(aligned[c].values())) / MIB
-           for c in CATEGORIES}
+    mib = {
+        c: ((1 - share) * sum(plain[c].values()) + share * sum(aligned[c].values())) / MIB
+        for c in CATEGORIES
+    }
     mib["payload"] = sum(mib[c] for c in CATEGORIES)
     rows = sum(uploads(cfg, n)[1] for n in client_samples(cfg))
     mib["labels"] = rows * cfg.data.seq_len * 8 / MIB  # int64 targets per token
@@ -106,29 +111,49 @@ def our_round(cfg: Config, sizes: ModelBytes) -> dict[str, float]:
 
 
 def report(cfg_path: Path, size: str) -> dict:
-    rows, table = [], [["algorithm", *CATEGORIES, "payload", "labels (wire)",
-                        "reference counter", "reference / ours"]]
+    rows, table = (
+        [],
+        [
+            [
+                "algorithm",
+                *CATEGORIES,
+                "payload",
+                "labels (wire)",
+                "reference counter",
+                "reference / ours",
+            ]
+        ],
+    )
     base = load_config(cfg_path)
     for algorithm in ALGORITHMS:
         cfg = load_config(cfg_path, [f"algorithm={algorithm}"])
         ours = our_round(cfg, our_sizes(cfg, size))
-        reference = reference_round(cfg, algorithm, reference_sizes(cfg, size),
-                                    SIZES[size][1]) / MIB
+        reference = (
+            reference_round(cfg, algorithm, reference_sizes(cfg, size), SIZES[size][1]) / MIB
+        )
         rows.append({"algorithm": algorithm, "ours_mib": ours, "reference_mib": reference})
-        table.append([algorithm, *(f"{ours[c]:,.2f}" for c in CATEGORIES),
-                      f"{ours['payload']:,.1f}", f"{ours['labels']:,.1f}",
-                      f"{reference:,.1f}", f"{reference / ours['payload']:.1f}x"])
-    print(f"MiB per round, GPT-2 {size} on E2E ({base.clients.num} clients, batch "
-          f"{base.train.batch_size} x {base.data.seq_len} tokens, q {base.fsl.server_interval}, "
-          f"LoRA r {base.lora.r}, cut after {base.model.cut_blocks} block(s))")
+        table.append(
+            [
+                algorithm,
+                *(f"{ours[c]:,.2f}" for c in CATEGORIES),
+                f"{ours['payload']:,.1f}",
+                f"{ours['labels']:,.1f}",
+                f"{reference:,.1f}",
+                f"{reference / ours['payload']:.1f}x",
+            ]
+        )
+    print(
+        f"MiB per round, GPT-2 {size} on E2E ({base.clients.num} clients, batch "
+        f"{base.train.batch_size} x {base.data.seq_len} tokens, q {base.fsl.server_interval}, "
+        f"LoRA r {base.lora.r}, cut after {base.model.cut_blocks} block(s))"
+    )
     print(align(table, rule=True))
     return {"config": str(cfg_path.relative_to(ROOT)), "gpt2_size": size, "rows": rows}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--config", type=Path,
-                        default=ROOT / "configs" / "e2e_gpt2m_fsl_sage.toml")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "e2e_gpt2m_fsl_sage.toml")
     parser.add_argument("--size", default="medium", choices=sorted(SIZES))
     parser.add_argument("--json", type=Path, help="also write the table here")
     args = parser.parse_args()

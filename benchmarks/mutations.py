@@ -40,34 +40,74 @@ class Mutation:
 
 
 MUTATIONS = [
-    Mutation("fsl_sage_client_gradient_sign_flipped", "fsl_sage_dist/algorithms/fsl_sage.py",
-             "z.backward(grad)", "z.backward(-grad)"),
-    Mutation("lazy_server_optimizer_step_removed", "fsl_sage_dist/algorithms/lazy_server.py",
-             "        self.server_opt.step()\n", ""),
-    Mutation("cse_fsl_aux_loss_zero", "fsl_sage_dist/algorithms/cse_fsl.py",
-             "        loss.backward()\n", "        (0 * loss).backward()\n"),
-    Mutation("payload_categories_changed", "fsl_sage_dist/wire/meter.py",
-             'PAYLOAD_CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")',
-             'PAYLOAD_CATEGORIES = ("activations", "cut_grads", "client_model", "labels")'),
-    Mutation("header_bytes_doubled", "fsl_sage_dist/wire/channel.py",
-             'self.meter.record(client, direction, "control", CONTROL_NBYTES)',
-             'self.meter.record(client, direction, "control", 2 * CONTROL_NBYTES)'),
-    Mutation("averaging_weights_equal", "fsl_sage_dist/algorithms/averaging.py",
-             "weights = [n / total for n in sizes]",
-             "weights = [1 / len(sizes)] * len(sizes)"),
-    Mutation("averaging_summed_in_host_order", "fsl_sage_dist/runtime/server.py",
-             "        sizes = [self.sizes[c] for c in chosen]\n",
-             "        chosen = sorted(chosen, key=self.ctx.placement.host_of)\n"
-             "        sizes = [self.sizes[c] for c in chosen]\n"),
+    Mutation(
+        "fsl_sage_client_gradient_sign_flipped",
+        "fsl_sage_dist/algorithms/fsl_sage.py",
+        "z.backward(grad)",
+        "z.backward(-grad)",
+    ),
+    Mutation(
+        "lazy_server_optimizer_step_removed",
+        "fsl_sage_dist/algorithms/lazy_server.py",
+        "        self.server_opt.step()\n",
+        "",
+    ),
+    Mutation(
+        "cse_fsl_aux_loss_zero",
+        "fsl_sage_dist/algorithms/cse_fsl.py",
+        "        loss.backward()\n",
+        "        (0 * loss).backward()\n",
+    ),
+    Mutation(
+        "payload_categories_changed",
+        "fsl_sage_dist/wire/meter.py",
+        'PAYLOAD_CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")',
+        'PAYLOAD_CATEGORIES = ("activations", "cut_grads", "client_model", "labels")',
+    ),
+    Mutation(
+        "header_bytes_doubled",
+        "fsl_sage_dist/wire/channel.py",
+        'self.meter.record(client, direction, "control", CONTROL_NBYTES)',
+        'self.meter.record(client, direction, "control", 2 * CONTROL_NBYTES)',
+    ),
+    Mutation(
+        "averaging_weights_equal",
+        "fsl_sage_dist/algorithms/averaging.py",
+        "weights = [n / total for n in sizes]",
+        "weights = [1 / len(sizes)] * len(sizes)",
+    ),
+    Mutation(
+        "averaging_summed_in_host_order",
+        "fsl_sage_dist/runtime/server.py",
+        "        sizes = [self.sizes[c] for c in chosen]\n",
+        "        chosen = sorted(chosen, key=self.ctx.placement.host_of)\n"
+        "        sizes = [self.sizes[c] for c in chosen]\n",
+    ),
     # Beyond the list of issue 13: the other places a sign or a step could go missing.
-    Mutation("splitfed_client_gradient_sign_flipped", "fsl_sage_dist/algorithms/splitfed.py",
-             "z.backward(grad)", "z.backward(-grad)"),
-    Mutation("splitfed_server_optimizer_step_removed", "fsl_sage_dist/algorithms/splitfed.py",
-             "        opt.step()\n", ""),
-    Mutation("fedavg_optimizer_step_removed", "fsl_sage_dist/algorithms/fedavg.py",
-             "        client.optimizer.step()\n", ""),
-    Mutation("fsl_sage_alignment_step_removed", "fsl_sage_dist/algorithms/alignment.py",
-             "            optimizer.step()\n", ""),
+    Mutation(
+        "splitfed_client_gradient_sign_flipped",
+        "fsl_sage_dist/algorithms/splitfed.py",
+        "z.backward(grad)",
+        "z.backward(-grad)",
+    ),
+    Mutation(
+        "splitfed_server_optimizer_step_removed",
+        "fsl_sage_dist/algorithms/splitfed.py",
+        "        opt.step()\n",
+        "",
+    ),
+    Mutation(
+        "fedavg_optimizer_step_removed",
+        "fsl_sage_dist/algorithms/fedavg.py",
+        "        client.optimizer.step()\n",
+        "",
+    ),
+    Mutation(
+        "fsl_sage_alignment_step_removed",
+        "fsl_sage_dist/algorithms/alignment.py",
+        "            optimizer.step()\n",
+        "",
+    ),
 ]
 
 
@@ -84,23 +124,44 @@ def apply(mutation: Mutation, repo: Path) -> None:
     path = repo / mutation.path
     text = path.read_text()
     if text.count(mutation.old) != 1:
-        sys.exit(f"error: mutation {mutation.name}: the text to edit occurs "
-                 f"{text.count(mutation.old)} times in {mutation.path}, expected once; "
-                 "update benchmarks/mutations.py")
+        sys.exit(
+            f"error: mutation {mutation.name}: the text to edit occurs "
+            f"{text.count(mutation.old)} times in {mutation.path}, expected once; "
+            "update benchmarks/mutations.py"
+        )
     path.write_text(text.replace(mutation.old, mutation.new))
 
 
 def fast_suite(repo: Path) -> dict:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "not slow", "-x", "-q",
-                           "-p", "no:cacheprovider", *FIRST, "tests"], check=False, cwd=repo,
-                          capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(repo)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-m",
+            "not slow",
+            "-x",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *FIRST,
+            "tests",
+        ],
+        check=False,
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, flags=re.MULTILINE)
-    return {"caught": proc.returncode != 0, "exit_status": proc.returncode,
-            "first_failure": failed[0] if failed else None,
-            "seconds": round(time.perf_counter() - start, 1),
-            "summary": proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""}
+    return {
+        "caught": proc.returncode != 0,
+        "exit_status": proc.returncode,
+        "first_failure": failed[0] if failed else None,
+        "seconds": round(time.perf_counter() - start, 1),
+        "summary": proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "",
+    }
 
 
 def check(mutation: Mutation | None) -> dict:
@@ -119,8 +180,11 @@ def main() -> None:
     args = parser.parse_args()
     chosen = [m for m in MUTATIONS if args.only is None or m.name in args.only]
     baseline = check(None)
-    print(f"unmutated: {'FAILS' if baseline['caught'] else 'passes'} "
-          f"({baseline['seconds']} s) {baseline['summary']}", flush=True)
+    print(
+        f"unmutated: {'FAILS' if baseline['caught'] else 'passes'} "
+        f"({baseline['seconds']} s) {baseline['summary']}",
+        flush=True,
+    )
     if baseline["caught"]:
         sys.exit(f"error: the fast suite fails without any mutation ({baseline['first_failure']})")
     results = []
@@ -128,14 +192,26 @@ def main() -> None:
         result = {"mutation": mutation.name, "file": mutation.path, **check(mutation)}
         results.append(result)
         verdict = "caught" if result["caught"] else "MISSED"
-        print(f"{mutation.name:40s} {verdict:7s} {result['seconds']:6.1f} s  "
-              f"{result['first_failure'] or ''}", flush=True)
+        print(
+            f"{mutation.name:40s} {verdict:7s} {result['seconds']:6.1f} s  "
+            f"{result['first_failure'] or ''}",
+            flush=True,
+        )
     caught = sum(r["caught"] for r in results)
     print(f"{caught} of {len(results)} mutations caught by the fast suite")
     if args.only is None:
-        args.out.write_text(json.dumps({"baseline": baseline, "mutations": results,
-                                        "caught": caught, "total": len(results)},
-                                       indent=2) + "\n")
+        args.out.write_text(
+            json.dumps(
+                {
+                    "baseline": baseline,
+                    "mutations": results,
+                    "caught": caught,
+                    "total": len(results),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

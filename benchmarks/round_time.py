@@ -35,9 +35,15 @@ BASELINE = "in-process, all cores"
 
 
 def overrides(args: argparse.Namespace, name: str, hosts: int) -> list[str]:
-    return [f"rounds={args.rounds}", f"data.train_limit={args.train_limit}",
-            f"output.dir={args.out}", f"output.name={name}", "checkpoint.every=0",
-            f"launch.client_hosts={hosts}", *args.set]
+    return [
+        f"rounds={args.rounds}",
+        f"data.train_limit={args.train_limit}",
+        f"output.dir={args.out}",
+        f"output.name={name}",
+        "checkpoint.every=0",
+        f"launch.client_hosts={hosts}",
+        *args.set,
+    ]
 
 
 def timings(round_s: list[float]) -> dict[str, float]:
@@ -45,17 +51,24 @@ def timings(round_s: list[float]) -> dict[str, float]:
 
 
 def in_process(algorithm: str, args: argparse.Namespace, threads: int) -> dict[str, float]:
-    cfg = load_config(ROOT / "configs" / f"fmnist_{algorithm}.toml",
-                      overrides(args, f"{algorithm}_in_process", 1)
-                      + [f"runtime.threads_per_rank={threads}"])
+    cfg = load_config(
+        ROOT / "configs" / f"fmnist_{algorithm}.toml",
+        overrides(args, f"{algorithm}_in_process", 1) + [f"runtime.threads_per_rank={threads}"],
+    )
     print(f"== {algorithm}: in-process baseline, {threads} thread(s)", flush=True)
     return timings([r["round_s"] for r in run_in_process(cfg)])
 
 
 def distributed(algorithm: str, hosts: int, args: argparse.Namespace) -> dict[str, float]:
     name = f"{algorithm}_hosts{hosts}"
-    cmd = [sys.executable, "-m", "fsl_sage_dist", "run",
-           str(ROOT / "configs" / f"fmnist_{algorithm}.toml"), *overrides(args, name, hosts)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fsl_sage_dist",
+        "run",
+        str(ROOT / "configs" / f"fmnist_{algorithm}.toml"),
+        *overrides(args, name, hosts),
+    ]
     print(f"== {algorithm}: {1 + hosts} ranks ({' '.join(cmd[3:])})", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     lines = (args.out / name / "metrics.jsonl").read_text().splitlines()
@@ -67,23 +80,41 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     for algorithm, layouts in results.items():
         base = layouts[BASELINE]["steady_s"]
         for layout, t in layouts.items():
-            lines.append([algorithm, layout, f"{t['first_s']:.2f}", f"{t['steady_s']:.2f}",
-                          f"{base / t['steady_s']:.2f}x"])
+            lines.append(
+                [
+                    algorithm,
+                    layout,
+                    f"{t['first_s']:.2f}",
+                    f"{t['steady_s']:.2f}",
+                    f"{base / t['steady_s']:.2f}x",
+                ]
+            )
     return align(lines, left=2)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=4, help="at least 2 (round 0 + steady)")
-    parser.add_argument("--train-limit", type=int, default=12000,
-                        help="data.train_limit: total training samples (0 = all 60,000)")
-    parser.add_argument("--hosts", type=int, nargs="+", default=[1, 2],
-                        help="launch.client_hosts values to time")
-    parser.add_argument("--algorithms", nargs="+", choices=("cse_fsl", "fsl_sage"),
-                        default=["cse_fsl", "fsl_sage"])
+    parser.add_argument(
+        "--train-limit",
+        type=int,
+        default=12000,
+        help="data.train_limit: total training samples (0 = all 60,000)",
+    )
+    parser.add_argument(
+        "--hosts", type=int, nargs="+", default=[1, 2], help="launch.client_hosts values to time"
+    )
+    parser.add_argument(
+        "--algorithms", nargs="+", choices=("cse_fsl", "fsl_sage"), default=["cse_fsl", "fsl_sage"]
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "round_time")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="extra config overrides for every run")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra config overrides for every run",
+    )
     args = parser.parse_args()
     if args.rounds < 2:
         parser.error("--rounds must be at least 2: round 0 is reported apart from the others")
@@ -98,8 +129,13 @@ def main() -> None:
     print()
     print(f"{os.cpu_count()} cores; rounds {args.rounds}, train_limit {args.train_limit}")
     print(table(results))
-    out = {"cores": os.cpu_count(), "rounds": args.rounds, "train_limit": args.train_limit,
-           "extra_overrides": args.set, "results": results}
+    out = {
+        "cores": os.cpu_count(),
+        "rounds": args.rounds,
+        "train_limit": args.train_limit,
+        "extra_overrides": args.set,
+        "results": results,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "round_time.json").write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out / 'round_time.json'}")

@@ -50,32 +50,67 @@ def run(clients: int, spill: bool, args: argparse.Namespace) -> dict[str, Any]:
     per_round = round(clients * args.fraction) if args.fraction else args.per_round
     rounds = args.rounds or rounds_until_every_client(args.seed, clients, per_round)
     name = f"clients{clients}{'_spill' if spill else ''}"
-    cmd = [sys.executable, "-m", "fsl_sage_dist", "run", str(args.config),
-           f"clients.num={clients}", f"clients.per_round={per_round}", f"rounds={rounds}",
-           f"seed={args.seed}", f"data.train_limit={args.train_limit}",
-           f"launch.client_hosts={args.hosts}", f"output.dir={args.out}", f"output.name={name}",
-           f"runtime.spill={str(spill).lower()}", "checkpoint.every=0", *args.set]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fsl_sage_dist",
+        "run",
+        str(args.config),
+        f"clients.num={clients}",
+        f"clients.per_round={per_round}",
+        f"rounds={rounds}",
+        f"seed={args.seed}",
+        f"data.train_limit={args.train_limit}",
+        f"launch.client_hosts={args.hosts}",
+        f"output.dir={args.out}",
+        f"output.name={name}",
+        f"runtime.spill={str(spill).lower()}",
+        "checkpoint.every=0",
+        *args.set,
+    ]
     print(f"== N={clients}: {' '.join(cmd[3:])}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     run_dir = args.out / name
     summary = json.loads((run_dir / "summary.json").read_text())
     partition = json.loads((run_dir / "partition.json").read_text())
     samples = sum(c["samples"] for c in partition["clients"])
-    return {"clients": clients, "per_round": per_round, "spill": spill, "rounds": rounds,
-            "samples_per_round": samples * per_round // clients,
-            "mean_round_s": summary["mean_round_s"], "peak_rss_mib": summary["peak_rss_mib"],
-            "spill_mib": folder_bytes(run_dir / "client_state") / MIB}
+    return {
+        "clients": clients,
+        "per_round": per_round,
+        "spill": spill,
+        "rounds": rounds,
+        "samples_per_round": samples * per_round // clients,
+        "mean_round_s": summary["mean_round_s"],
+        "peak_rss_mib": summary["peak_rss_mib"],
+        "spill_mib": folder_bytes(run_dir / "client_state") / MIB,
+    }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     ranks = len(rows[0]["peak_rss_mib"])
-    header = ["clients", "per round", "rounds", "spill", "samples/round", "s/round",
-              "spilled MiB",
-              *[f"peak RSS MiB rank {r}{' (server)' if r == 0 else ''}" for r in range(ranks)]]
-    lines = [header] + [[str(row["clients"]), str(row["per_round"]), str(row["rounds"]),
-                         "on" if row["spill"] else "off", str(row["samples_per_round"]),
-                         f"{row['mean_round_s']:.2f}", f"{row['spill_mib']:.0f}",
-                         *[f"{m:.0f}" for m in row["peak_rss_mib"]]] for row in rows]
+    header = [
+        "clients",
+        "per round",
+        "rounds",
+        "spill",
+        "samples/round",
+        "s/round",
+        "spilled MiB",
+        *[f"peak RSS MiB rank {r}{' (server)' if r == 0 else ''}" for r in range(ranks)],
+    ]
+    lines = [header] + [
+        [
+            str(row["clients"]),
+            str(row["per_round"]),
+            str(row["rounds"]),
+            "on" if row["spill"] else "off",
+            str(row["samples_per_round"]),
+            f"{row['mean_round_s']:.2f}",
+            f"{row['spill_mib']:.0f}",
+            *[f"{m:.0f}" for m in row["peak_rss_mib"]],
+        ]
+        for row in rows
+    ]
     return align(lines, left=0)
 
 
@@ -84,28 +119,54 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "fmnist_fsl_sage.toml")
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--per-round", type=int, default=10)
-    parser.add_argument("--fraction", type=float, default=0.0,
-                        help="sample this share of N per round instead of --per-round")
-    parser.add_argument("--rounds", type=int, default=0,
-                        help="rounds per run (0 = until every client has taken part)")
-    parser.add_argument("--spill", choices=("off", "on", "both"), default="off",
-                        help="runtime.spill for each N")
+    parser.add_argument(
+        "--fraction",
+        type=float,
+        default=0.0,
+        help="sample this share of N per round instead of --per-round",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="rounds per run (0 = until every client has taken part)",
+    )
+    parser.add_argument(
+        "--spill", choices=("off", "on", "both"), default="off", help="runtime.spill for each N"
+    )
     parser.add_argument("--seed", type=int, default=200)
     parser.add_argument("--hosts", type=int, default=2)
-    parser.add_argument("--train-limit", type=int, default=0,
-                        help="data.train_limit: total training samples (0 = all 60,000)")
+    parser.add_argument(
+        "--train-limit",
+        type=int,
+        default=0,
+        help="data.train_limit: total training samples (0 = all 60,000)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "scale")
     parser.add_argument("--json", type=Path, default=None, help="default: OUT/scale.json")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="extra config overrides for every run")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra config overrides for every run",
+    )
     args = parser.parse_args()
     spills = {"off": [False], "on": [True], "both": [False, True]}[args.spill]
     rows = [run(n, spill, args) for n in args.clients for spill in spills]
     print()
     print(table(rows))
-    out = {"config": str(args.config), "per_round": args.per_round, "fraction": args.fraction,
-           "rounds": args.rounds, "seed": args.seed, "hosts": args.hosts,
-           "train_limit": args.train_limit, "extra_overrides": args.set, "runs": rows}
+    out = {
+        "config": str(args.config),
+        "per_round": args.per_round,
+        "fraction": args.fraction,
+        "rounds": args.rounds,
+        "seed": args.seed,
+        "hosts": args.hosts,
+        "train_limit": args.train_limit,
+        "extra_overrides": args.set,
+        "runs": rows,
+    }
     path = args.json or args.out / "scale.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, (json.dumps(out, indent=2) + "\n").encode())

@@ -47,8 +47,16 @@ def nearest_mean_accuracy(train, test) -> float:
 
 def two_rounds(algorithm: str) -> list[float]:
     with tempfile.TemporaryDirectory() as out:
-        cfg = load_config(None, ["data.name=synthetic", "rounds=2", f"algorithm={algorithm}",
-                                 "runtime.threads_per_rank=1", f"output.dir={out}"])
+        cfg = load_config(
+            None,
+            [
+                "data.name=synthetic",
+                "rounds=2",
+                f"algorithm={algorithm}",
+                "runtime.threads_per_rank=1",
+                f"output.dir={out}",
+            ],
+        )
         return [round(r["test_acc"], 4) for r in run_in_process(cfg)]
 
 
@@ -62,8 +70,9 @@ def main() -> None:
     means = torch.from_numpy(class_means(train.input_shape, train.num_classes, seed))
     result = {
         "setting": "data.name=synthetic defaults: 2000/500 images of 1x28x28, 10 classes",
-        "pattern_distance_noise_sigmas": round(torch.cdist(means.flatten(1)[:1],
-                                                           means.flatten(1)[1:]).mean().item(), 1),
+        "pattern_distance_noise_sigmas": round(
+            torch.cdist(means.flatten(1)[:1], means.flatten(1)[1:]).mean().item(), 1
+        ),
         "ideal_classifier_test_acc": round(ideal_accuracy(test.images, test.labels, means), 4),
         "nearest_mean_test_acc": round(nearest_mean_accuracy(train, test), 4),
         "test_acc_after_rounds_1_2": {},

@@ -50,16 +50,28 @@ ALIGN_INTERVAL = 10  # the benchmark's fsl.align_interval (the configs' default)
 
 def run_two_rounds(algorithm: str, recorded: dict[str, Any], args: argparse.Namespace) -> Path:
     out = args.out / recorded["model"]
-    overrides = ["rounds=2", f"data.train_limit={recorded['train_limit']}",
-                 f"output.dir={out}", f"output.name={algorithm}", "eval.every=1000",
-                 *recorded["extra_overrides"], *args.set]
+    overrides = [
+        "rounds=2",
+        f"data.train_limit={recorded['train_limit']}",
+        f"output.dir={out}",
+        f"output.name={algorithm}",
+        "eval.every=1000",
+        *recorded["extra_overrides"],
+        *args.set,
+    ]
     if recorded["model"] == "resnet18":  # as benchmarks/bytes_to_accuracy.py runs it
         overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet"]
     if (out / algorithm / "summary.json").is_file():
         print(f"== {algorithm}: {out / algorithm} is done", flush=True)
         return out / algorithm
-    cmd = [sys.executable, "-m", "fsl_sage_dist", "run",
-           str(ROOT / "configs" / f"fmnist_{algorithm}.toml"), *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fsl_sage_dist",
+        "run",
+        str(ROOT / "configs" / f"fmnist_{algorithm}.toml"),
+        *overrides,
+    ]
     print(f"== {algorithm}: {' '.join(cmd[3:])}", flush=True)
     subprocess.run(cmd, check=True, cwd=ROOT)
     return out / algorithm
@@ -67,9 +79,11 @@ def run_two_rounds(algorithm: str, recorded: dict[str, Any], args: argparse.Name
 
 def samples_ms(logs: list[RoundLog]) -> dict[str, list[float]]:
     """The measured compute of the logged rounds, in ms, by declared-compute key."""
-    return {"client_iter_ms": [(f + u) * 1000 for log in logs for f, u in log.client_s.values()],
-            "server_step_ms": [s * 1000 for log in logs for s in log.server_step_s.values()],
-            "align_ms": [s * 1000 for log in logs for s in log.align_s.values()]}
+    return {
+        "client_iter_ms": [(f + u) * 1000 for log in logs for f, u in log.client_s.values()],
+        "server_step_ms": [s * 1000 for log in logs for s in log.server_step_s.values()],
+        "align_ms": [s * 1000 for log in logs for s in log.align_s.values()],
+    }
 
 
 def median(values: list[float]) -> float:
@@ -81,15 +95,20 @@ def declared_compute(logs: dict[str, list[RoundLog]]) -> dict[str, dict[str, flo
     pooled (they do the same client and server work up to an aux head, and one set keeps
     measurement noise out of the ranking); FedAvg's clients train the whole model, so its
     client iteration is its own median."""
-    pooled: dict[str, list[float]] = {"client_iter_ms": [], "server_step_ms": [],
-                                      "align_ms": []}
+    pooled: dict[str, list[float]] = {"client_iter_ms": [], "server_step_ms": [], "align_ms": []}
     for algorithm, rounds in logs.items():
         if algorithm != "fedavg":
             for key, values in samples_ms(rounds).items():
                 pooled[key] += values
     common = {key: median(values) for key, values in pooled.items()}
-    return {a: (common | {"client_iter_ms": median(samples_ms(rounds)["client_iter_ms"])}
-                if a == "fedavg" else common) for a, rounds in logs.items()}
+    return {
+        a: (
+            common | {"client_iter_ms": median(samples_ms(rounds)["client_iter_ms"])}
+            if a == "fedavg"
+            else common
+        )
+        for a, rounds in logs.items()
+    }
 
 
 def rounds_to(mib_to: float | None, payload: list[int]) -> int | None:
@@ -103,56 +122,100 @@ def rounds_to(mib_to: float | None, payload: list[int]) -> int | None:
             return t + 1
         if cum / MIB > mib_to:
             break
-    raise SystemExit(f"no round count gives {mib_to} MiB with {payload} bytes per round: the "
-                     "two-round runs do not match the recorded benchmark's config")
+    raise SystemExit(
+        f"no round count gives {mib_to} MiB with {payload} bytes per round: the "
+        "two-round runs do not match the recorded benchmark's config"
+    )
 
 
-def one_algorithm(run_dir: Path, logs: list[RoundLog], compute: dict[str, float],
-                  recorded_run: dict[str, Any], targets: list[str]) -> dict[str, Any]:
+def one_algorithm(
+    run_dir: Path,
+    logs: list[RoundLog],
+    compute: dict[str, float],
+    recorded_run: dict[str, Any],
+    targets: list[str],
+) -> dict[str, Any]:
     config = read_config(run_dir, [])
     shape = dataclasses.replace(RunShape.of(config), client_hosts=config["clients"]["num"])
-    payload = [json.loads(line)["round_payload_bytes"]
-               for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    payload = [
+        json.loads(line)["round_payload_bytes"]
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
     rounds = {t: rounds_to(recorded_run["payload_mib_to"][t], payload) for t in targets}
     result: dict[str, Any] = {
         "declared_compute": compute,
         "measured_median": {k: median(v) for k, v in samples_ms(logs).items()},
-        "payload_bytes_per_round": payload, "rounds_to": rounds, "round_s": {},
-        "time_to_s": {}}
+        "payload_bytes_per_round": payload,
+        "rounds_to": rounds,
+        "round_s": {},
+        "time_to_s": {},
+    }
     for name, links in PROFILES.items():
         net = NetworkConfig(**links, compute="declared", **compute)
         aligned, plain = (simulate_round(shape, log, net).seconds for log in logs)
         result["round_s"][name] = {"aligned": aligned, "plain": plain}
         result["time_to_s"][name] = {
-            t: None if k is None else sum(aligned if r % ALIGN_INTERVAL == 0 else plain
-                                          for r in range(k)) for t, k in rounds.items()}
+            t: None
+            if k is None
+            else sum(aligned if r % ALIGN_INTERVAL == 0 else plain for r in range(k))
+            for t, k in rounds.items()
+        }
     return result
 
 
 def table(results: dict[str, dict[str, Any]], targets: list[str]) -> str:
-    cells = [["algorithm", "rounds to 80% / 85%",
-              *[f"{p}: {int(float(t) * 100)}%" for p in PROFILES for t in targets]]]
+    cells = [
+        [
+            "algorithm",
+            "rounds to 80% / 85%",
+            *[f"{p}: {int(float(t) * 100)}%" for p in PROFILES for t in targets],
+        ]
+    ]
     for algorithm, r in results.items():
-        counts = " / ".join("not reached" if r["rounds_to"][t] is None else str(r["rounds_to"][t])
-                            for t in targets)
-        cells.append([algorithm, counts, *["not reached" if r["time_to_s"][p][t] is None
-                                           else duration(r["time_to_s"][p][t])
-                                           for p in PROFILES for t in targets]])
+        counts = " / ".join(
+            "not reached" if r["rounds_to"][t] is None else str(r["rounds_to"][t]) for t in targets
+        )
+        cells.append(
+            [
+                algorithm,
+                counts,
+                *[
+                    "not reached"
+                    if r["time_to_s"][p][t] is None
+                    else duration(r["time_to_s"][p][t])
+                    for p in PROFILES
+                    for t in targets
+                ],
+            ]
+        )
     return align(cells, left=1, rule=True)
 
 
 def markdown(results: dict[str, dict[str, Any]], targets: list[str]) -> str:
     """The docs/timeline.md table (tests/test_readme_numbers.py checks it against the JSON)."""
-    names = {"fedavg": "FedAvg", "splitfed_v1": "SplitFed-v1", "splitfed_v2": "SplitFed-v2",
-             "cse_fsl": "CSE-FSL", "fsl_sage": "FSL-SAGE"}
+    names = {
+        "fedavg": "FedAvg",
+        "splitfed_v1": "SplitFed-v1",
+        "splitfed_v2": "SplitFed-v2",
+        "cse_fsl": "CSE-FSL",
+        "fsl_sage": "FSL-SAGE",
+    }
     text = table(results, targets).splitlines()
     header = [c.strip() for c in text[0].split("  ") if c.strip()]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for algorithm, r in results.items():
-        cells = [names[algorithm], " / ".join("not reached" if r["rounds_to"][t] is None
-                                              else str(r["rounds_to"][t]) for t in targets)]
-        cells += ["not reached" if r["time_to_s"][p][t] is None
-                  else duration(r["time_to_s"][p][t]) for p in PROFILES for t in targets]
+        cells = [
+            names[algorithm],
+            " / ".join(
+                "not reached" if r["rounds_to"][t] is None else str(r["rounds_to"][t])
+                for t in targets
+            ),
+        ]
+        cells += [
+            "not reached" if r["time_to_s"][p][t] is None else duration(r["time_to_s"][p][t])
+            for p in PROFILES
+            for t in targets
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -169,8 +232,10 @@ def plot(results: dict[str, dict[str, Any]], target: str, path: Path) -> None:
         ax.bar([x + i * width for x in range(len(PROFILES))], minutes, width, label=algorithm)
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(PROFILES))], list(PROFILES))
     ax.set_yscale("log")
-    ax.set(ylabel=f"simulated minutes to {float(target):.0%}",
-           title=f"time to {float(target):.0%} test accuracy (missing bar: not reached)")
+    ax.set(
+        ylabel=f"simulated minutes to {float(target):.0%}",
+        title=f"time to {float(target):.0%} test accuracy (missing bar: not reached)",
+    )
     ax.legend(fontsize="small")
     fig.savefig(path, dpi=120)
 
@@ -180,27 +245,44 @@ def main() -> None:
     parser.add_argument("--model", choices=("simple_conv", "resnet18"), default="simple_conv")
     parser.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS))
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "time_to_accuracy")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="extra overrides for every run (must not change the bytes)")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra overrides for every run (must not change the bytes)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
-    parser.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
-                        help="also draw the minutes to the first target (needs matplotlib)")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FILE.png",
+        help="also draw the minutes to the first target (needs matplotlib)",
+    )
     args = parser.parse_args()
     recorded = json.loads((ROOT / "docs" / f"bytes_to_accuracy_{args.model}.json").read_text())
     targets = [f"{t:g}" for t in recorded["targets"]]
     run_dirs = {a: run_two_rounds(a, recorded, args) for a in args.algorithms}
     logs = {a: read_messages(run_dir) for a, run_dir in run_dirs.items()}
     compute = declared_compute(logs)
-    results = {a: one_algorithm(run_dirs[a], logs[a], compute[a], recorded["runs"][a], targets)
-               for a in args.algorithms}
+    results = {
+        a: one_algorithm(run_dirs[a], logs[a], compute[a], recorded["runs"][a], targets)
+        for a in args.algorithms
+    }
     print(table(results, targets))
     print(markdown(results, targets))
     if args.plot:
         plot(results, targets[0], args.plot)
-    data = {"command": " ".join(["python", "benchmarks/time_to_accuracy.py", *sys.argv[1:]]),
-            "model": args.model, "recorded": f"docs/bytes_to_accuracy_{args.model}.json",
-            "targets": targets, "profiles": PROFILES, "per_client_devices": True,
-            "results": results}
+    data = {
+        "command": " ".join(["python", "benchmarks/time_to_accuracy.py", *sys.argv[1:]]),
+        "model": args.model,
+        "recorded": f"docs/bytes_to_accuracy_{args.model}.json",
+        "targets": targets,
+        "profiles": PROFILES,
+        "per_client_devices": True,
+        "results": results,
+    }
     write_json(args.out / args.model / "time_to_accuracy.json", data)
     if args.json:
         write_json(args.json, data)

@@ -60,8 +60,13 @@ def _framing_only(header: Header, x: torch.Tensor, messages: int) -> float:
 
 
 def _bench(rank: int, store_file: str, messages: int, out: str) -> None:
-    dist.init_process_group("gloo", store=dist.FileStore(store_file, 2), rank=rank,
-                            world_size=2, timeout=datetime.timedelta(seconds=120))
+    dist.init_process_group(
+        "gloo",
+        store=dist.FileStore(store_file, 2),
+        rank=rank,
+        world_size=2,
+        timeout=datetime.timedelta(seconds=120),
+    )
     torch.set_num_threads(1)
     x = _activation()
     header = Header(Kind.SMASHED, 0, 0, 0, x.dtype, tuple(x.shape))
@@ -92,11 +97,14 @@ def _bench(rank: int, store_file: str, messages: int, out: str) -> None:
             bare.append(b)
             framed.append(f)
     if rank == 0:
-        report = {"payload_bytes": x.numel() * x.element_size(), "shape": list(x.shape),
-                  "messages": messages,
-                  "median_s_per_message_bare": statistics.median(bare),
-                  "median_s_per_message_framed": statistics.median(framed),
-                  "framing_work_s_per_message": _framing_only(header, x, messages)}
+        report = {
+            "payload_bytes": x.numel() * x.element_size(),
+            "shape": list(x.shape),
+            "messages": messages,
+            "median_s_per_message_bare": statistics.median(bare),
+            "median_s_per_message_framed": statistics.median(framed),
+            "framing_work_s_per_message": _framing_only(header, x, messages),
+        }
         Path(out).write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))
     dist.destroy_process_group()
@@ -108,8 +116,12 @@ def main() -> None:
     parser.add_argument("--out", default="docs/wire_framing.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        mp.start_processes(_bench, nprocs=2, start_method="spawn",
-                           args=(str(Path(folder) / "store"), args.messages, args.out))
+        mp.start_processes(
+            _bench,
+            nprocs=2,
+            start_method="spawn",
+            args=(str(Path(folder) / "store"), args.messages, args.out),
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from fsl_sage_dist.cli import main
 
 sys.exit(main())

@@ -31,7 +31,7 @@ def write_error(err: OSError, path: Path) -> WriteError:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
     os.fsync(fd)
 
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import torch
 
-from .atomic_write import write_atomic, write_error
-from .config import Config, ConfigError, config_to_dict
+from fsl_sage_dist.atomic_write import write_atomic, write_error
+from fsl_sage_dist.config import Config, ConfigError, config_to_dict
 
 # Keys that may change between a run and its resumption without changing its results.
 RESUMABLE_CHANGES = ("rounds", "launch", "runtime", "eval", "output", "checkpoint", "slurm")
@@ -49,8 +49,9 @@ def rank_file(run_dir: Path, round_: int, rank: int) -> Path:
     return round_dir(run_dir, round_) / f"rank{rank}.pt"
 
 
-def save_rank_state(run_dir: Path, round_: int, rank: int,
-                    state: dict[str, Any]) -> tuple[int, bytes]:
+def save_rank_state(
+    run_dir: Path, round_: int, rank: int, state: dict[str, Any]
+) -> tuple[int, bytes]:
     """Write this rank's file; returns its size and SHA-256 digest (32 bytes) for the
     manifest."""
     buffer = io.BytesIO()
@@ -73,10 +74,16 @@ def _state_config(cfg: Config) -> dict[str, Any]:
 def write_manifest(cfg: Config, round_: int, files: list[tuple[int, bytes]]) -> None:
     """Called by rank 0 once every rank confirmed its file and sent its size and digest (in
     rank order); then older rounds are removed."""
-    files = {f"rank{rank}.pt": {"bytes": size, "sha256": digest.hex()}
-             for rank, (size, digest) in enumerate(files)}
-    manifest = {"round": round_, "world_size": cfg.world_size, "config": _state_config(cfg),
-                "files": files}
+    files = {
+        f"rank{rank}.pt": {"bytes": size, "sha256": digest.hex()}
+        for rank, (size, digest) in enumerate(files)
+    }
+    manifest = {
+        "round": round_,
+        "world_size": cfg.world_size,
+        "config": _state_config(cfg),
+        "files": files,
+    }
     path = checkpoint_dir(cfg.run_dir) / "manifest.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps(manifest, indent=2).encode())
@@ -112,26 +119,35 @@ def read_manifest(cfg: Config) -> dict[str, Any] | None:
         saved_config = manifest["config"]
         files = {rank: _file_entry(manifest["files"][f"rank{rank}.pt"]) for rank in range(world)}
     except (ValueError, KeyError, TypeError, RecursionError) as err:
-        raise ConfigError(f"{path} is corrupt ({err}); move the checkpoints folder away to "
-                          "start over") from None
+        raise ConfigError(
+            f"{path} is corrupt ({err}); move the checkpoints folder away to start over"
+        ) from None
     if world != cfg.world_size:
-        raise ConfigError(f"the checkpoint in {cfg.run_dir} was written by {world} ranks, this "
-                          f"run has {cfg.world_size}; set launch.client_hosts={world - 1} to "
-                          "resume it, or choose another output.name")
+        raise ConfigError(
+            f"the checkpoint in {cfg.run_dir} was written by {world} ranks, this "
+            f"run has {cfg.world_size}; set launch.client_hosts={world - 1} to "
+            "resume it, or choose another output.name"
+        )
     diffs = _differences(saved_config, _state_config(cfg))
     if diffs:
-        raise ConfigError(f"the checkpoint in {cfg.run_dir} belongs to another config "
-                          f"({'; '.join(diffs)}); use the same config to resume, or choose "
-                          "another output.name")
+        raise ConfigError(
+            f"the checkpoint in {cfg.run_dir} belongs to another config "
+            f"({'; '.join(diffs)}); use the same config to resume, or choose "
+            "another output.name"
+        )
     return {"round": round_, "files": files}
 
 
 def _verified_bytes(path: Path, rank: int, entry: dict[str, Any]) -> bytes:
     """The file's bytes if they are the ones the manifest recorded; else a CheckpointError."""
+
     def fail(reason: str) -> CheckpointError:
-        return CheckpointError(f"rank {rank}: cannot read checkpoint {path}: {reason}; RUN_DIR "
-                               "is left as it was (move the checkpoints folder away to start "
-                               "over)")
+        return CheckpointError(
+            f"rank {rank}: cannot read checkpoint {path}: {reason}; RUN_DIR "
+            "is left as it was (move the checkpoints folder away to start "
+            "over)"
+        )
+
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -139,8 +155,9 @@ def _verified_bytes(path: Path, rank: int, entry: dict[str, Any]) -> bytes:
     if not data:
         raise fail(f"the file is empty (the manifest says {entry['bytes']} bytes)")
     if len(data) != int(entry["bytes"]):
-        raise fail(f"{len(data)} bytes where the manifest says {entry['bytes']} (truncated or "
-                   "replaced)")
+        raise fail(
+            f"{len(data)} bytes where the manifest says {entry['bytes']} (truncated or replaced)"
+        )
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise fail("its SHA-256 differs from the manifest's (damaged, or another rank's file)")
     return data
@@ -153,5 +170,7 @@ def load_rank_state(run_dir: Path, manifest: dict[str, Any], rank: int) -> dict[
     try:
         return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except Exception as err:  # the hash matched, so this is a file torch itself cannot read
-        raise CheckpointError(f"rank {rank}: cannot read checkpoint {path}: "
-                              f"{type(err).__name__}: {str(err).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"rank {rank}: cannot read checkpoint {path}: "
+            f"{type(err).__name__}: {str(err).splitlines()[0]}"
+        ) from None

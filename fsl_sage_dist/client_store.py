@@ -32,9 +32,9 @@ from typing import Any
 
 import torch
 
-from .atomic_write import write_atomic
-from .checkpoint import CheckpointError
-from .config import Config
+from fsl_sage_dist.atomic_write import write_atomic
+from fsl_sage_dist.checkpoint import CheckpointError
+from fsl_sage_dist.config import Config
 
 FILE_GLOB = "client*_round*.pt"
 
@@ -88,8 +88,9 @@ class ClientStateStore:
         buffer = io.BytesIO()
         torch.save(state, buffer)
         data = buffer.getvalue()
-        ref = SpillFile(f"client{client}_round{round_}.pt", len(data),
-                        hashlib.sha256(data).hexdigest())
+        ref = SpillFile(
+            f"client{client}_round{round_}.pt", len(data), hashlib.sha256(data).hexdigest()
+        )
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomic(self.folder / ref.name, data)
         old, self.files[client] = self.files.get(client), ref
@@ -101,12 +102,15 @@ class ClientStateStore:
         try:
             data = path.read_bytes()
         except OSError as err:
-            raise CheckpointError(f"cannot read spilled client state {path}: "
-                                  f"{(err.strerror or str(err)).lower()}") from None
+            raise CheckpointError(
+                f"cannot read spilled client state {path}: {(err.strerror or str(err)).lower()}"
+            ) from None
         if len(data) != ref.bytes or hashlib.sha256(data).hexdigest() != ref.sha256:
-            raise CheckpointError(f"spilled client state {path} is not the file this run wrote "
-                                  f"({len(data)} bytes, {ref.bytes} expected, or another "
-                                  "SHA-256): damaged or replaced")
+            raise CheckpointError(
+                f"spilled client state {path} is not the file this run wrote "
+                f"({len(data)} bytes, {ref.bytes} expected, or another "
+                "SHA-256): damaged or replaced"
+            )
         return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
 
     def _in_use(self) -> set[str]:
@@ -133,8 +137,7 @@ class ClientStateStore:
             self._release(name)
         if not self.spills:
             return {str(c): {"round": self.rounds[c], "state": s} for c, s in self.states.items()}
-        return {str(c): {"round": self.rounds[c], **ref.to_dict()}
-                for c, ref in self.files.items()}
+        return {str(c): {"round": self.rounds[c], **ref.to_dict()} for c, ref in self.files.items()}
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
         """Take a checkpoint's states, whichever way it was written: a spilled state is read
@@ -161,10 +164,12 @@ class ClientStateStore:
         size = path.stat().st_size if path.is_file() else None
         if size != ref.bytes:
             found = "missing" if size is None else f"{size} bytes, {ref.bytes} expected"
-            raise CheckpointError(f"the checkpoint refers to spilled client state {path}, "
-                                  f"which is {found}; was runtime.spill_dir changed since? "
-                                  "Point it back, or move the checkpoints folder away to start "
-                                  "over")
+            raise CheckpointError(
+                f"the checkpoint refers to spilled client state {path}, "
+                f"which is {found}; was runtime.spill_dir changed since? "
+                "Point it back, or move the checkpoints folder away to start "
+                "over"
+            )
 
     def remove_unreferenced(self) -> None:
         """Once the run goes on (every rank agreed to resume, or it starts afresh): remove the

@@ -30,12 +30,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .atomic_write import WriteError
-from .compare_plot import PlotUnavailable, plot_runs
-from .log import logger
-from .metrics import write_json
-from .run_reader import Run, labels, load_runs
-from .text_table import align, duration
+from fsl_sage_dist.atomic_write import WriteError
+from fsl_sage_dist.compare_plot import PlotUnavailable, plot_runs
+from fsl_sage_dist.log import logger
+from fsl_sage_dist.metrics import write_json
+from fsl_sage_dist.run_reader import Run, labels, load_runs
+from fsl_sage_dist.text_table import align, duration
 
 DEFAULT_TARGETS = (0.80, 0.85)
 NOT_REACHED = "not reached"
@@ -50,8 +50,10 @@ def resolve_baseline(choice: str | None, run_dirs: list[Path]) -> int:
             return i
     if choice.isdigit() and int(choice) < len(run_dirs):
         return int(choice)
-    raise ValueError(f"--baseline {choice!r} is neither one of the RUN_DIRs given "
-                   f"({', '.join(labels(run_dirs))}) nor an index 0..{len(run_dirs) - 1}")
+    raise ValueError(
+        f"--baseline {choice!r} is neither one of the RUN_DIRs given "
+        f"({', '.join(labels(run_dirs))}) nor an index 0..{len(run_dirs) - 1}"
+    )
 
 
 def run_summary(run: Run, targets: list[float], baseline: Run | None) -> dict[str, Any]:
@@ -60,14 +62,20 @@ def run_summary(run: Run, targets: list[float], baseline: Run | None) -> dict[st
     base = {t: baseline.mib_to_target(t) if baseline else None for t in targets}
     ratio = {t: mib[t] / base[t] if mib[t] is not None and base[t] else None for t in targets}
     return {
-        "run": run.label, "path": str(run.path), "algorithm": run.algorithm,
-        "rounds": len(run.records), "planned_rounds": run.planned_rounds,
-        "final_acc": run.final_acc, "best_acc": run.best_acc, "payload_mib": run.payload_mib,
+        "run": run.label,
+        "path": str(run.path),
+        "algorithm": run.algorithm,
+        "rounds": len(run.records),
+        "planned_rounds": run.planned_rounds,
+        "final_acc": run.final_acc,
+        "best_acc": run.best_acc,
+        "payload_mib": run.payload_mib,
         "mib_to_target": {f"{t:g}": mib[t] for t in targets},
         "ratio_to_baseline": {f"{t:g}": ratio[t] for t in targets},
         "s_per_round": run.s_per_round,
-        "sim_s_to_target": ({f"{t:g}": run.sim_s_to_target(t) for t in targets}
-                            if run.has_timeline else None),
+        "sim_s_to_target": (
+            {f"{t:g}": run.sim_s_to_target(t) for t in targets} if run.has_timeline else None
+        ),
     }
 
 
@@ -84,22 +92,36 @@ def _sim_cell(sim: dict[str, float | None] | None, key: str) -> str:
 def format_table(rows: list[dict[str, Any]], targets: list[float]) -> str:
     keys = [f"{t:g}" for t in targets]
     timed = any(row["sim_s_to_target"] is not None for row in rows)
-    header = ["run", "algorithm", "rounds", "final acc", "best acc", "payload MiB",
-              *[f"MiB@{k}" for k in keys], "s/round", *[f"ratio@{k}" for k in keys],
-              *[f"time@{k}" for k in keys if timed]]
+    header = [
+        "run",
+        "algorithm",
+        "rounds",
+        "final acc",
+        "best acc",
+        "payload MiB",
+        *[f"MiB@{k}" for k in keys],
+        "s/round",
+        *[f"ratio@{k}" for k in keys],
+        *[f"time@{k}" for k in keys if timed],
+    ]
     cells = [header]
     for row in rows:
         sim = row["sim_s_to_target"]
         planned = f"/{row['planned_rounds']}" if row["planned_rounds"] is not None else ""
-        cells.append([
-            row["run"], row["algorithm"], f"{row['rounds']}{planned}",
-            _cell(row["final_acc"], ".4f"), _cell(row["best_acc"], ".4f"),
-            _cell(row["payload_mib"], ".2f"),
-            *[_cell(row["mib_to_target"][k], ".2f", NOT_REACHED) for k in keys],
-            _cell(row["s_per_round"], ".2f"),
-            *[_cell(row["ratio_to_baseline"][k], ".2f") for k in keys],
-            *[_sim_cell(sim, k) for k in keys if timed],
-        ])
+        cells.append(
+            [
+                row["run"],
+                row["algorithm"],
+                f"{row['rounds']}{planned}",
+                _cell(row["final_acc"], ".4f"),
+                _cell(row["best_acc"], ".4f"),
+                _cell(row["payload_mib"], ".2f"),
+                *[_cell(row["mib_to_target"][k], ".2f", NOT_REACHED) for k in keys],
+                _cell(row["s_per_round"], ".2f"),
+                *[_cell(row["ratio_to_baseline"][k], ".2f") for k in keys],
+                *[_sim_cell(sim, k) for k in keys if timed],
+            ]
+        )
     return align(cells, left=2, rule=True)
 
 
@@ -110,36 +132,63 @@ def target_accuracy(text: str) -> float:
         value = -1.0
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(
-            f"a target accuracy is a number in (0, 1] (0.85 for 85%), got {text!r}")
+            f"a target accuracy is a number in (0, 1] (0.85 for 85%), got {text!r}"
+        )
     return value
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "compare", help="compare runs: accuracy against payload MiB, as a table and a plot",
+        "compare",
+        help="compare runs: accuracy against payload MiB, as a table and a plot",
         description="A table of accuracy against payload MiB per run (MiB to reach each target "
-        "accuracy, ratios against a baseline run), optionally as JSON and as a plot.")
-    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
-                   help="a run's folder (output.dir/output.name)")
-    p.add_argument("--target-acc", nargs="+", type=target_accuracy, default=list(DEFAULT_TARGETS),
-                   metavar="A", help="test accuracies (0..1) to report MiB-to-reach for "
-                   "(default: 0.80 0.85)")
-    p.add_argument("--plot", type=Path, metavar="FILE.png",
-                   help="also draw accuracy vs cumulative payload MiB and vs round")
+        "accuracy, ratios against a baseline run), optionally as JSON and as a plot.",
+    )
+    p.add_argument(
+        "run_dirs",
+        nargs="+",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a run's folder (output.dir/output.name)",
+    )
+    p.add_argument(
+        "--target-acc",
+        nargs="+",
+        type=target_accuracy,
+        default=list(DEFAULT_TARGETS),
+        metavar="A",
+        help="test accuracies (0..1) to report MiB-to-reach for (default: 0.80 0.85)",
+    )
+    p.add_argument(
+        "--plot",
+        type=Path,
+        metavar="FILE.png",
+        help="also draw accuracy vs cumulative payload MiB and vs round",
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the table as JSON")
-    p.add_argument("--baseline", metavar="RUN_DIR_OR_INDEX",
-                   help="the run ratios are taken against: a RUN_DIR given, its folder name, "
-                   "or a 0-based index (default: 0, the first)")
+    p.add_argument(
+        "--baseline",
+        metavar="RUN_DIR_OR_INDEX",
+        help="the run ratios are taken against: a RUN_DIR given, its folder name, "
+        "or a 0-based index (default: 0, the first)",
+    )
     p.set_defaults(func=cmd_compare)
 
 
-def _write_outputs(args: argparse.Namespace, runs: list[Run], rows: list[dict[str, Any]],
-                   baseline: Run | None) -> int:
+def _write_outputs(
+    args: argparse.Namespace, runs: list[Run], rows: list[dict[str, Any]], baseline: Run | None
+) -> int:
     status = 0
     try:
         if args.json:
-            write_json(args.json, {"targets": args.target_acc, "runs": rows,
-                                   "baseline": baseline.label if baseline else None})
+            write_json(
+                args.json,
+                {
+                    "targets": args.target_acc,
+                    "runs": rows,
+                    "baseline": baseline.label if baseline else None,
+                },
+            )
         if args.plot:
             plot_runs(runs, args.target_acc, args.plot)
             logger.info(f"plot written to {args.plot}")

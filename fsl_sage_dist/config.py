@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+
 class ConfigError(ValueError):
     """A bad config key or value; the message is meant to be shown to the user as is."""
 
@@ -42,8 +43,12 @@ class ClientsConfig:
 
     def __post_init__(self) -> None:
         _check(self.num >= 1, "clients.num", self.num, "an integer >= 1")
-        _check(0 <= self.per_round <= self.num, "clients.per_round", self.per_round,
-               f"0 (all) or 1..clients.num={self.num}")
+        _check(
+            0 <= self.per_round <= self.num,
+            "clients.per_round",
+            self.per_round,
+            f"0 (all) or 1..clients.num={self.num}",
+        )
 
 
 @dataclass
@@ -60,8 +65,9 @@ class LaunchConfig:
 
 @dataclass
 class DataConfig:
-    name: Literal["synthetic", "fashion_mnist", "cifar10", "cifar100", "e2e_synthetic",
-                  "e2e_nlg"] = "fashion_mnist"
+    name: Literal[
+        "synthetic", "fashion_mnist", "cifar10", "cifar100", "e2e_synthetic", "e2e_nlg"
+    ] = "fashion_mnist"
     root: str = ""
     """Folder holding an existing copy of the dataset; empty = well-known places, then download."""
     partition: Literal["iid", "shards", "dirichlet", "dirichlet_equal"] = "iid"
@@ -86,14 +92,26 @@ class DataConfig:
     def __post_init__(self) -> None:
         _check(self.seq_len >= 2, "data.seq_len", self.seq_len, "an integer >= 2")
         _check(self.alpha > 0, "data.alpha", self.alpha, "a number > 0")
-        _check(self.shards_per_client >= 1, "data.shards_per_client", self.shards_per_client,
-               "an integer >= 1")
+        _check(
+            self.shards_per_client >= 1,
+            "data.shards_per_client",
+            self.shards_per_client,
+            "an integer >= 1",
+        )
         _check(self.train_limit >= 0, "data.train_limit", self.train_limit, "0 (no cap) or > 0")
-        _check(len(self.synthetic_shape) == 3 and all(d >= 1 for d in self.synthetic_shape),
-               "data.synthetic_shape", self.synthetic_shape, "[channels, height, width], each >= 1")
+        _check(
+            len(self.synthetic_shape) == 3 and all(d >= 1 for d in self.synthetic_shape),
+            "data.synthetic_shape",
+            self.synthetic_shape,
+            "[channels, height, width], each >= 1",
+        )
         _check(self.num_classes >= 2, "data.num_classes", self.num_classes, "an integer >= 2")
-        _check(len(self.synthetic_size) == 2 and all(n >= 1 for n in self.synthetic_size),
-               "data.synthetic_size", self.synthetic_size, "[train, test] sample counts, each >= 1")
+        _check(
+            len(self.synthetic_size) == 2 and all(n >= 1 for n in self.synthetic_size),
+            "data.synthetic_size",
+            self.synthetic_size,
+            "[train, test] sample counts, each >= 1",
+        )
 
 
 @dataclass
@@ -152,8 +170,12 @@ class TrainConfig:
     local_epochs: int = 1
 
     def __post_init__(self) -> None:
-        _check(self.batch_size >= 0, "train.batch_size", self.batch_size,
-               "an integer >= 1 (or 0 for the model's default)")
+        _check(
+            self.batch_size >= 0,
+            "train.batch_size",
+            self.batch_size,
+            "an integer >= 1 (or 0 for the model's default)",
+        )
         _check(self.lr > 0, "train.lr", self.lr, "a number > 0")
         _check(self.weight_decay >= 0, "train.weight_decay", self.weight_decay, "a number >= 0")
         _check(self.local_epochs >= 1, "train.local_epochs", self.local_epochs, "an integer >= 1")
@@ -184,8 +206,13 @@ class FSLConfig:
     """Adam learning rate of the auxiliary heads (no weight decay), as the reference uses."""
 
     def __post_init__(self) -> None:
-        for key in ("server_interval", "align_interval", "align_epochs",
-                    "align_batch_size", "store_size"):
+        for key in (
+            "server_interval",
+            "align_interval",
+            "align_epochs",
+            "align_batch_size",
+            "store_size",
+        ):
             value = getattr(self, key)
             _check(value >= 1, f"fsl.{key}", value, "an integer >= 1")
         _check(self.aux_lr > 0, "fsl.aux_lr", self.aux_lr, "a number > 0")
@@ -204,8 +231,12 @@ class WireConfig:
     """Largest payload a receiver accepts; bigger headers are rejected before allocating."""
 
     def __post_init__(self) -> None:
-        _check(0 < self.max_message_mib <= MAX_MESSAGE_MIB, "wire.max_message_mib",
-               self.max_message_mib, f"a number of MiB in (0, {MAX_MESSAGE_MIB}]")
+        _check(
+            0 < self.max_message_mib <= MAX_MESSAGE_MIB,
+            "wire.max_message_mib",
+            self.max_message_mib,
+            f"a number of MiB in (0, {MAX_MESSAGE_MIB}]",
+        )
 
 
 MAX_TIMEOUT_S = 7 * 24 * 3600
@@ -239,10 +270,18 @@ class RuntimeConfig:
     node-local disk) a folder per run is made in it; resuming needs the same folder."""
 
     def __post_init__(self) -> None:
-        _check(0 < self.timeout_s <= MAX_TIMEOUT_S, "runtime.timeout_s", self.timeout_s,
-               f"a number of seconds in (0, {MAX_TIMEOUT_S}] (one week)")
-        _check(self.threads_per_rank >= 0, "runtime.threads_per_rank", self.threads_per_rank,
-               "0 (auto) or >= 1")
+        _check(
+            0 < self.timeout_s <= MAX_TIMEOUT_S,
+            "runtime.timeout_s",
+            self.timeout_s,
+            f"a number of seconds in (0, {MAX_TIMEOUT_S}] (one week)",
+        )
+        _check(
+            self.threads_per_rank >= 0,
+            "runtime.threads_per_rank",
+            self.threads_per_rank,
+            "0 (auto) or >= 1",
+        )
 
 
 @dataclass
@@ -255,14 +294,16 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         _check(self.every >= 1, "eval.every", self.every, "an integer >= 1")
-        _check(self.decode_samples >= 0, "eval.decode_samples", self.decode_samples,
-               "an integer >= 0")
+        _check(
+            self.decode_samples >= 0, "eval.decode_samples", self.decode_samples, "an integer >= 0"
+        )
 
 
 @dataclass
 class NetworkConfig:
     """A link profile for the simulated timeline (`timeline.py`, docs/timeline.md); with
     `up_mbps` > 0, metrics.jsonl rows gain `sim_round_s` and `cum_sim_s`."""
+
     up_mbps: float = 0.0
     """Each client's uplink, Mbit/s (10**6 bit/s); 0 = no profile (nothing simulated)."""
     down_mbps: float = 0.0
@@ -285,14 +326,30 @@ class NetworkConfig:
     """Client compute times are multiplied by this (10 = a phone 10x slower than measured)."""
 
     def __post_init__(self) -> None:
-        for key in ("up_mbps", "down_mbps", "rtt_ms", "spread", "server_mbps", "client_iter_ms",
-                    "server_step_ms", "align_ms"):
+        for key in (
+            "up_mbps",
+            "down_mbps",
+            "rtt_ms",
+            "spread",
+            "server_mbps",
+            "client_iter_ms",
+            "server_step_ms",
+            "align_ms",
+        ):
             value = getattr(self, key)
             _check(value >= 0, f"network.{key}", value, "a number >= 0")
-        _check((self.up_mbps > 0) == (self.down_mbps > 0), "network.down_mbps", self.down_mbps,
-               "a number > 0 when network.up_mbps is set (both, or neither for no profile)")
-        _check(self.client_slowdown > 0, "network.client_slowdown", self.client_slowdown,
-               "a number > 0")
+        _check(
+            (self.up_mbps > 0) == (self.down_mbps > 0),
+            "network.down_mbps",
+            self.down_mbps,
+            "a number > 0 when network.up_mbps is set (both, or neither for no profile)",
+        )
+        _check(
+            self.client_slowdown > 0,
+            "network.client_slowdown",
+            self.client_slowdown,
+            "a number > 0",
+        )
 
     @property
     def enabled(self) -> bool:
@@ -317,11 +374,18 @@ class OutputConfig:
     def __post_init__(self) -> None:
         for key, value in (("output.dir", self.dir), ("output.name", self.name)):
             _check(not _has_control_chars(value), key, value, "a path without control characters")
-            _check(all(len(part.encode()) <= NAME_MAX_BYTES for part in Path(value).parts), key,
-                   value, f"a path whose folder names are at most {NAME_MAX_BYTES} bytes long")
-        _check(not Path(self.name).is_absolute() and ".." not in Path(self.name).parts,
-               "output.name", self.name, "a relative path inside output.dir (no leading / and "
-               "no '..')")
+            _check(
+                all(len(part.encode()) <= NAME_MAX_BYTES for part in Path(value).parts),
+                key,
+                value,
+                f"a path whose folder names are at most {NAME_MAX_BYTES} bytes long",
+            )
+        _check(
+            not Path(self.name).is_absolute() and ".." not in Path(self.name).parts,
+            "output.name",
+            self.name,
+            "a relative path inside output.dir (no leading / and no '..')",
+        )
 
 
 @dataclass
@@ -336,6 +400,7 @@ class CheckpointConfig:
 @dataclass
 class SlurmConfig:
     """`fsl-sage submit` settings: one Slurm task per rank (see fsl_sage_dist/submit.py)."""
+
     nodes: int = 1
     tasks_per_node: int = 0
     """0 = 1 + launch.client_hosts divided over the nodes."""
@@ -360,17 +425,30 @@ class SlurmConfig:
         for key in ("nodes", "cpus_per_task", "time_min"):
             value = getattr(self, key)
             _check(value >= 1, f"slurm.{key}", value, "an integer >= 1")
-        _check(self.tasks_per_node >= 0, "slurm.tasks_per_node", self.tasks_per_node,
-               "0 (derived from launch.client_hosts) or >= 1")
-        _check(self.gpus_per_node >= 0, "slurm.gpus_per_node", self.gpus_per_node,
-               "an integer >= 0")
+        _check(
+            self.tasks_per_node >= 0,
+            "slurm.tasks_per_node",
+            self.tasks_per_node,
+            "0 (derived from launch.client_hosts) or >= 1",
+        )
+        _check(
+            self.gpus_per_node >= 0, "slurm.gpus_per_node", self.gpus_per_node, "an integer >= 0"
+        )
         _check(self.mem_gb > 0, "slurm.mem_gb", self.mem_gb, "a number of GiB > 0")
-        _check(0 <= self.signal_delay_s < 60 * self.time_min, "slurm.signal_delay_s",
-               self.signal_delay_s, f"0..{60 * self.time_min - 1} (below slurm.time_min in "
-               "seconds, or the job is signalled as soon as it starts)")
+        _check(
+            0 <= self.signal_delay_s < 60 * self.time_min,
+            "slurm.signal_delay_s",
+            self.signal_delay_s,
+            f"0..{60 * self.time_min - 1} (below slurm.time_min in "
+            "seconds, or the job is signalled as soon as it starts)",
+        )
         for item in self.extra:
-            _check("=" in item and not item.startswith("="), "slurm.extra", item,
-                   'sbatch parameters as "key=value" strings, e.g. ["constraint=a100"]')
+            _check(
+                "=" in item and not item.startswith("="),
+                "slurm.extra",
+                item,
+                'sbatch parameters as "key=value" strings, e.g. ["constraint=a100"]',
+            )
 
 
 @dataclass
@@ -398,9 +476,13 @@ class Config:
         _check(self.seed >= 0, "seed", self.seed, "an integer >= 0")
         if self.train.batch_size == 0:
             self.train.batch_size = DEFAULT_BATCH_SIZE[self.model.name]
-        _check(self.launch.client_hosts <= self.clients.num, "launch.client_hosts",
-               self.launch.client_hosts, f"at most clients.num={self.clients.num} (a host with "
-               "no client would idle); lower launch.client_hosts or raise clients.num")
+        _check(
+            self.launch.client_hosts <= self.clients.num,
+            "launch.client_hosts",
+            self.launch.client_hosts,
+            f"at most clients.num={self.clients.num} (a host with "
+            "no client would idle); lower launch.client_hosts or raise clients.num",
+        )
 
     @property
     def world_size(self) -> int:
@@ -413,6 +495,7 @@ class Config:
 
 # ---------------------------------------------------------------------------------------------
 # Building a Config from nested dicts, with one clear line per mistake.
+
 
 def _describe(tp: Any) -> str:
     if get_origin(tp) is Literal:
@@ -512,8 +595,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"cannot read config file {name}: {err.strerror}") from None
     except UnicodeDecodeError as err:
-        raise ConfigError(f"config file {name} is not UTF-8 text ({err.reason} at byte "
-                          f"{err.start}); TOML files are UTF-8") from None
+        raise ConfigError(
+            f"config file {name} is not UTF-8 text ({err.reason} at byte "
+            f"{err.start}); TOML files are UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config file {name} is not valid TOML: {err}") from None
 
@@ -554,8 +639,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         # TOML strings may not hold control characters raw
-        return '"' + "".join(f"\\u{ord(c):04x}" if _has_control_chars(c) else c
-                             for c in escaped) + '"'
+        return (
+            '"' + "".join(f"\\u{ord(c):04x}" if _has_control_chars(c) else c for c in escaped) + '"'
+        )
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} as TOML")

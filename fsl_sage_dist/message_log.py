@@ -65,35 +65,63 @@ class RoundLog:
         keys = sorted(self.client_s)
         steps = sorted(self.server_step_s)
         return {
-            "round": self.round, "participants": self.participants, "categories": cats,
-            "messages": {"client": [x.client for x in m], "iteration": [x.iteration for x in m],
-                         "category": [cats.index(x.category) for x in m],
-                         "up": [int(x.direction == "up") for x in m],
-                         "bytes": [x.nbytes for x in m]},
-            "client_compute": {"client": [c for c, _ in keys], "iteration": [i for _, i in keys],
-                               "forward_s": [self.client_s[k][0] for k in keys],
-                               "update_s": [self.client_s[k][1] for k in keys]},
-            "server_steps": {"client": [c for c, _ in steps], "iteration": [i for _, i in steps],
-                             "step_s": [self.server_step_s[k] for k in steps]},
+            "round": self.round,
+            "participants": self.participants,
+            "categories": cats,
+            "messages": {
+                "client": [x.client for x in m],
+                "iteration": [x.iteration for x in m],
+                "category": [cats.index(x.category) for x in m],
+                "up": [int(x.direction == "up") for x in m],
+                "bytes": [x.nbytes for x in m],
+            },
+            "client_compute": {
+                "client": [c for c, _ in keys],
+                "iteration": [i for _, i in keys],
+                "forward_s": [self.client_s[k][0] for k in keys],
+                "update_s": [self.client_s[k][1] for k in keys],
+            },
+            "server_steps": {
+                "client": [c for c, _ in steps],
+                "iteration": [i for _, i in steps],
+                "step_s": [self.server_step_s[k] for k in steps],
+            },
             "align_s": {str(c): s for c, s in sorted(self.align_s.items())},
-            "average_s": self.average_s, "round_end_s": self.round_end_s, "eval_s": self.eval_s,
+            "average_s": self.average_s,
+            "round_end_s": self.round_end_s,
+            "eval_s": self.eval_s,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RoundLog:
         m, cats = data["messages"], data["categories"]
-        messages = [Message(c, i, cats[k], "up" if up else "down", b) for c, i, k, up, b in
-                    zip(m["client"], m["iteration"], m["category"], m["up"], m["bytes"],
-                        strict=True)]
+        messages = [
+            Message(c, i, cats[k], "up" if up else "down", b)
+            for c, i, k, up, b in zip(
+                m["client"], m["iteration"], m["category"], m["up"], m["bytes"], strict=True
+            )
+        ]
         cc, ss = data["client_compute"], data["server_steps"]
-        client_s = {(c, i): (f, u) for c, i, f, u in zip(cc["client"], cc["iteration"],
-                                                         cc["forward_s"], cc["update_s"],
-                                                         strict=True)}
-        steps = {(c, i): s for c, i, s in zip(ss["client"], ss["iteration"], ss["step_s"],
-                                              strict=True)}
-        return cls(data["round"], data["participants"], messages, client_s, steps,
-                   {int(c): s for c, s in data["align_s"].items()}, data["average_s"],
-                   data["round_end_s"], data["eval_s"])
+        client_s = {
+            (c, i): (f, u)
+            for c, i, f, u in zip(
+                cc["client"], cc["iteration"], cc["forward_s"], cc["update_s"], strict=True
+            )
+        }
+        steps = {
+            (c, i): s for c, i, s in zip(ss["client"], ss["iteration"], ss["step_s"], strict=True)
+        }
+        return cls(
+            data["round"],
+            data["participants"],
+            messages,
+            client_s,
+            steps,
+            {int(c): s for c, s in data["align_s"].items()},
+            data["average_s"],
+            data["round_end_s"],
+            data["eval_s"],
+        )
 
 
 class LogError(Exception):
@@ -117,7 +145,8 @@ def read_messages(run_dir: Path) -> list[RoundLog]:
         except (ValueError, KeyError, TypeError, IndexError) as err:
             raise LogError(f"{path}, line {lineno}: not a message-log round ({err!r})") from None
         if log.round != len(rounds):
-            raise LogError(f"{path}, line {lineno}: round {log.round} where round "
-                           f"{len(rounds)} was expected")
+            raise LogError(
+                f"{path}, line {lineno}: round {log.round} where round {len(rounds)} was expected"
+            )
         rounds.append(log)
     return rounds

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .atomic_write import append_line, write_atomic
+from fsl_sage_dist.atomic_write import append_line, write_atomic
 
 MIB = 1024 * 1024
 TIMING_FIELDS = ("round_s", "host_busy_s", "host_cpu_s", "sim_round_s", "cum_sim_s")
@@ -53,13 +53,18 @@ class DivergedError(RuntimeError):
 
 def check_losses_finite(record: dict[str, Any]) -> None:
     """Raise DivergedError naming the round (1-based, as the progress line) and algorithm."""
-    bad = [f"{key} is {record[key]}" for key in ("train_loss", "test_loss")
-           if isinstance(record[key], float) and not math.isfinite(record[key])]
+    bad = [
+        f"{key} is {record[key]}"
+        for key in ("train_loss", "test_loss")
+        if isinstance(record[key], float) and not math.isfinite(record[key])
+    ]
     if bad:
-        raise DivergedError(f"{record['algorithm']} diverged in round {record['round'] + 1}: "
-                            f"{' and '.join(bad)}; metrics.jsonl (this round's line with null "
-                            "losses) and the checkpoints before it are kept; lower train.lr "
-                            "(or fsl.aux_lr)")
+        raise DivergedError(
+            f"{record['algorithm']} diverged in round {record['round'] + 1}: "
+            f"{' and '.join(bad)}; metrics.jsonl (this round's line with null "
+            "losses) and the checkpoints before it are kept; lower train.lr "
+            "(or fsl.aux_lr)"
+        )
 
 
 class MetricsError(RuntimeError):
@@ -83,21 +88,26 @@ class MetricsLog:
         data = self.path.read_bytes() if self.path.exists() else b""
         lines = [line for line in data.splitlines(keepends=True) if line.endswith(b"\n")]
         records = []
-        for lineno, line in enumerate(lines[:round_ + 1], start=1):
+        for lineno, line in enumerate(lines[: round_ + 1], start=1):
             where = f"{self.path}, line {lineno}"
             try:
                 record = json.loads(line)
             except (ValueError, RecursionError) as err:
-                raise MetricsError(f"{where} is not valid JSON ({err}); RUN_DIR is left as it "
-                                   "was") from None
+                raise MetricsError(
+                    f"{where} is not valid JSON ({err}); RUN_DIR is left as it was"
+                ) from None
             if not isinstance(record, dict) or record.get("round") != lineno - 1:
-                raise MetricsError(f"{where} is not round {lineno - 1}: it was edited or "
-                                   "belongs to another run; RUN_DIR is left as it was")
+                raise MetricsError(
+                    f"{where} is not round {lineno - 1}: it was edited or "
+                    "belongs to another run; RUN_DIR is left as it was"
+                )
             records.append(record)
         if len(records) < round_ + 1:
-            raise MetricsError(f"{self.path} holds {len(records)} round(s) but the checkpoint "
-                               f"covers {round_ + 1}; it was cut or belongs to another run; "
-                               "RUN_DIR is left as it was")
+            raise MetricsError(
+                f"{self.path} holds {len(records)} round(s) but the checkpoint "
+                f"covers {round_ + 1}; it was cut or belongs to another run; "
+                "RUN_DIR is left as it was"
+            )
         return records
 
     def restore(self, records: list[dict[str, Any]]) -> None:
@@ -106,8 +116,9 @@ class MetricsLog:
         write_atomic(self.path, "".join(finite_json(r) + "\n" for r in records).encode())
 
 
-def summarize(records: list[dict[str, Any]], world_size: int, num_clients: int,
-              peak_rss_mib: list[float]) -> dict[str, Any]:
+def summarize(
+    records: list[dict[str, Any]], world_size: int, num_clients: int, peak_rss_mib: list[float]
+) -> dict[str, Any]:
     accs = [r["test_acc"] for r in records if r["test_acc"] is not None]
     last = records[-1]
     return {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .seeding import numpy_rng
+from fsl_sage_dist.seeding import numpy_rng
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,18 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import read_manifest
-from .config import Config, ConfigError
-from .data import (TEXT_DATASETS, check_dataset_available, check_partition_sizes,
-                   dataset_shape, train_size)
-from .data.sources import can_reach
-from .llm_options import gpt2_spec
-from .models import LANGUAGE_MODELS, build_split_model
+from fsl_sage_dist.checkpoint import read_manifest
+from fsl_sage_dist.config import Config, ConfigError
+from fsl_sage_dist.data import (
+    TEXT_DATASETS,
+    check_dataset_available,
+    check_partition_sizes,
+    dataset_shape,
+    train_size,
+)
+from fsl_sage_dist.data.sources import can_reach
+from fsl_sage_dist.llm_options import gpt2_spec
+from fsl_sage_dist.models import LANGUAGE_MODELS, build_split_model
 
 
 def check_inputs(cfg: Config) -> None:
@@ -48,17 +53,21 @@ def _check_language_model(cfg: Config) -> None:
     weights it can actually reach: a hub name without a network fails here, once."""
     language = cfg.model.name in LANGUAGE_MODELS
     if language != (cfg.data.name in TEXT_DATASETS):
-        raise ConfigError(f"model.name={cfg.model.name!r} cannot train on data.name="
-                          f"{cfg.data.name!r}: language models ({', '.join(LANGUAGE_MODELS)}) "
-                          f"take the text datasets ({', '.join(TEXT_DATASETS)}), the other "
-                          "models the image ones")
+        raise ConfigError(
+            f"model.name={cfg.model.name!r} cannot train on data.name="
+            f"{cfg.data.name!r}: language models ({', '.join(LANGUAGE_MODELS)}) "
+            f"take the text datasets ({', '.join(TEXT_DATASETS)}), the other "
+            "models the image ones"
+        )
     if not language:
         return
     try:
         from transformers import AutoConfig
     except ImportError:
-        raise ConfigError(f"model.name={cfg.model.name!r} needs Hugging Face transformers: "
-                          "pip install 'fsl-sage-dist[llm]'") from None
+        raise ConfigError(
+            f"model.name={cfg.model.name!r} needs Hugging Face transformers: "
+            "pip install 'fsl-sage-dist[llm]'"
+        ) from None
     name = cfg.model.pretrained
     if not name or Path(name).expanduser().is_dir():
         return
@@ -69,15 +78,18 @@ def _check_language_model(cfg: Config) -> None:
             f"model.pretrained={name!r} is not a local folder, and the Hugging Face hub has no "
             f"such model or cannot be reached from here; on a machine with a network, save it "
             f"with GPT2LMHeadModel.from_pretrained({name!r}).save_pretrained(FOLDER) (and "
-            "AutoTokenizer likewise), then set model.pretrained=FOLDER") from None
+            "AutoTokenizer likewise), then set model.pretrained=FOLDER"
+        ) from None
 
 
 def _check_data_root(cfg: Config) -> None:
     """An explicit root that is not there is a typo: never fall back to another copy."""
     root = cfg.data.root
     if root and not Path(root).expanduser().is_dir():
-        raise ConfigError(f"data.root={root!r} is not an existing folder; give the folder that "
-                          "holds the dataset (or one to download it into), or leave it empty")
+        raise ConfigError(
+            f"data.root={root!r} is not an existing folder; give the folder that "
+            "holds the dataset (or one to download it into), or leave it empty"
+        )
 
 
 def _check_partition(cfg: Config) -> None:
@@ -93,24 +105,39 @@ def _check_partition(cfg: Config) -> None:
 def _check_model(cfg: Config) -> None:
     """Build the model once on the data's shape (a fraction of a second): a shape it cannot
     take fails here, not inside every rank."""
-    shape, classes = dataset_shape(cfg.data.name, tuple(cfg.data.synthetic_shape),
-                                   cfg.data.num_classes, seq_len=cfg.data.seq_len,
-                                   pretrained=cfg.model.pretrained)
+    shape, classes = dataset_shape(
+        cfg.data.name,
+        tuple(cfg.data.synthetic_shape),
+        cfg.data.num_classes,
+        seq_len=cfg.data.seq_len,
+        pretrained=cfg.model.pretrained,
+    )
     try:
-        build_split_model(cfg.model.name, shape, classes, cut=cfg.model.cut,
-                          stem=cfg.model.stem, seed=cfg.seed, gpt2=gpt2_spec(cfg))
+        build_split_model(
+            cfg.model.name,
+            shape,
+            classes,
+            cut=cfg.model.cut,
+            stem=cfg.model.stem,
+            seed=cfg.seed,
+            gpt2=gpt2_spec(cfg),
+        )
     except ValueError as err:
-        raise ConfigError(f"model.name={cfg.model.name!r} cannot take the {cfg.data.name} "
-                          f"inputs of shape {list(shape)}: {err}") from None
+        raise ConfigError(
+            f"model.name={cfg.model.name!r} cannot take the {cfg.data.name} "
+            f"inputs of shape {list(shape)}: {err}"
+        ) from None
 
 
 def check_this_machine(cfg: Config) -> None:
     local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size))
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if cfg.runtime.backend == "nccl" and gpus < local_ranks:
-        raise ConfigError(f"runtime.backend='nccl' needs one GPU per rank: {local_ranks} ranks "
-                          f"on this machine, {gpus} GPU(s) visible; use runtime.backend=auto "
-                          "or gloo")
+        raise ConfigError(
+            f"runtime.backend='nccl' needs one GPU per rank: {local_ranks} ranks "
+            f"on this machine, {gpus} GPU(s) visible; use runtime.backend=auto "
+            "or gloo"
+        )
 
 
 def claim_run_dir(cfg: Config, lock: bool = True) -> int | None:
@@ -120,8 +147,10 @@ def claim_run_dir(cfg: Config, lock: bool = True) -> int | None:
     try:
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise ConfigError(f"cannot create RUN_DIR {cfg.run_dir} ({err.strerror}); check "
-                          "output.dir and output.name") from None
+        raise ConfigError(
+            f"cannot create RUN_DIR {cfg.run_dir} ({err.strerror}); check "
+            "output.dir and output.name"
+        ) from None
     held = _lock(cfg.run_dir) if lock else None
     check_run_dir(cfg)  # again: another run may have written to it since `check_inputs`
     return held
@@ -133,8 +162,10 @@ def _lock(run_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise ConfigError(f"{run_dir} is in use by another run that is still going; wait for "
-                          "it, or choose another output.name") from None
+        raise ConfigError(
+            f"{run_dir} is in use by another run that is still going; wait for "
+            "it, or choose another output.name"
+        ) from None
     return fd
 
 
@@ -148,9 +179,13 @@ def check_run_dir(cfg: Config) -> None:
     """What RUN_DIR already holds must be resumable by this run (or absent)."""
     manifest = read_manifest(cfg)
     if manifest is None and _holds_rounds(cfg.run_dir / "metrics.jsonl"):
-        raise ConfigError(f"{cfg.run_dir} already holds a run without a checkpoint to resume "
-                          "from; choose another output.name (or output.dir), or move it away")
+        raise ConfigError(
+            f"{cfg.run_dir} already holds a run without a checkpoint to resume "
+            "from; choose another output.name (or output.dir), or move it away"
+        )
     if manifest is not None and manifest["round"] + 1 > cfg.rounds:
-        raise ConfigError(f"rounds={cfg.rounds} is below the {manifest['round'] + 1} rounds "
-                          f"the checkpoint in {cfg.run_dir} already holds; set rounds >= "
-                          f"{manifest['round'] + 1} to resume it, or choose another output.name")
+        raise ConfigError(
+            f"rounds={cfg.rounds} is below the {manifest['round'] + 1} rounds "
+            f"the checkpoint in {cfg.run_dir} already holds; set rounds >= "
+            f"{manifest['round'] + 1} to resume it, or choose another output.name"
+        )

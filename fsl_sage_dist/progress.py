@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from .metrics import MIB
+from fsl_sage_dist.metrics import MIB
 
 
 def format_duration(seconds: float) -> str:
@@ -39,10 +39,12 @@ def _number(value: float | None) -> str:
 def progress_line(record: dict[str, Any], rounds: int, eta_s: float | None = None) -> str:
     """Round r/R (1-based for people), accuracy, the clients' training loss (`client_loss`:
     every batch, comparable across algorithms), payload MiB (round, cumulative), time."""
-    line = (f"round {record['round'] + 1:>4}/{rounds}  test_acc {_number(record['test_acc'])}  "
-            f"loss {_number(record.get('client_loss'))}  "
-            f"payload MiB {record['round_payload_bytes'] / MIB:9.2f} "
-            f"(cum {record['cum_payload_bytes'] / MIB:10.2f})  {record['round_s']:6.2f} s/round")
+    line = (
+        f"round {record['round'] + 1:>4}/{rounds}  test_acc {_number(record['test_acc'])}  "
+        f"loss {_number(record.get('client_loss'))}  "
+        f"payload MiB {record['round_payload_bytes'] / MIB:9.2f} "
+        f"(cum {record['cum_payload_bytes'] / MIB:10.2f})  {record['round_s']:6.2f} s/round"
+    )
     return line if eta_s is None else f"{line}  ETA {format_duration(eta_s)}"
 
 
@@ -97,8 +99,10 @@ class Progress:
             if not self.activity or self.next_round >= self.rounds:
                 return
             now = time.monotonic()
-            line = (f"round {self.next_round + 1:>4}/{self.rounds}  {self.activity}  "
-                    f"{format_duration(now - self.round_start)} so far")
+            line = (
+                f"round {self.next_round + 1:>4}/{self.rounds}  {self.activity}  "
+                f"{format_duration(now - self.round_start)} so far"
+            )
             if self.done:
                 per_round = (self.round_start - self.start) / self.done
                 left = per_round * (self.rounds - self.next_round) - (now - self.round_start)

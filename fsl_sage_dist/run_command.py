@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import time
 
-from .config import Config, ConfigError, load_config
-from .log import logger
+from fsl_sage_dist.config import Config, ConfigError, load_config
+from fsl_sage_dist.log import logger
 
 
 def split_args(items: list[str]) -> tuple[str | None, list[str]]:
@@ -32,7 +32,9 @@ def _resolve_name(cfg: Config) -> None:
 
 def prepare(config: str | None, overrides: list[str]) -> Config:
     """Everything that can fail because of the user's input, before any process is spawned."""
-    from .preflight import check_inputs  # torch-heavy imports stay out of `compare`'s way
+    from fsl_sage_dist.preflight import (
+        check_inputs,  # torch-heavy imports stay out of `compare`'s way
+    )
 
     cfg = load_config(config, overrides)
     _resolve_name(cfg)
@@ -41,7 +43,7 @@ def prepare(config: str | None, overrides: list[str]) -> Config:
 
 
 def _already_complete(cfg: Config) -> bool:
-    from .checkpoint import read_manifest
+    from fsl_sage_dist.checkpoint import read_manifest
 
     manifest = read_manifest(cfg)
     done = manifest is not None and manifest["round"] + 1 >= cfg.rounds
@@ -51,7 +53,7 @@ def _already_complete(cfg: Config) -> bool:
 def run(items: list[str], dry_run: bool = False) -> int:
     """`fsl-sage run [CONFIG] [key=value ...] [--dry-run]`: the exit status. Bad input is one
     `error:` line on stderr and status 2, with nothing started."""
-    from .data import DatasetNotFoundError
+    from fsl_sage_dist.data import DatasetNotFoundError
 
     try:
         return start(items, dry_run)
@@ -63,15 +65,15 @@ def run(items: list[str], dry_run: bool = False) -> int:
 def start(items: list[str], dry_run: bool = False) -> int:
     """As `run`, but bad input raises (ConfigError, DatasetNotFoundError) before anything
     starts, so that a Slurm task can hand the message to the submitter."""
-    from .preflight import check_this_machine, claim_run_dir
-    from .runtime.launcher import launch_local, under_torchrun
-    from .runtime.worker import run_rank
+    from fsl_sage_dist.preflight import check_this_machine, claim_run_dir
+    from fsl_sage_dist.runtime.launcher import launch_local, under_torchrun
+    from fsl_sage_dist.runtime.worker import run_rank
 
     config, overrides = split_args(items)
     cfg = prepare(config, overrides)
     check_this_machine(cfg)
     if dry_run:  # a plan only: RUN_DIR is neither created nor locked
-        from .runtime.dry_run import dry_run_report
+        from fsl_sage_dist.runtime.dry_run import dry_run_report
 
         print(dry_run_report(cfg))
         return 0
@@ -83,6 +85,8 @@ def start(items: list[str], dry_run: bool = False) -> int:
     if under_torchrun():
         run_rank(cfg)
         return 0
-    logger.info(f"run dir: {cfg.run_dir}  ({cfg.algorithm}, {cfg.clients.num} clients on "
-                f"{cfg.launch.client_hosts} client hosts + 1 server)")
+    logger.info(
+        f"run dir: {cfg.run_dir}  ({cfg.algorithm}, {cfg.clients.num} clients on "
+        f"{cfg.launch.client_hosts} client hosts + 1 server)"
+    )
     return launch_local(cfg)

@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .metrics import MIB
+from fsl_sage_dist.metrics import MIB
 
 # Keys compare needs in each metrics.jsonl record, with the types they must have.
 REQUIRED_KEYS: dict[str, tuple[type, ...]] = {
-    "round": (int,), "algorithm": (str,), "test_acc": (int, float, type(None)),
-    "cum_payload_bytes": (int,), "round_s": (int, float),
+    "round": (int,),
+    "algorithm": (str,),
+    "test_acc": (int, float, type(None)),
+    "cum_payload_bytes": (int,),
+    "round_s": (int, float),
 }
 
 
@@ -118,8 +121,10 @@ def read_metrics(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
     text = path.read_text(errors="replace")
     lines = text.splitlines()
     if lines and not text.endswith("\n"):
-        warnings.append(f"{path}, line {len(lines)}: incomplete last line (the run was cut "
-                        "while writing it); read without it")
+        warnings.append(
+            f"{path}, line {len(lines)}: incomplete last line (the run was cut "
+            "while writing it); read without it"
+        )
         lines.pop()
     records: list[dict[str, Any]] = []
     for lineno, line in enumerate(lines, start=1):
@@ -183,7 +188,10 @@ def load_runs(run_dirs: list[Path]) -> tuple[list[Run | None], list[str]]:
         runs.append(Run(label, run_dir, _planned_rounds(config), records, _dataset(config)))
     datasets = {run.label: run.dataset for run in runs if run and run.dataset}
     if len(set(datasets.values())) > 1:
-        messages.append("these runs are on different datasets (" + ", ".join(
-            f"{label}: {name}" for label, name in datasets.items()) + "); their accuracies and "
-            "bytes are not comparable")
+        messages.append(
+            "these runs are on different datasets ("
+            + ", ".join(f"{label}: {name}" for label, name in datasets.items())
+            + "); their accuracies and "
+            "bytes are not comparable"
+        )
     return runs, messages

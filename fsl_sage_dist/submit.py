@@ -25,8 +25,8 @@ from pathlib import Path
 
 import submitit
 
-from .config import Config, ConfigError
-from .log import logger
+from fsl_sage_dist.config import Config, ConfigError
+from fsl_sage_dist.log import logger
 
 
 class SubmitError(RuntimeError):
@@ -38,16 +38,20 @@ def tasks_per_node(cfg: Config) -> int:
     s, world = cfg.slurm, cfg.world_size
     if s.tasks_per_node == 0:
         if world % s.nodes:
-            raise ConfigError(f"1 + launch.client_hosts = {world} ranks do not spread evenly over "
-                              f"slurm.nodes={s.nodes}; make 1 + launch.client_hosts a multiple of "
-                              "slurm.nodes, or set slurm.nodes=1")
+            raise ConfigError(
+                f"1 + launch.client_hosts = {world} ranks do not spread evenly over "
+                f"slurm.nodes={s.nodes}; make 1 + launch.client_hosts a multiple of "
+                "slurm.nodes, or set slurm.nodes=1"
+            )
         return world // s.nodes
     if s.nodes * s.tasks_per_node != world:
-        raise ConfigError(f"slurm.nodes={s.nodes} x slurm.tasks_per_node={s.tasks_per_node} = "
-                          f"{s.nodes * s.tasks_per_node} Slurm tasks, but the job has 1 + "
-                          f"launch.client_hosts = {world} ranks (one task each); set "
-                          f"launch.client_hosts={s.nodes * s.tasks_per_node - 1}, or "
-                          "slurm.tasks_per_node=0 to derive it")
+        raise ConfigError(
+            f"slurm.nodes={s.nodes} x slurm.tasks_per_node={s.tasks_per_node} = "
+            f"{s.nodes * s.tasks_per_node} Slurm tasks, but the job has 1 + "
+            f"launch.client_hosts = {world} ranks (one task each); set "
+            f"launch.client_hosts={s.nodes * s.tasks_per_node - 1}, or "
+            "slurm.tasks_per_node=0 to derive it"
+        )
     return s.tasks_per_node
 
 
@@ -55,8 +59,10 @@ def run_arguments(config: str | None, overrides: list[str], cfg: Config) -> list
     """`fsl-sage run` arguments every task (and every requeue) runs with: the user's, with the
     config file and RUN_DIR made absolute and the resolved output.name pinned, so that all ranks
     agree on one RUN_DIR whenever and wherever they start."""
-    pinned = [f"output.dir={json.dumps(str(Path(cfg.output.dir).resolve()))}",
-              f"output.name={json.dumps(cfg.output.name)}"]  # JSON strings are TOML strings
+    pinned = [
+        f"output.dir={json.dumps(str(Path(cfg.output.dir).resolve()))}",
+        f"output.name={json.dumps(cfg.output.name)}",
+    ]  # JSON strings are TOML strings
     head = [str(Path(config).resolve())] if config else []
     return head + overrides + pinned
 
@@ -68,7 +74,9 @@ class RankJob:
         self.run_args = run_args
 
     def __call__(self) -> None:
-        from .run_command import start  # bad input raises, so submitit reports its message
+        from fsl_sage_dist.run_command import (
+            start,  # bad input raises, so submitit reports its message
+        )
 
         # After a requeue, this task's result from the interrupted run may still be there (the
         # hosts fail when the server leaves); drop it so `job.results()` waits for this run's.
@@ -76,8 +84,9 @@ class RankJob:
         # overwrite: sbatch copies the submitting shell's environment, whose RANK or MASTER_*
         # (from a torchrun, say) must not win over this job's. CUDA_VISIBLE_DEVICES stays whole:
         # the runtime picks cuda:LOCAL_RANK itself, as under torchrun.
-        submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False,
-                                                              overwrite=True)
+        submitit.helpers.TorchDistributedEnvironment().export(
+            set_cuda_visible_devices=False, overwrite=True
+        )
         status = start(self.run_args)
         if status != 0:
             raise RuntimeError(f"fsl-sage run exited with status {status}; see the error above")
@@ -91,17 +100,26 @@ class RankJob:
 def make_executor(cfg: Config) -> submitit.AutoExecutor:
     tasks = tasks_per_node(cfg)
     if shutil.which("sbatch") is None:
-        raise SubmitError("no Slurm here (sbatch is not on PATH); submit from a Slurm login "
-                          "node, or run locally with `fsl-sage run`")
+        raise SubmitError(
+            "no Slurm here (sbatch is not on PATH); submit from a Slurm login "
+            "node, or run locally with `fsl-sage run`"
+        )
     s = cfg.slurm
     executor = submitit.AutoExecutor(folder=Path(s.folder).resolve() / "%j", cluster="slurm")
     executor.update_parameters(  # None = leave it to the cluster's defaults
-        name=f"fsl-sage-{cfg.output.name}", nodes=s.nodes, tasks_per_node=tasks,
-        cpus_per_task=s.cpus_per_task, gpus_per_node=s.gpus_per_node or None, mem_gb=s.mem_gb,
-        timeout_min=s.time_min, slurm_partition=s.partition or None,
-        slurm_account=s.account or None, slurm_qos=s.qos or None,
+        name=f"fsl-sage-{cfg.output.name}",
+        nodes=s.nodes,
+        tasks_per_node=tasks,
+        cpus_per_task=s.cpus_per_task,
+        gpus_per_node=s.gpus_per_node or None,
+        mem_gb=s.mem_gb,
+        timeout_min=s.time_min,
+        slurm_partition=s.partition or None,
+        slurm_account=s.account or None,
+        slurm_qos=s.qos or None,
         slurm_signal_delay_s=s.signal_delay_s,
-        slurm_additional_parameters=dict(item.split("=", 1) for item in s.extra) or None)
+        slurm_additional_parameters=dict(item.split("=", 1) for item in s.extra) or None,
+    )
     return executor
 
 
@@ -146,8 +164,10 @@ def wait(job: submitit.Job) -> int:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from .data import DatasetNotFoundError  # torch-heavy: not on `fsl-sage compare`'s path
-    from .run_command import prepare, split_args
+    from fsl_sage_dist.data import (
+        DatasetNotFoundError,  # torch-heavy: not on `fsl-sage compare`'s path
+    )
+    from fsl_sage_dist.run_command import prepare, split_args
 
     config, overrides = split_args(args.items)
     try:
@@ -157,19 +177,24 @@ def cmd_submit(args: argparse.Namespace) -> int:
     except (ConfigError, DatasetNotFoundError, SubmitError) as err:
         logger.error(f"{err}")
         return 2
-    print(f"job id:  {job.job_id}  ({cfg.world_size} tasks: server + "
-          f"{cfg.launch.client_hosts} client hosts)")
+    print(
+        f"job id:  {job.job_id}  ({cfg.world_size} tasks: server + "
+        f"{cfg.launch.client_hosts} client hosts)"
+    )
     print(f"logs:    {job.paths.folder}")
     print(f"run dir: {cfg.run_dir.resolve()}", flush=True)
     if cfg.checkpoint.every == 0:
-        logger.warning("checkpoint.every=0, so a preempted or timed-out job cannot resume when "
-                       "Slurm requeues it; set checkpoint.every=N to resume")
+        logger.warning(
+            "checkpoint.every=0, so a preempted or timed-out job cannot resume when "
+            "Slurm requeues it; set checkpoint.every=N to resume"
+        )
     return wait(job) if args.wait else 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("submit", help="submit the same job to Slurm (through submitit)")
     cmd.add_argument("items", nargs="*", metavar="[CONFIG] [key=value ...]")
-    cmd.add_argument("--wait", action="store_true",
-                     help="follow the job to its end and exit with its status")
+    cmd.add_argument(
+        "--wait", action="store_true", help="follow the job to its end and exit with its status"
+    )
     cmd.set_defaults(func=cmd_submit)

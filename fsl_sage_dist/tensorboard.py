@@ -38,7 +38,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from .metrics import MIB
+from fsl_sage_dist.metrics import MIB
 
 KIB = 1024
 
@@ -82,8 +82,9 @@ def round_scalars(record: dict[str, Any]) -> dict[str, float]:
 
 
 class TensorBoardLogger:
-    def __init__(self, log_dir: Path, config_text: str,
-                 rebuild_from: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, log_dir: Path, config_text: str, rebuild_from: list[dict[str, Any]] | None = None
+    ) -> None:
         # Imported here so ranks that never write events do not pay for TensorBoard's import.
         from torch.utils.tensorboard import SummaryWriter
 
@@ -101,19 +102,22 @@ class TensorBoardLogger:
         for tag, value in round_scalars(record).items():
             self.writer.add_scalar(tag, value, step)
         if record["test_acc"] is not None:
-            self.writer.add_scalar("eval/acc_vs_cum_kib", record["test_acc"],
-                                   record["cum_payload_bytes"] // KIB)
+            self.writer.add_scalar(
+                "eval/acc_vs_cum_kib", record["test_acc"], record["cum_payload_bytes"] // KIB
+            )
             if record.get("cum_sim_s") is not None:
-                self.writer.add_scalar("eval/acc_vs_sim_s", record["test_acc"],
-                                       int(record["cum_sim_s"]))
+                self.writer.add_scalar(
+                    "eval/acc_vs_sim_s", record["test_acc"], int(record["cum_sim_s"])
+                )
         self.writer.flush()  # a live `tensorboard` sees each round as soon as it ends
 
     def close(self) -> None:
         self.writer.close()
 
 
-def make_logger(run_dir: Path, enabled: bool, config_text: str,
-                rebuild_from: list[dict[str, Any]] | None = None) -> RoundLogger:
+def make_logger(
+    run_dir: Path, enabled: bool, config_text: str, rebuild_from: list[dict[str, Any]] | None = None
+) -> RoundLogger:
     """The TensorBoard logger writing RUN_DIR/tb/ where `enabled` (the server), else a no-op.
 
     `rebuild_from`: the records metrics.jsonl holds when a resumed run starts (see above).

@@ -8,9 +8,13 @@ def align(rows: list[list[str]], left: int = 1, rule: bool = False) -> str:
     left-aligned, the rest (numbers) right-aligned so their digits line up; with `rule`, a line
     of dashes under the first row (the header)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) if i < left else c.rjust(w)
-                       for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(
+            c.ljust(w) if i < left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
     if rule:
         lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

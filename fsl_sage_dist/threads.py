@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import torch
 
-from .config import Config
+from fsl_sage_dist.config import Config
 
 
 def set_threads(cfg: Config, local_world: int) -> int:

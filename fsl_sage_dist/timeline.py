@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .config import NetworkConfig
-from .message_log import NO_ITERATION, LogError, Message, RoundLog
+from fsl_sage_dist.config import NetworkConfig
+from fsl_sage_dist.message_log import NO_ITERATION, LogError, Message, RoundLog
 
 FORWARD_SHARE = 1 / 3
 """Declared compute: the forward pass's share of a client iteration (backward ~ 2x forward)."""
@@ -52,6 +52,7 @@ LAZY = ("cse_fsl", "fsl_sage")
 
 
 # -- the schedule of a run ----------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RunShape:
@@ -68,10 +69,17 @@ class RunShape:
     def of(cls, config: dict[str, Any]) -> RunShape:
         """From a resolved config as a dict (config.toml, or `config_to_dict`)."""
         algorithm, fsl = config["algorithm"], config["fsl"]
-        turns = algorithm == "splitfed_v2" or (algorithm in LAZY and
-                                               fsl["server_order"] == "client_major")
-        return cls(algorithm, config["clients"]["num"], config["launch"]["client_hosts"], turns,
-                   algorithm == "fsl_sage" and fsl["async_align"], config["seed"])
+        turns = algorithm == "splitfed_v2" or (
+            algorithm in LAZY and fsl["server_order"] == "client_major"
+        )
+        return cls(
+            algorithm,
+            config["clients"]["num"],
+            config["launch"]["client_hosts"],
+            turns,
+            algorithm == "fsl_sage" and fsl["async_align"],
+            config["seed"],
+        )
 
     def hosts(self, participants: list[int]) -> list[list[int]]:
         """The participants per host (client c on host 1 + c mod H), ascending."""
@@ -110,8 +118,14 @@ class Tasks:
         self.after: list[list[int]] = []
         self.queues: dict[str, list[int]] = defaultdict(list)
 
-    def add(self, kind: str, duration: float, resources: tuple[str, ...] = (),
-            after: list[int] | tuple[int, ...] = (), latency: float = 0.0) -> int:
+    def add(
+        self,
+        kind: str,
+        duration: float,
+        resources: tuple[str, ...] = (),
+        after: list[int] | tuple[int, ...] = (),
+        latency: float = 0.0,
+    ) -> int:
         task = len(self.kind)
         self.kind.append(kind)
         self.duration.append(duration)
@@ -140,8 +154,9 @@ class Tasks:
         heap: list[tuple[float, float, int]] = []
 
         def at_front(t: int) -> bool:
-            return all(self.queues[r][head[r]] == t for r in self.resources[t]
-                       if r not in self.fifo)
+            return all(
+                self.queues[r][head[r]] == t for r in self.resources[t] if r not in self.fifo
+            )
 
         def when(t: int) -> float:
             return max([ready[t], *(free[r] for r in self.resources[t])])
@@ -209,6 +224,7 @@ class Schedule:
 
 # -- one round --------------------------------------------------------------------------------
 
+
 @dataclass
 class Compute:
     """A round's compute times, measured or declared, in seconds."""
@@ -226,16 +242,24 @@ class Compute:
         aligned = log.align_s.keys()
         if net.compute == "declared":
             it_s = net.client_iter_ms / 1000 * slow
-            return cls({k: it_s * FORWARD_SHARE for k in log.client_s},
-                       {k: it_s * (1 - FORWARD_SHARE) for k in log.client_s},
-                       defaultdict(lambda: net.server_step_ms / 1000),
-                       {c: net.align_ms / 1000 for c in aligned}, defaultdict(float), 0.0)
+            return cls(
+                {k: it_s * FORWARD_SHARE for k in log.client_s},
+                {k: it_s * (1 - FORWARD_SHARE) for k in log.client_s},
+                defaultdict(lambda: net.server_step_ms / 1000),
+                {c: net.align_ms / 1000 for c in aligned},
+                defaultdict(float),
+                0.0,
+            )
         # For FSL-SAGE the server's round end only waits for the fits, which are modelled.
         round_end = log.round_end_s if shape.algorithm == "splitfed_v1" else 0.0
-        return cls({k: f * slow for k, (f, _) in log.client_s.items()},
-                   {k: u * slow for k, (_, u) in log.client_s.items()},
-                   defaultdict(float, log.server_step_s), dict(log.align_s),
-                   defaultdict(float, log.average_s), round_end)
+        return cls(
+            {k: f * slow for k, (f, _) in log.client_s.items()},
+            {k: u * slow for k, (_, u) in log.client_s.items()},
+            defaultdict(float, log.server_step_s),
+            dict(log.align_s),
+            defaultdict(float, log.average_s),
+            round_end,
+        )
 
 
 @dataclass
@@ -255,8 +279,9 @@ class RoundTime:
 class RoundGraph:
     """The tasks of one round (see the module docstring for who waits for what)."""
 
-    def __init__(self, shape: RunShape, log: RoundLog, net: NetworkConfig,
-                 factors: np.ndarray) -> None:
+    def __init__(
+        self, shape: RunShape, log: RoundLog, net: NetworkConfig, factors: np.ndarray
+    ) -> None:
         self.shape, self.log, self.net, self.factors = shape, log, net, factors
         fifo = frozenset({"server up", "server down"}) if net.server_mbps > 0 else frozenset()
         self.tasks = Tasks(fifo)
@@ -276,8 +301,9 @@ class RoundGraph:
         if net.server_mbps > 0:
             bps = min(bps, net.server_mbps * 1e6)
             resources += (f"server {m.direction}",)
-        return self.tasks.add("transfer", 8 * m.nbytes / bps, resources, after,
-                              latency=net.rtt_ms / 2000)
+        return self.tasks.add(
+            "transfer", 8 * m.nbytes / bps, resources, after, latency=net.rtt_ms / 2000
+        )
 
     def _build(self) -> None:
         log, tasks, comp = self.log, self.tasks, self.compute
@@ -290,10 +316,11 @@ class RoundGraph:
                 ups[c, it] = [self.transfer(m, [f]) for m in self.sent[c, it, "up"]]
                 downs[c, it] = [self.transfer(m, []) for m in self.sent[c, it, "down"]]
                 if downs[c, it] and not ups[c, it]:
-                    raise LogError(f"round {log.round}: client {c} received a message at "
-                                   f"iteration {it} without uploading there")
-                self.upd[c, it] = tasks.add("client", comp.update[c, it], cpu,
-                                            [f, *downs[c, it]])
+                    raise LogError(
+                        f"round {log.round}: client {c} received a message at "
+                        f"iteration {it} without uploading there"
+                    )
+                self.upd[c, it] = tasks.add("client", comp.update[c, it], cpu, [f, *downs[c, it]])
         self.fits = self._serve(iters, ups, downs)
         for host in self.shape.hosts(log.participants):
             self._host_order(host, iters)
@@ -301,15 +328,15 @@ class RoundGraph:
 
     def _serve(self, iters: dict[int, int], ups: dict, downs: dict) -> dict[int, int]:
         """Server steps in the runtime's order; returns client -> its asynchronous fit."""
-        order = [(c, it) for c in self.log.participants for it in range(iters[c])
-                 if ups[c, it]]
+        order = [(c, it) for c in self.log.participants for it in range(iters[c]) if ups[c, it]]
         if not self.shape.whole_turns:
             order.sort(key=lambda key: (key[1], key[0]))
         comp, fits = self.compute, {}
         for c, it in order:
             aligns = it == 0 and c in comp.align
-            seconds = comp.step[c, it] + (comp.align[c] if aligns and not self.shape.async_align
-                                          else 0.0)
+            seconds = comp.step[c, it] + (
+                comp.align[c] if aligns and not self.shape.async_align else 0.0
+            )
             step = self.tasks.add("server", seconds, ("server",), ups[c, it])
             for d in downs[c, it]:
                 self.tasks.after[d].append(step)
@@ -328,8 +355,9 @@ class RoundGraph:
             stepping = [c for c in host if it < iters[c]]
             for c in stepping:
                 if it > 0:
-                    after[self.fwd[c, it]] += [self.upd[p, it - 1] for p in host
-                                               if it - 1 < iters[p]]
+                    after[self.fwd[c, it]] += [
+                        self.upd[p, it - 1] for p in host if it - 1 < iters[p]
+                    ]
                 after[self.upd[c, it]] += [self.fwd[p, it] for p in stepping]
 
     def _round_end(self, iters: dict[int, int]) -> None:
@@ -340,8 +368,10 @@ class RoundGraph:
             for c in host:
                 for m in self.sent[c, NO_ITERATION, "up"]:
                     arrived[m.category].append(self.transfer(m, trained))
-        averaged = {cat: tasks.add("server", comp.average[cat], ("server",), ups)
-                    for cat, ups in arrived.items()}
+        averaged = {
+            cat: tasks.add("server", comp.average[cat], ("server",), ups)
+            for cat, ups in arrived.items()
+        }
         round_end = tasks.add("server", comp.round_end, ("server",), list(averaged.values()))
         for c in self.log.participants:
             for m in self.sent[c, NO_ITERATION, "down"]:
@@ -355,10 +385,18 @@ class RoundGraph:
         schedule = self.tasks.run()
         total = schedule.makespan
         path = schedule.critical_path()
-        idle = [1 - schedule.busy(f"cpu {c}") / total if total > 0 else 0.0
-                for c in self.log.participants]
-        return RoundTime(self.log.round, total, path["client"], path["server"],
-                         path["transfer"], float(np.mean(idle)) if idle else 0.0)
+        idle = [
+            1 - schedule.busy(f"cpu {c}") / total if total > 0 else 0.0
+            for c in self.log.participants
+        ]
+        return RoundTime(
+            self.log.round,
+            total,
+            path["client"],
+            path["server"],
+            path["transfer"],
+            float(np.mean(idle)) if idle else 0.0,
+        )
 
 
 def simulate_round(shape: RunShape, log: RoundLog, net: NetworkConfig) -> RoundTime:

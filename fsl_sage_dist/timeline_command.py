@@ -21,16 +21,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .compare import DEFAULT_TARGETS, NOT_REACHED, target_accuracy
-from .config import ConfigError, NetworkConfig, config_from_dict
-from .metrics import write_json
-from .run_reader import RunError, labels, read_config, read_metrics
-from .text_table import align, duration
-from .message_log import LogError, read_messages
-from .timeline import RoundTime, RunShape, replay
+from fsl_sage_dist.compare import DEFAULT_TARGETS, NOT_REACHED, target_accuracy
+from fsl_sage_dist.config import ConfigError, NetworkConfig, config_from_dict
+from fsl_sage_dist.message_log import LogError, read_messages
+from fsl_sage_dist.metrics import write_json
+from fsl_sage_dist.run_reader import RunError, labels, read_config, read_metrics
+from fsl_sage_dist.text_table import align, duration
+from fsl_sage_dist.timeline import RoundTime, RunShape, replay
 
-PROFILE_FLAGS = ("up_mbps", "down_mbps", "rtt_ms", "spread", "server_mbps", "compute",
-                 "client_iter_ms", "server_step_ms", "align_ms", "client_slowdown")
+PROFILE_FLAGS = (
+    "up_mbps",
+    "down_mbps",
+    "rtt_ms",
+    "spread",
+    "server_mbps",
+    "compute",
+    "client_iter_ms",
+    "server_step_ms",
+    "align_ms",
+    "client_slowdown",
+)
 
 
 @dataclass
@@ -56,9 +66,11 @@ class RunTimeline:
 
     def shares(self) -> dict[str, float]:
         total = sum(r.seconds for r in self.rounds) or 1.0
-        return {"compute": sum(r.client_s + r.server_s for r in self.rounds) / total,
-                "transfer": sum(r.transfer_s for r in self.rounds) / total,
-                "client_idle": sum(r.client_idle * r.seconds for r in self.rounds) / total}
+        return {
+            "compute": sum(r.client_s + r.server_s for r in self.rounds) / total,
+            "transfer": sum(r.transfer_s for r in self.rounds) / total,
+            "client_idle": sum(r.client_idle * r.seconds for r in self.rounds) / total,
+        }
 
 
 def profile(args: argparse.Namespace, config: dict[str, Any]) -> NetworkConfig:
@@ -67,20 +79,24 @@ def profile(args: argparse.Namespace, config: dict[str, Any]) -> NetworkConfig:
     if args.up_mbps is None:
         net = config_from_dict({"network": config.get("network", {})}).network
         if not net.enabled:
-            raise ConfigError("no profile: give --up-mbps and --down-mbps (the run was not "
-                              "configured with network.up_mbps)")
+            raise ConfigError(
+                "no profile: give --up-mbps and --down-mbps (the run was not "
+                "configured with network.up_mbps)"
+            )
         return net
     return config_from_dict({"network": given}).network
 
 
-def load_timeline(run_dir: Path, label: str, args: argparse.Namespace,
-                  warnings: list[str]) -> RunTimeline:
+def load_timeline(
+    run_dir: Path, label: str, args: argparse.Namespace, warnings: list[str]
+) -> RunTimeline:
     records = read_metrics(run_dir / "metrics.jsonl", warnings)
     config = read_config(run_dir, warnings)
-    logs = read_messages(run_dir)[:len(records)]
+    logs = read_messages(run_dir)[: len(records)]
     if len(logs) < len(records):
-        raise LogError(f"{run_dir}/messages.jsonl has {len(logs)} rounds, metrics.jsonl "
-                       f"{len(records)}")
+        raise LogError(
+            f"{run_dir}/messages.jsonl has {len(logs)} rounds, metrics.jsonl {len(records)}"
+        )
     try:
         shape = RunShape.of(config)
     except (KeyError, TypeError) as err:
@@ -88,59 +104,101 @@ def load_timeline(run_dir: Path, label: str, args: argparse.Namespace,
     if args.per_client_devices:
         shape = dataclasses.replace(shape, client_hosts=shape.num_clients)
     rounds = replay(shape, logs, profile(args, config))
-    return RunTimeline(label, records[-1]["algorithm"], records[:len(rounds)], rounds)
+    return RunTimeline(label, records[-1]["algorithm"], records[: len(rounds)], rounds)
 
 
 def summary(run: RunTimeline, targets: list[float]) -> dict[str, Any]:
-    return {"run": run.label, "algorithm": run.algorithm, "rounds": len(run.rounds),
-            "sim_s_per_round": run.cum_s[-1] / len(run.rounds),
-            "seconds_to_target": {f"{t:g}": run.seconds_to_target(t) for t in targets},
-            "shares": run.shares()}
+    return {
+        "run": run.label,
+        "algorithm": run.algorithm,
+        "rounds": len(run.rounds),
+        "sim_s_per_round": run.cum_s[-1] / len(run.rounds),
+        "seconds_to_target": {f"{t:g}": run.seconds_to_target(t) for t in targets},
+        "shares": run.shares(),
+    }
 
 
 def format_table(rows: list[dict[str, Any]], targets: list[float]) -> str:
     keys = [f"{t:g}" for t in targets]
-    cells = [["run", "algorithm", "rounds", "sim s/round", *[f"time@{k}" for k in keys],
-              "compute", "transfer", "client idle"]]
+    cells = [
+        [
+            "run",
+            "algorithm",
+            "rounds",
+            "sim s/round",
+            *[f"time@{k}" for k in keys],
+            "compute",
+            "transfer",
+            "client idle",
+        ]
+    ]
     for row in rows:
         shares = row["shares"]
-        cells.append([row["run"], row["algorithm"], str(row["rounds"]),
-                      f"{row['sim_s_per_round']:.2f}",
-                      *[NOT_REACHED if row["seconds_to_target"][k] is None
-                        else duration(row["seconds_to_target"][k]) for k in keys],
-                      *[f"{100 * shares[k]:.0f}%" for k in ("compute", "transfer",
-                                                            "client_idle")]])
+        cells.append(
+            [
+                row["run"],
+                row["algorithm"],
+                str(row["rounds"]),
+                f"{row['sim_s_per_round']:.2f}",
+                *[
+                    NOT_REACHED
+                    if row["seconds_to_target"][k] is None
+                    else duration(row["seconds_to_target"][k])
+                    for k in keys
+                ],
+                *[f"{100 * shares[k]:.0f}%" for k in ("compute", "transfer", "client_idle")],
+            ]
+        )
     return align(cells, left=2, rule=True)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "timeline", help="simulated time to accuracy of runs on a network profile",
+        "timeline",
+        help="simulated time to accuracy of runs on a network profile",
         description="Replay each run's message log on a network profile: simulated time per "
-        "round and to each target accuracy, and where the time goes.")
+        "round and to each target accuracy, and where the time goes.",
+    )
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
     p.add_argument("--up-mbps", type=float, help="each client's uplink, Mbit/s")
     p.add_argument("--down-mbps", type=float, help="each client's downlink, Mbit/s")
     p.add_argument("--rtt-ms", type=float, help="round-trip time of a client's link")
-    p.add_argument("--spread", type=float, help="sigma of a log-normal per-client bandwidth "
-                   "factor (default 0: all alike)")
-    p.add_argument("--server-mbps", type=float,
-                   help="the server's link each way (default 0: never the bottleneck)")
-    p.add_argument("--compute", choices=("measured", "declared"),
-                   help="the runs' measured compute times (default) or the declared ones below")
+    p.add_argument(
+        "--spread",
+        type=float,
+        help="sigma of a log-normal per-client bandwidth factor (default 0: all alike)",
+    )
+    p.add_argument(
+        "--server-mbps",
+        type=float,
+        help="the server's link each way (default 0: never the bottleneck)",
+    )
+    p.add_argument(
+        "--compute",
+        choices=("measured", "declared"),
+        help="the runs' measured compute times (default) or the declared ones below",
+    )
     p.add_argument("--client-iter-ms", type=float)
     p.add_argument("--server-step-ms", type=float)
     p.add_argument("--align-ms", type=float)
-    p.add_argument("--client-slowdown", type=float,
-                   help="multiply client compute times (10: a device 10x slower)")
-    p.add_argument("--per-client-devices", action="store_true",
-                   help="every client on its own device (a deployment), whatever "
-                   "launch.client_hosts the run had (default: co-hosted clients in lockstep, "
-                   "as the run executed them)")
-    p.add_argument("--target-acc", nargs="+", type=target_accuracy, default=list(DEFAULT_TARGETS),
-                   metavar="A")
-    p.add_argument("--plot", type=Path, metavar="FILE.png",
-                   help="also draw accuracy against simulated time")
+    p.add_argument(
+        "--client-slowdown",
+        type=float,
+        help="multiply client compute times (10: a device 10x slower)",
+    )
+    p.add_argument(
+        "--per-client-devices",
+        action="store_true",
+        help="every client on its own device (a deployment), whatever "
+        "launch.client_hosts the run had (default: co-hosted clients in lockstep, "
+        "as the run executed them)",
+    )
+    p.add_argument(
+        "--target-acc", nargs="+", type=target_accuracy, default=list(DEFAULT_TARGETS), metavar="A"
+    )
+    p.add_argument(
+        "--plot", type=Path, metavar="FILE.png", help="also draw accuracy against simulated time"
+    )
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the table as JSON")
     p.set_defaults(func=cmd_timeline)
 
@@ -163,17 +221,22 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         return 2
     rows = [summary(run, args.target_acc) for run in runs]
     print(format_table(rows, args.target_acc))
-    print("compute/transfer: shares of the simulated time's critical path; client idle: "
-          "share of a round a client waits")
+    print(
+        "compute/transfer: shares of the simulated time's critical path; client idle: "
+        "share of a round a client waits"
+    )
     status = 1 if skipped else 0
     if args.json:
         write_json(args.json, {"targets": args.target_acc, "runs": rows})
     if args.plot:
-        from .compare_plot import PlotUnavailable, plot_time
+        from fsl_sage_dist.compare_plot import PlotUnavailable, plot_time
 
         try:
-            plot_time([(r.label, r.algorithm, r.records, r.cum_s) for r in runs],
-                      args.target_acc, args.plot)
+            plot_time(
+                [(r.label, r.algorithm, r.records, r.cum_s) for r in runs],
+                args.target_acc,
+                args.plot,
+            )
             print(f"plot written to {args.plot}")
         except PlotUnavailable as err:
             print(f"error: {err}", file=sys.stderr)

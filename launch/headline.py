@@ -28,18 +28,37 @@ NAMES = {"fsl_sage": "FSL-SAGE", "cse_fsl": "CSE-FSL", "fedavg": "FedAvg"}
 # A checkpoint every round: rerun with more rounds and the runs go on where they stopped.
 # Evaluating every other round: the server's pass over all 10,000 test images is a large share
 # of a round this small, and the accuracy-vs-MiB curve needs no more points than that.
-QUICK = ["data.name=fashion_mnist", "data.train_limit=6000", "rounds=10", "clients.num=10",
-         "launch.client_hosts=2", "checkpoint.every=1", "eval.every=2",
-         "output.dir=runs/quickstart"]
+QUICK = [
+    "data.name=fashion_mnist",
+    "data.train_limit=6000",
+    "rounds=10",
+    "clients.num=10",
+    "launch.client_hosts=2",
+    "checkpoint.every=1",
+    "eval.every=2",
+    "output.dir=runs/quickstart",
+]
 
 
 def run_all(extra: list[str]) -> list[Path]:
-    out = Path(next((a.split("=", 1)[1] for a in reversed(QUICK + extra)
-                     if a.startswith("output.dir=")), "runs/quickstart"))
+    out = Path(
+        next(
+            (a.split("=", 1)[1] for a in reversed(QUICK + extra) if a.startswith("output.dir=")),
+            "runs/quickstart",
+        )
+    )
     for algorithm in ALGORITHMS:
         print(f"\n=== {NAMES[algorithm]} ===", flush=True)
-        args = [sys.executable, "-m", "fsl_sage_dist", "run", f"algorithm={algorithm}",
-                *QUICK, f"output.name={algorithm}", *extra]
+        args = [
+            sys.executable,
+            "-m",
+            "fsl_sage_dist",
+            "run",
+            f"algorithm={algorithm}",
+            *QUICK,
+            f"output.name={algorithm}",
+            *extra,
+        ]
         status = subprocess.run(args, cwd=ROOT, check=False).returncode
         if status != 0:
             sys.exit(status)
@@ -55,8 +74,10 @@ def headline(runs: list[Run], target: float) -> str:
     mib = {run.algorithm: run.mib_to_target(target) for run in runs}
     ours = mib["fsl_sage"]
     others = [f"{ours / mib[a]:.2f}x {NAMES[a]}'s {mib[a]:,.0f} MiB" for a in ALGORITHMS[1:]]
-    return (f"FSL-SAGE reached {target:.0%} test accuracy with {ours:,.0f} MiB of payload: "
-            f"{others[0]} and {others[1]} (measured in these runs).")
+    return (
+        f"FSL-SAGE reached {target:.0%} test accuracy with {ours:,.0f} MiB of payload: "
+        f"{others[0]} and {others[1]} (measured in these runs)."
+    )
 
 
 def main(extra: list[str]) -> int:
@@ -70,8 +91,18 @@ def main(extra: list[str]) -> int:
     target = max(0.01, common_target([run.best_acc for run in runs]))
     targets = sorted({f"{t:g}" for t in (target, 0.8)})
     print("\n=== accuracy against payload bytes ===", flush=True)
-    status = fsl_sage(["compare", *map(str, run_dirs), "--target-acc", *targets,
-                       "--plot", str(run_dirs[0].parent / "compare.png"), "--baseline", "fedavg"])
+    status = fsl_sage(
+        [
+            "compare",
+            *map(str, run_dirs),
+            "--target-acc",
+            *targets,
+            "--plot",
+            str(run_dirs[0].parent / "compare.png"),
+            "--baseline",
+            "fedavg",
+        ]
+    )
     print("\n" + headline(runs, target))
     return status
 

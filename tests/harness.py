@@ -35,18 +35,42 @@ ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = tuple(REGISTRY)
 NO_GPU = {"CUDA_VISIBLE_DEVICES": ""}  # set before torch first looks for CUDA in that process
 CLIENT_TRAFFIC_OPS = ("send", "isend", "recv", "irecv", "broadcast")  # what the Channel uses
-COLLECTIVE_OPS = ("reduce", "all_reduce", "all_gather", "all_gather_into_tensor", "gather",
-                  "scatter", "reduce_scatter", "reduce_scatter_tensor", "all_to_all",
-                  "all_to_all_single")
-OBJECT_OPS = ("broadcast_object_list", "all_gather_object", "gather_object",
-              "scatter_object_list", "send_object_list", "recv_object_list")
+COLLECTIVE_OPS = (
+    "reduce",
+    "all_reduce",
+    "all_gather",
+    "all_gather_into_tensor",
+    "gather",
+    "scatter",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+    "all_to_all",
+    "all_to_all_single",
+)
+OBJECT_OPS = (
+    "broadcast_object_list",
+    "all_gather_object",
+    "gather_object",
+    "scatter_object_list",
+    "send_object_list",
+    "recv_object_list",
+)
 """Calls that pickle Python objects: none may ever be made (the wire carries tensors only)."""
 
 
-SMALL_JOB = ["runtime.backend=gloo", "rounds=2", "clients.num=4", "launch.client_hosts=2",
-             "data.name=synthetic", "data.synthetic_size=[480,200]", "train.batch_size=32",
-             "runtime.threads_per_rank=1", "runtime.timeout_s=120", "output.name=run",
-             "fsl.align_epochs=5"]
+SMALL_JOB = [
+    "runtime.backend=gloo",
+    "rounds=2",
+    "clients.num=4",
+    "launch.client_hosts=2",
+    "data.name=synthetic",
+    "data.synthetic_size=[480,200]",
+    "train.batch_size=32",
+    "runtime.threads_per_rank=1",
+    "runtime.timeout_s=120",
+    "output.name=run",
+    "fsl.align_epochs=5",
+]
 """A seconds-long synthetic job: 4 clients on 2 hosts, 2 rounds, one thread per rank (as
 overrides; later ones win, so a test appends what it changes)."""
 
@@ -62,16 +86,24 @@ def loopback_pair(activation_dtype: str = "fp32") -> tuple[Loopback, Channel, Ch
     loopback, cpu = Loopback(hosts=[1], timeout_s=5), torch.device("cpu")
 
     def endpoint(rank: int, meter: ByteMeter | None) -> Channel:
-        return Channel(LoopbackTransport(loopback, rank), meter, cpu, cpu, 1 << 30,
-                       activation_dtype)
+        return Channel(
+            LoopbackTransport(loopback, rank), meter, cpu, cpu, 1 << 30, activation_dtype
+        )
 
     return loopback, endpoint(1, ByteMeter(3)), endpoint(0, None)
 
 
 def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), **NO_GPU, **env_vars)
-    return subprocess.run([sys.executable, "-m", "fsl_sage_dist", *args], check=False, cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "fsl_sage_dist", *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -105,8 +137,12 @@ def _recording(name: str, log: list[dict[str, Any]], keep: bool):
             log.append({"op": name, "nbytes": 0})
             return original(*args, **kwargs)
         for tensor in _tensors(args, kwargs):  # before the call: what this rank hands over
-            entry = {"op": name, "dtype": str(tensor.dtype), "shape": list(tensor.shape),
-                     "nbytes": tensor.numel() * tensor.element_size()}
+            entry = {
+                "op": name,
+                "dtype": str(tensor.dtype),
+                "shape": list(tensor.shape),
+                "nbytes": tensor.numel() * tensor.element_size(),
+            }
             if keep:
                 entry["tensor"] = tensor.detach().cpu().clone()
             log.append(entry)
@@ -137,14 +173,21 @@ def read_busy(record_dir: Path, rank: int) -> list[list[float]]:
     return torch.load(record_dir / f"busy_rank{rank}.pt", weights_only=True)
 
 
-def _rank_main(rank: int, cfg_dict: dict, store_file: str, record_dir: str | None,
-               keep_tensors: bool) -> None:
+def _rank_main(
+    rank: int, cfg_dict: dict, store_file: str, record_dir: str | None, keep_tensors: bool
+) -> None:
     from fsl_sage_dist.runtime.worker import run_rank
 
     world = 1 + cfg_dict["launch"]["client_hosts"]
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-                      LOCAL_WORLD_SIZE=str(world), GLOO_SOCKET_IFNAME="lo",
-                      **{STORE_FILE_ENV: store_file}, **NO_GPU)
+    os.environ.update(
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE=str(world),
+        GLOO_SOCKET_IFNAME="lo",
+        **{STORE_FILE_ENV: store_file},
+        **NO_GPU,
+    )
     log: list[dict[str, Any]] = []
     busy: list[list[float]] = []
     if record_dir:
@@ -157,17 +200,28 @@ def _rank_main(rank: int, cfg_dict: dict, store_file: str, record_dir: str | Non
         torch.save(busy, Path(record_dir) / f"busy_rank{rank}.pt")
 
 
-def spawn_job(cfg: Config, record_dir: Path | None = None,
-              keep_tensors: bool = False) -> list[list[dict[str, Any]]] | None:
+def spawn_job(
+    cfg: Config, record_dir: Path | None = None, keep_tensors: bool = False
+) -> list[list[dict[str, Any]]] | None:
     """Run every rank of `cfg` in this machine's processes; return each rank's traffic log.
     The ranks meet through a FileStore, as under the built-in launcher: no port is opened."""
     if record_dir:
         record_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fsl-sage-test-rdzv-") as folder:
-        mp.start_processes(_rank_main, nprocs=cfg.world_size, start_method="spawn",
-                           args=(config_to_dict(cfg), str(Path(folder) / "store"),
-                                 str(record_dir) if record_dir else None, keep_tensors))
+        mp.start_processes(
+            _rank_main,
+            nprocs=cfg.world_size,
+            start_method="spawn",
+            args=(
+                config_to_dict(cfg),
+                str(Path(folder) / "store"),
+                str(record_dir) if record_dir else None,
+                keep_tensors,
+            ),
+        )
     if not record_dir:
         return None
-    return [torch.load(record_dir / f"traffic_rank{r}.pt", weights_only=True)
-            for r in range(cfg.world_size)]
+    return [
+        torch.load(record_dir / f"traffic_rank{r}.pt", weights_only=True)
+        for r in range(cfg.world_size)
+    ]

@@ -31,8 +31,11 @@ def true_mean_grad(server, z, y):
 
 def test_per_sample_grads_scaled_by_batch_equal_the_mean_loss_gradient(smashed):
     model, z, y = smashed
-    assert torch.allclose(per_sample_cut_grads(model.server, z, y) / len(y),
-                          true_mean_grad(model.server, z, y), atol=1e-9)
+    assert torch.allclose(
+        per_sample_cut_grads(model.server, z, y) / len(y),
+        true_mean_grad(model.server, z, y),
+        atol=1e-9,
+    )
 
 
 @pytest.mark.parametrize("batch", [600, 100])
@@ -44,8 +47,16 @@ def test_alignment_brings_the_estimate_closer_to_the_true_gradient(smashed, batc
     fit_z, fit_y, test_z, test_y = z[:500], y[:500], z[500:], y[500:]
     target = true_mean_grad(model.server, test_z, test_y)
     before = (aux_input_grad(aux, test_z, test_y) - target).norm() / target.norm()
-    align_aux(aux, adam(aux, 1e-3, 0.0), model.server, fit_z, fit_y, epochs=100,
-              batch_size=batch, generator=torch.Generator().manual_seed(0))
+    align_aux(
+        aux,
+        adam(aux, 1e-3, 0.0),
+        model.server,
+        fit_z,
+        fit_y,
+        epochs=100,
+        batch_size=batch,
+        generator=torch.Generator().manual_seed(0),
+    )
     after = (aux_input_grad(aux, test_z, test_y) - target).norm() / target.norm()
     print(f"align batch {batch}: relative gradient error {before:.3f} -> {after:.3f}")
     assert after <= 0.7 * before

@@ -9,12 +9,13 @@ import os
 import subprocess
 
 import pytest
-from harness import run_cli
 
 from fsl_sage_dist import atomic_write
 from fsl_sage_dist.atomic_write import WriteError, write_atomic
 from fsl_sage_dist.metrics import MetricsLog, finite_json, write_json
 from fsl_sage_dist.run_reader import read_metrics
+
+from harness import run_cli
 
 
 def _disk_fills_after(monkeypatch, nbytes: int) -> None:
@@ -25,7 +26,7 @@ def _disk_fills_after(monkeypatch, nbytes: int) -> None:
     def write(fd: int, data) -> int:
         if left[0] <= 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        n = real_write(fd, bytes(data[:left[0]]))
+        n = real_write(fd, bytes(data[: left[0]]))
         left[0] -= n
         return n
 
@@ -70,8 +71,13 @@ def test_failed_append_leaves_whole_lines_only(tmp_path, monkeypatch):
 
 
 def test_no_nan_or_infinity_in_json_null_and_a_flag_instead(tmp_path):
-    record = {"round": 3, "train_loss": float("nan"), "test_loss": float("inf"),
-              "host_s": [1.0, float("-inf")], "test_acc": 0.25}
+    record = {
+        "round": 3,
+        "train_loss": float("nan"),
+        "test_loss": float("inf"),
+        "host_s": [1.0, float("-inf")],
+        "test_acc": 0.25,
+    }
     text = finite_json(record)
     assert "NaN" not in text and "Infinity" not in text
     parsed = json.loads(text)
@@ -87,14 +93,19 @@ def test_no_nan_or_infinity_in_json_null_and_a_flag_instead(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # A real file system that fills up in the middle of a run.
 
+
 @pytest.fixture
 def small_fs(tmp_path):
     """A 60 MiB tmpfs: room for the first round's checkpoint (about 37 MiB of rank files for
     the job below) and metrics, not for the second checkpoint next to the first."""
     mount = tmp_path / "fs"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=60m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=60m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         if os.environ.get("CI"):
             pytest.fail(f"CI must be able to mount a tmpfs: {done.stderr.strip()}")
@@ -105,10 +116,21 @@ def small_fs(tmp_path):
 
 @pytest.mark.slow
 def test_full_disk_keeps_finished_rounds_readable(small_fs):
-    proc = run_cli("run", "algorithm=fedavg", "rounds=4", "clients.num=2",
-                   "launch.client_hosts=1", "data.name=synthetic", "data.synthetic_size=[128,64]",
-                   "train.batch_size=32", "runtime.threads_per_rank=1", "runtime.timeout_s=60",
-                   "checkpoint.every=1", f"output.dir={small_fs}", "output.name=run")
+    proc = run_cli(
+        "run",
+        "algorithm=fedavg",
+        "rounds=4",
+        "clients.num=2",
+        "launch.client_hosts=1",
+        "data.name=synthetic",
+        "data.synthetic_size=[128,64]",
+        "train.batch_size=32",
+        "runtime.threads_per_rank=1",
+        "runtime.timeout_s=60",
+        "checkpoint.every=1",
+        f"output.dir={small_fs}",
+        "output.name=run",
+    )
     print(proc.stderr[-3000:])
     run_dir = small_fs / "run"
     assert proc.returncode != 0, "the disk must fill up before the run ends"
@@ -122,6 +144,7 @@ def test_full_disk_keeps_finished_rounds_readable(small_fs):
     assert manifest["round"] < len(records)
     if (run_dir / "final_model.pt").exists():  # whole or absent, never truncated
         import torch
+
         torch.load(run_dir / "final_model.pt", weights_only=True)
     compare = run_cli("compare", str(run_dir))
     assert compare.returncode == 0, compare.stderr
@@ -138,4 +161,3 @@ def test_empty_metrics_of_a_failed_first_round_does_not_block_the_rerun(tmp_path
     (cfg.run_dir / "metrics.jsonl").write_bytes(b'{"round": 0}\n')
     with pytest.raises(Exception, match="already holds a run"):
         check_run_dir(cfg)
-

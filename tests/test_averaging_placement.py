@@ -10,9 +10,11 @@ from fsl_sage_dist.placement import Placement, participants
 
 
 def test_average_is_weighted_by_samples_and_exact_for_integer_buffers():
-    states = [[torch.tensor([1.0, 2.0]), torch.tensor([5])],
-              [torch.tensor([3.0, 6.0]), torch.tensor([5])],
-              [torch.tensor([0.0, 0.0]), torch.tensor([8])]]
+    states = [
+        [torch.tensor([1.0, 2.0]), torch.tensor([5])],
+        [torch.tensor([3.0, 6.0]), torch.tensor([5])],
+        [torch.tensor([0.0, 0.0]), torch.tensor([8])],
+    ]
     floats, ints = average_flat(states, sizes=[1, 1, 2])
     assert torch.allclose(floats, torch.tensor([1.0, 2.0]))
     assert ints.dtype == torch.int64 and ints.tolist() == [6]  # (5 + 5 + 16) / 4 = 6.5 -> 6
@@ -27,8 +29,10 @@ def test_states_regrouped_by_host_average_to_the_same_model():
     buffers exactly. The server still fixes the order (client id), which the in-process layout
     test (test_learning.py) checks: float sums in another order may differ in the last bit."""
     gen = torch.Generator().manual_seed(0)
-    states = [[torch.randn(1000, generator=gen), torch.randint(0, 50, (3,), generator=gen)]
-              for _ in range(7)]
+    states = [
+        [torch.randn(1000, generator=gen), torch.randint(0, 50, (3,), generator=gen)]
+        for _ in range(7)
+    ]
     sizes = [13, 7, 21, 5, 9, 30, 2]
     floats, ints = average_flat(states, sizes)
     for hosts in (2, 3, 4):
@@ -46,12 +50,17 @@ def test_host_sums_reduced_then_divided_give_the_exact_average_up_to_rounding():
     """runtime.averaging=reduce: hosts {0, 2} and {1} sum their clients' weighted states, the
     reduction adds the sums, the server divides; a host without participants adds zeros."""
     gen = torch.Generator().manual_seed(1)
-    states = [[torch.randn(500, generator=gen), torch.randint(0, 50, (2,), generator=gen)]
-              for _ in range(3)]
+    states = [
+        [torch.randn(500, generator=gen), torch.randint(0, 50, (2,), generator=gen)]
+        for _ in range(3)
+    ]
     sizes = [120, 90, 33]
     like = states[0]
-    hosts = [weighted_sum(like, [states[0], states[2]], [sizes[0], sizes[2]]),
-             weighted_sum(like, [states[1]], [sizes[1]]), weighted_sum(like, [], [])]
+    hosts = [
+        weighted_sum(like, [states[0], states[2]], [sizes[0], sizes[2]]),
+        weighted_sum(like, [states[1]], [sizes[1]]),
+        weighted_sum(like, [], []),
+    ]
     reduced = [sum(parts) for parts in zip(*hosts)]
     floats, ints = mean_of_sum(reduced, sum(sizes))
     exact_floats, exact_ints = average_flat(states, sizes)
@@ -73,6 +82,8 @@ def test_sampling_is_deterministic_and_fair():
     counts = collections.Counter(c for r in range(2000) for c in participants(7, r, 100, 10))
     assert set(counts) == set(range(100))
     expected = 2000 * 10 / 100
-    print(f"picks per client: min {min(counts.values())}, max {max(counts.values())}, "
-          f"expected {expected}")
-    assert all(abs(n - expected) < 5 * expected ** 0.5 for n in counts.values())
+    print(
+        f"picks per client: min {min(counts.values())}, max {max(counts.values())}, "
+        f"expected {expected}"
+    )
+    assert all(abs(n - expected) < 5 * expected**0.5 for n in counts.values())

@@ -9,7 +9,6 @@ import os
 
 import pytest
 import torch
-from harness import run_cli
 
 from fsl_sage_dist import cli
 from fsl_sage_dist.checkpoint import write_manifest
@@ -17,8 +16,17 @@ from fsl_sage_dist.config import load_config
 from fsl_sage_dist.metrics import DivergedError, check_losses_finite
 from fsl_sage_dist.preflight import claim_run_dir
 
-BASE = ["data.name=synthetic", "rounds=2", "clients.num=4", "launch.client_hosts=2",
-        "data.synthetic_size=[480,200]", "runtime.threads_per_rank=1", "output.name=run"]
+from harness import run_cli
+
+BASE = [
+    "data.name=synthetic",
+    "rounds=2",
+    "clients.num=4",
+    "launch.client_hosts=2",
+    "data.synthetic_size=[480,200]",
+    "runtime.threads_per_rank=1",
+    "output.name=run",
+]
 
 
 @pytest.fixture
@@ -32,7 +40,7 @@ def no_spawn(monkeypatch):
 def _run(capsys, tmp_path, *items: str) -> tuple[int, list[str]]:
     """`fsl-sage run [CONFIG] BASE... items...`: the case's overrides come last, so they win."""
     config = [items[0]] if items and "=" not in items[0] else []
-    overrides = items[len(config):]
+    overrides = items[len(config) :]
     status = cli.main(["run", *config, f"output.dir={tmp_path / 'out'}", *BASE, *overrides])
     return status, capsys.readouterr().err.splitlines()
 
@@ -70,8 +78,10 @@ CASES = {
     "seed_negative": (["seed=-1"], "seed=-1"),
     "shape_too_small": (["data.synthetic_shape=[1,1,1]"], "cannot take the synthetic inputs"),
     "more_clients_than_samples": (["clients.num=600"], "600 clients but only 480"),
-    "too_many_shards": (["data.partition=shards", "data.shards_per_client=200"],
-                        "cannot fill 800 shards"),
+    "too_many_shards": (
+        ["data.partition=shards", "data.shards_per_client=200"],
+        "cannot fill 800 shards",
+    ),
     "alpha_inf": (["data.partition=dirichlet", "data.alpha=inf"], "data.alpha=inf"),
     "lr_inf": (["train.lr=inf"], "train.lr=inf"),
     "lr_nan": (["train.lr=nan"], "train.lr=nan"),
@@ -84,8 +94,10 @@ CASES = {
     "config_non_utf8": (_config_non_utf8, "is not UTF-8 text"),
     "config_fifo": (_config_fifo, "is not a regular file"),
     "name_too_long": (["output.name=" + "x" * 300], "at most 255 bytes"),
-    "data_root_missing": (["data.name=fashion_mnist", "data.root=/no/such/folder"],
-                          "data.root='/no/such/folder' is not an existing folder"),
+    "data_root_missing": (
+        ["data.name=fashion_mnist", "data.root=/no/such/folder"],
+        "data.root='/no/such/folder' is not an existing folder",
+    ),
     "name_escapes_dir": (["output.name=../../x"], "a relative path inside output.dir"),
     "name_control_chars": (["output.name=a\x1bb"], "without control characters"),
     "rounds_below_checkpoint": (_rounds_below_checkpoint, "rounds=2 is below the 4 rounds"),
@@ -126,10 +138,22 @@ def test_non_finite_loss_names_round_and_algorithm():
 
 @pytest.mark.slow
 def test_diverging_run_stops_with_one_clear_line(tmp_path):
-    proc = run_cli("run", "algorithm=fedavg", "train.lr=1e30", "rounds=3", "clients.num=2",
-                   "launch.client_hosts=1", "data.name=synthetic", "data.synthetic_size=[128,64]",
-                   "train.batch_size=32", "runtime.threads_per_rank=1", "runtime.timeout_s=60",
-                   "checkpoint.every=1", f"output.dir={tmp_path}", "output.name=run")
+    proc = run_cli(
+        "run",
+        "algorithm=fedavg",
+        "train.lr=1e30",
+        "rounds=3",
+        "clients.num=2",
+        "launch.client_hosts=1",
+        "data.name=synthetic",
+        "data.synthetic_size=[128,64]",
+        "train.batch_size=32",
+        "runtime.threads_per_rank=1",
+        "runtime.timeout_s=60",
+        "checkpoint.every=1",
+        f"output.dir={tmp_path}",
+        "output.name=run",
+    )
     print(proc.stderr[-1500:])
     assert proc.returncode != 0
     assert "fedavg diverged in round 1: train_loss is nan" in proc.stderr
@@ -137,7 +161,8 @@ def test_diverging_run_stops_with_one_clear_line(tmp_path):
     record = json.loads(line)  # valid JSON: no bare NaN
     assert record["train_loss"] is None and "train_loss" in record["nonfinite"]
     assert not (tmp_path / "run" / "checkpoints" / "manifest.json").exists(), (
-        "the diverged round is never checkpointed")
+        "the diverged round is never checkpointed"
+    )
 
 
 def test_config_toml_stays_valid_whatever_a_string_holds():

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from harness import loopback_pair
 
 from fsl_sage_dist.wire import Expect, Header, Kind, ProtocolError, counts_to_bytes
 from fsl_sage_dist.wire.header import HEADER_LEN
+
+from harness import loopback_pair
 
 VEC = (torch.float32,)
 

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from harness import SMALL_JOB, run_cli
 
 from fsl_sage_dist.checkpoint import (
     CheckpointError,
@@ -23,19 +22,30 @@ from fsl_sage_dist.checkpoint import (
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.metrics import MetricsError, MetricsLog
 
-SMALL = [*SMALL_JOB, "algorithm=fsl_sage", "clients.num=2", "data.synthetic_size=[128,64]",
-         "runtime.timeout_s=60", "checkpoint.every=1"]
+from harness import SMALL_JOB, run_cli
+
+SMALL = [
+    *SMALL_JOB,
+    "algorithm=fsl_sage",
+    "clients.num=2",
+    "data.synthetic_size=[128,64]",
+    "runtime.timeout_s=60",
+    "checkpoint.every=1",
+]
 
 
 # ---------------------------------------------------------------------------------------------
 # Fast: one rank's file against the manifest, no job.
 
+
 @pytest.fixture
 def saved(tmp_path):
     """A manifest for 3 ranks over real tensor files, as `_checkpoint` writes them."""
     cfg = load_config(None, [f"output.dir={tmp_path}", "output.name=run"])
-    files = [save_rank_state(cfg.run_dir, 0, rank, {"w": torch.full((64,), float(rank))})
-             for rank in range(cfg.world_size)]
+    files = [
+        save_rank_state(cfg.run_dir, 0, rank, {"w": torch.full((64,), float(rank))})
+        for rank in range(cfg.world_size)
+    ]
     write_manifest(cfg, 0, files)
     return cfg, read_manifest(cfg)
 
@@ -50,13 +60,16 @@ def _garble_tensor_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("damage, reason", [
-    ("garble", "SHA-256 differs"),
-    ("truncate", "bytes where the manifest says"),
-    ("empty", "the file is empty"),
-    ("missing", "No such file"),
-    ("swap", "SHA-256 differs"),
-])
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        ("garble", "SHA-256 differs"),
+        ("truncate", "bytes where the manifest says"),
+        ("empty", "the file is empty"),
+        ("missing", "No such file"),
+        ("swap", "SHA-256 differs"),
+    ],
+)
 def test_damaged_rank_file_is_refused_naming_it(saved, damage, reason):
     cfg, manifest = saved
     path = rank_file(cfg.run_dir, 0, 1)
@@ -78,11 +91,14 @@ def test_damaged_rank_file_is_refused_naming_it(saved, damage, reason):
     assert load_rank_state(cfg.run_dir, manifest, 2)["w"].eq(2.0).all(), "others still load"
 
 
-@pytest.mark.parametrize("text, problem", [
-    ('{"round": 0}\n{"round": 1, "x": [1,\n{"round": 2}\n', "line 2 is not valid JSON"),
-    ('{"round": 0}\n{"round": 2}\n', "line 2 is not round 1"),
-    ('{"round": 0}\n{"round": 1}', r"holds 1 round\(s\) but the checkpoint covers 2"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ('{"round": 0}\n{"round": 1, "x": [1,\n{"round": 2}\n', "line 2 is not valid JSON"),
+        ('{"round": 0}\n{"round": 2}\n', "line 2 is not round 1"),
+        ('{"round": 0}\n{"round": 1}', r"holds 1 round\(s\) but the checkpoint covers 2"),
+    ],
+)
 def test_metrics_that_cannot_back_a_resume_name_file_and_line(tmp_path, text, problem):
     log = MetricsLog(tmp_path)
     log.path.write_text(text)
@@ -102,9 +118,13 @@ def test_metrics_past_the_checkpoint_are_dropped_half_line_included(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Slow: the whole job refuses to resume and RUN_DIR stays bitwise as it was.
 
+
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _unchanged(before: dict[str, str], after: dict[str, str]) -> None:
@@ -123,13 +143,15 @@ def finished_run(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("damage, named", [
-    ("garble", "round_000000/rank1.pt"),
-    ("swap", "round_000000/rank"),  # rank1.pt or rank2.pt, whichever rank fails first
-    ("cut_metrics", "metrics.jsonl"),
-])
-def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_path, damage,
-                                                             named):
+@pytest.mark.parametrize(
+    "damage, named",
+    [
+        ("garble", "round_000000/rank1.pt"),
+        ("swap", "round_000000/rank"),  # rank1.pt or rank2.pt, whichever rank fails first
+        ("cut_metrics", "metrics.jsonl"),
+    ],
+)
+def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_path, damage, named):
     run_dir = tmp_path / "run"
     shutil.copytree(finished_run, run_dir)
     folder = run_dir / "checkpoints" / "round_000000"

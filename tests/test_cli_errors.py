@@ -10,9 +10,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from harness import SMALL_JOB, small_config, spawn_job
 
 from fsl_sage_dist import cli
+
+from harness import SMALL_JOB, small_config, spawn_job
 
 
 @pytest.fixture
@@ -41,27 +42,37 @@ def one_line_error(capsys, *args: str) -> str:
 
 def test_unknown_key_is_one_line_with_a_suggestion(tmp_path, capsys, no_spawn):
     line = one_line_error(capsys, "rouns=3", f"output.dir={tmp_path}")
-    assert line == ("error: unknown config key 'rouns'; did you mean 'rounds'? (valid here: "
-                    "algorithm, rounds, seed, clients, launch, data, model, lora, train, fsl, "
-                    "wire, runtime, eval, output, checkpoint, slurm)")
+    assert line == (
+        "error: unknown config key 'rouns'; did you mean 'rounds'? (valid here: "
+        "algorithm, rounds, seed, clients, launch, data, model, lora, train, fsl, "
+        "wire, runtime, eval, network, output, checkpoint, slurm)"
+    )
     assert not any(tmp_path.iterdir()), "nothing may be written for a bad config"
 
 
 def test_bad_value_is_one_line(tmp_path, capsys, no_spawn):
-    assert "train.lr=-1.0 is invalid" in one_line_error(capsys, "train.lr=-1",
-                                                        f"output.dir={tmp_path}")
+    assert "train.lr=-1.0 is invalid" in one_line_error(
+        capsys, "train.lr=-1", f"output.dir={tmp_path}"
+    )
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("dataset, folder", [("cifar10", "cifar-10-batches-py"),
-                                             ("cifar100", "cifar-100-python")])
-def test_missing_dataset_offline_is_one_line(tmp_path, capsys, monkeypatch, no_spawn, dataset,
-                                             folder):
+@pytest.mark.parametrize(
+    "dataset, folder", [("cifar10", "cifar-10-batches-py"), ("cifar100", "cifar-100-python")]
+)
+def test_missing_dataset_offline_is_one_line(
+    tmp_path, capsys, monkeypatch, no_spawn, dataset, folder
+):
     monkeypatch.setenv("FSL_SAGE_OFFLINE", "1")
     empty = tmp_path / "data"
     empty.mkdir()
-    code, lines, _ = run(capsys, f"data.name={dataset}", f"data.root={empty}",
-                         "model.name=resnet18", f"output.dir={tmp_path / 'runs'}")
+    code, lines, _ = run(
+        capsys,
+        f"data.name={dataset}",
+        f"data.root={empty}",
+        "model.name=resnet18",
+        f"output.dir={tmp_path / 'runs'}",
+    )
     text = "\n".join(lines)
     assert code == 2 and str(empty / folder) in text and "download=True" in text
     assert not (tmp_path / "runs").exists()
@@ -77,8 +88,11 @@ def test_missing_fashion_mnist_is_one_line():
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_run_dir_that_already_holds_a_run_is_refused(tmp_path, capsys, no_spawn):
@@ -98,8 +112,9 @@ def test_rerun_of_a_complete_run_does_nothing(tmp_path, capsys, no_spawn):
     cfg = small_config(tmp_path, "algorithm=cse_fsl", "checkpoint.every=1")
     spawn_job(cfg)
     before = _digest(cfg.run_dir)
-    code, lines, out = run(capsys, *SMALL_JOB, "algorithm=cse_fsl", "checkpoint.every=1",
-                           f"output.dir={tmp_path}")
+    code, lines, out = run(
+        capsys, *SMALL_JOB, "algorithm=cse_fsl", "checkpoint.every=1", f"output.dir={tmp_path}"
+    )
     assert code == 0 and lines == []
     assert out.strip() == f"{cfg.run_dir} is already complete (2 rounds); nothing to do"
     assert _digest(cfg.run_dir) == before

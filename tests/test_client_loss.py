@@ -16,8 +16,11 @@ def report(steps: list[StepLoss], clients: int = 3) -> RoundReport:
     """The report of a world of one (the server alone, over loopback)."""
     cpu = torch.device("cpu")
     result = RoundResult(steps, zero_counts(clients), 0.0, 0.0, list(range(clients)))
-    return reduce_round(result, RankInfo(0, 1, "loopback", cpu, cpu),
-                        LoopbackTransport(Loopback([], timeout_s=1), 0))
+    return reduce_round(
+        result,
+        RankInfo(0, 1, "loopback", cpu, cpu),
+        LoopbackTransport(Loopback([], timeout_s=1), 0),
+    )
 
 
 def test_lazy_algorithms_report_the_aux_loss_over_all_batches():

@@ -12,10 +12,13 @@ from fsl_sage_dist.client_store import ClientStateStore
 
 def state(seed: int) -> dict:
     gen = torch.Generator().manual_seed(seed)
-    return {"optimizer": {"state": {0: {"step": torch.tensor(3.0),
-                                        "exp_avg": torch.randn(5, generator=gen)}},
-                          "param_groups": [{"lr": 1e-3, "params": [0]}]},
-            "aux": {"weight": torch.randn(2, 3, generator=gen, dtype=torch.float64)}}
+    return {
+        "optimizer": {
+            "state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.randn(5, generator=gen)}},
+            "param_groups": [{"lr": 1e-3, "params": [0]}],
+        },
+        "aux": {"weight": torch.randn(2, 3, generator=gen, dtype=torch.float64)},
+    }
 
 
 def same(a, b) -> bool:
@@ -48,8 +51,14 @@ def test_spilled_versions_stay_while_a_checkpoint_refers_to_them(tmp_path):
     store.put(1, 1, state(2))  # no checkpoint holds round 0's version: replaced
     assert files(folder) == {"client1_round1.pt"}
     first = store.state_dict()
-    assert first == {"1": {"round": 1, "file": "client1_round1.pt", "bytes": first["1"]["bytes"],
-                           "sha256": first["1"]["sha256"]}}
+    assert first == {
+        "1": {
+            "round": 1,
+            "file": "client1_round1.pt",
+            "bytes": first["1"]["bytes"],
+            "sha256": first["1"]["sha256"],
+        }
+    }
     store.put(1, 2, state(3))
     store.state_dict()  # the second checkpoint: the first is in force until it completes
     store.put(1, 3, state(4))
@@ -60,8 +69,9 @@ def test_spilled_versions_stay_while_a_checkpoint_refers_to_them(tmp_path):
     assert store.disk_bytes() == sum(p.stat().st_size for p in folder.iterdir())
 
 
-@pytest.mark.parametrize(("before", "after"), [(True, True), (True, False), (False, True),
-                                               (False, False)])
+@pytest.mark.parametrize(
+    ("before", "after"), [(True, True), (True, False), (False, True), (False, False)]
+)
 def test_resume_reads_a_checkpoint_written_either_way(tmp_path, before, after):
     folder = tmp_path / "spill"
     writer = ClientStateStore(folder, spill=before)
@@ -75,8 +85,9 @@ def test_resume_reads_a_checkpoint_written_either_way(tmp_path, before, after):
     assert same(reader.get(2), state(1)) and same(reader.get(5), state(2))
     assert reader.get(3) is None
     # the checkpoint's files stay (it is in force until the next one completes), others go
-    assert files(folder) == ({"client2_round4.pt", "client5_round3.pt"} if before or after
-                             else set())
+    assert files(folder) == (
+        {"client2_round4.pt", "client5_round3.pt"} if before or after else set()
+    )
     reader.state_dict()
     reader.state_dict()
     assert files(folder) == ({"client2_round4.pt", "client5_round3.pt"} if after else set())

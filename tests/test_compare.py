@@ -11,13 +11,20 @@ from pathlib import Path
 import pytest
 
 from fsl_sage_dist.cli import main
+
 from harness import ROOT
 
 MIB = 2**20
 
 
-def write_run(root: Path, name: str, algorithm: str, accs: list[float | None],
-              mib_per_round: float, planned_rounds: int | None = None) -> Path:
+def write_run(
+    root: Path,
+    name: str,
+    algorithm: str,
+    accs: list[float | None],
+    mib_per_round: float,
+    planned_rounds: int | None = None,
+) -> Path:
     """A RUN_DIR with the contract files: config.toml, metrics.jsonl, summary.json."""
     run_dir = root / name
     run_dir.mkdir(parents=True)
@@ -27,14 +34,27 @@ def write_run(root: Path, name: str, algorithm: str, accs: list[float | None],
     zero = {"up": 0, "down": 0}
     lines = []
     for r, acc in enumerate(accs):
-        lines.append(json.dumps({
-            "round": r, "algorithm": algorithm, "test_acc": acc,
-            "test_loss": None if acc is None else 1 - acc, "train_loss": 1.0,
-            "round_s": 1.5 + r, "bytes": {"activations": {"up": per_round, "down": 0},
-                                          "labels": zero, "control": zero},
-            "round_payload_bytes": per_round, "round_wire_bytes": per_round,
-            "cum_payload_bytes": per_round * (r + 1), "cum_wire_bytes": per_round * (r + 1),
-        }))
+        lines.append(
+            json.dumps(
+                {
+                    "round": r,
+                    "algorithm": algorithm,
+                    "test_acc": acc,
+                    "test_loss": None if acc is None else 1 - acc,
+                    "train_loss": 1.0,
+                    "round_s": 1.5 + r,
+                    "bytes": {
+                        "activations": {"up": per_round, "down": 0},
+                        "labels": zero,
+                        "control": zero,
+                    },
+                    "round_payload_bytes": per_round,
+                    "round_wire_bytes": per_round,
+                    "cum_payload_bytes": per_round * (r + 1),
+                    "cum_wire_bytes": per_round * (r + 1),
+                }
+            )
+        )
     (run_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     (run_dir / "summary.json").write_text(json.dumps({"algorithm": algorithm}))
     return run_dir
@@ -45,8 +65,7 @@ def runs(tmp_path) -> tuple[Path, Path]:
     # base reaches 0.80 after 2 rounds (20 MiB) and 0.85 after 3 (30 MiB), exactly: >= counts.
     base = write_run(tmp_path, "base", "fedavg", [0.5, 0.8, 0.85, 0.87], 10)
     # sage reaches 0.80 in round 1 (2 MiB), never 0.85; round 2 is not evaluated; 4 of 6 rounds.
-    sage = write_run(tmp_path, "sage", "fsl_sage", [0.81, None, 0.84, 0.845], 2,
-                     planned_rounds=6)
+    sage = write_run(tmp_path, "sage", "fsl_sage", [0.81, None, 0.84, 0.845], 2, planned_rounds=6)
     return base, sage
 
 
@@ -67,13 +86,31 @@ def test_table_and_json_give_mib_to_target(runs, tmp_path, capsys):
     assert main(["compare", *map(str, runs), "--json", str(out_json)]) == 0
     rows = table_rows(capsys.readouterr().out)
     assert rows["base"] == {
-        "run": "base", "algorithm": "fedavg", "rounds": "4/4", "final acc": "0.8700",
-        "best acc": "0.8700", "payload MiB": "40.00", "MiB@0.8": "20.00", "MiB@0.85": "30.00",
-        "s/round": "3.00", "ratio@0.8": "1.00", "ratio@0.85": "1.00"}
+        "run": "base",
+        "algorithm": "fedavg",
+        "rounds": "4/4",
+        "final acc": "0.8700",
+        "best acc": "0.8700",
+        "payload MiB": "40.00",
+        "MiB@0.8": "20.00",
+        "MiB@0.85": "30.00",
+        "s/round": "3.00",
+        "ratio@0.8": "1.00",
+        "ratio@0.85": "1.00",
+    }
     assert rows["sage"] == {
-        "run": "sage", "algorithm": "fsl_sage", "rounds": "4/6", "final acc": "0.8450",
-        "best acc": "0.8450", "payload MiB": "8.00", "MiB@0.8": "2.00",
-        "MiB@0.85": "not reached", "s/round": "3.00", "ratio@0.8": "0.10", "ratio@0.85": "-"}
+        "run": "sage",
+        "algorithm": "fsl_sage",
+        "rounds": "4/6",
+        "final acc": "0.8450",
+        "best acc": "0.8450",
+        "payload MiB": "8.00",
+        "MiB@0.8": "2.00",
+        "MiB@0.85": "not reached",
+        "s/round": "3.00",
+        "ratio@0.8": "0.10",
+        "ratio@0.85": "-",
+    }
     data = json.loads(out_json.read_text())
     assert data["baseline"] == "base" and data["targets"] == [0.8, 0.85]
     sage = data["runs"][1]
@@ -97,15 +134,25 @@ def test_bad_baseline_and_bad_target_are_refused(runs, capsys):
     assert "0.85 for 85%" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("line2, problem", [
-    ('{"round": 1, "algorithm": "fedavg", "test_ac', "line 2: not valid JSON"),
-    ('{"round": 2, "algorithm": "fedavg", "test_acc": 0.9, "cum_payload_bytes": 3, '
-     '"round_s": 1.0}', "line 2: round 2 where round 1 was expected"),
-    ('{"round": 1, "algorithm": "fedavg", "test_acc": 0.9, "round_s": 1.0}',
-     "line 2: key 'cum_payload_bytes' missing"),
-], ids=["not_json", "round_out_of_sequence", "key_missing"])
-def test_bad_metrics_line_names_file_and_line_and_others_are_reported(runs, tmp_path, capsys,
-                                                                      line2, problem):
+@pytest.mark.parametrize(
+    "line2, problem",
+    [
+        ('{"round": 1, "algorithm": "fedavg", "test_ac', "line 2: not valid JSON"),
+        (
+            '{"round": 2, "algorithm": "fedavg", "test_acc": 0.9, "cum_payload_bytes": 3, '
+            '"round_s": 1.0}',
+            "line 2: round 2 where round 1 was expected",
+        ),
+        (
+            '{"round": 1, "algorithm": "fedavg", "test_acc": 0.9, "round_s": 1.0}',
+            "line 2: key 'cum_payload_bytes' missing",
+        ),
+    ],
+    ids=["not_json", "round_out_of_sequence", "key_missing"],
+)
+def test_bad_metrics_line_names_file_and_line_and_others_are_reported(
+    runs, tmp_path, capsys, line2, problem
+):
     broken = write_run(tmp_path, "broken", "fedavg", [0.9, 0.9, 0.9], 1)
     lines = (broken / "metrics.jsonl").read_text().splitlines()
     lines[1] = line2
@@ -143,8 +190,11 @@ def test_plot_without_matplotlib_says_how_to_install(runs, tmp_path, capsys, mon
 
 
 def test_compare_imports_nothing_of_torch():
-    code = ("import sys, fsl_sage_dist.compare; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, check=True)
+    code = (
+        "import sys, fsl_sage_dist.compare; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert proc.stdout.strip() == "[]"

@@ -14,11 +14,14 @@ def activations():
     return torch.relu(x) + 0.5 * x  # skewed rows of very different ranges, like real activations
 
 
-@pytest.mark.parametrize("mode, rel_bound, abs_bound", [
-    ("fp32", 0.0, 0.0),
-    ("fp16", 2 ** -11, 2 ** -25),  # below 2**-14 fp16 is subnormal: absolute steps of 2**-24
-    ("bf16", 2 ** -8, 0.0),
-])
+@pytest.mark.parametrize(
+    "mode, rel_bound, abs_bound",
+    [
+        ("fp32", 0.0, 0.0),
+        ("fp16", 2**-11, 2**-25),  # below 2**-14 fp16 is subnormal: absolute steps of 2**-24
+        ("bf16", 2**-8, 0.0),
+    ],
+)
 def test_float_modes_are_within_their_rounding(activations, mode, rel_bound, abs_bound):
     parts = compress(activations, mode)
     back = decompress(parts, mode)

@@ -1,6 +1,6 @@
 """Tests for fsl_sage_dist.data: partitions, datasets (on small files written here), streams.
 
-    .venv/bin/python -m pytest tests/test_data.py -q
+.venv/bin/python -m pytest tests/test_data.py -q
 """
 
 from __future__ import annotations
@@ -389,8 +389,14 @@ def test_cifar_missing_and_offline_says_how_to_fetch(tmp_path, monkeypatch, name
 
 
 def test_dataset_names_and_shapes():
-    assert DATASET_NAMES == ("synthetic", "fashion_mnist", "cifar10", "cifar100",
-                             "e2e_synthetic", "e2e_nlg")
+    assert DATASET_NAMES == (
+        "synthetic",
+        "fashion_mnist",
+        "cifar10",
+        "cifar100",
+        "e2e_synthetic",
+        "e2e_nlg",
+    )
     assert dataset_shape("e2e_synthetic", (1, 28, 28), 10, seq_len=64) == ((64,), 258)
     assert dataset_shape("synthetic", (3, 16, 16), 7) == ((3, 16, 16), 7)
     assert dataset_shape("fashion_mnist", (1, 28, 28), 10) == ((1, 28, 28), 10)
@@ -505,20 +511,37 @@ def test_client_epoch_covers_its_samples_once():
     assert len(set(served)) == 32 and set(served) <= set(range(1, 100, 3))
 
 
-@pytest.mark.parametrize("samples, batch_size, sizes", [
-    (33, 8, [8, 8, 8, 8]), (34, 8, [8, 8, 8, 8, 2]), (32, 8, [8, 8, 8, 8]), (9, 8, [8]),
-    (1, 8, [1]), (5, 1, [1] * 5), (7, 3, [3, 3]), (8, 3, [3, 3, 2])])
+@pytest.mark.parametrize(
+    "samples, batch_size, sizes",
+    [
+        (33, 8, [8, 8, 8, 8]),
+        (34, 8, [8, 8, 8, 8, 2]),
+        (32, 8, [8, 8, 8, 8]),
+        (9, 8, [8]),
+        (1, 8, [1]),
+        (5, 1, [1] * 5),
+        (7, 3, [3, 3]),
+        (8, 3, [3, 3, 2]),
+    ],
+)
 def test_no_training_batch_of_one_unless_it_is_all_there_is(samples, batch_size, sizes):
     """BatchNorm cannot train on one sample; the server counts the same iterations."""
-    stream = ClientData(uint8_set(n=100), np.arange(samples), batch_size=batch_size, seed=0,
-                        client_id=0, augment=False)
+    stream = ClientData(
+        uint8_set(n=100),
+        np.arange(samples),
+        batch_size=batch_size,
+        seed=0,
+        client_id=0,
+        augment=False,
+    )
     assert [len(b) for b in epoch_labels(stream, 0, 0)] == sizes
     assert stream.batches_per_epoch == batches_per_epoch(samples, batch_size) == len(sizes)
 
 
 def test_the_left_out_sample_changes_from_epoch_to_epoch():
-    served = [{label for batch in epoch_labels(client(), 0, e) for label in batch}
-              for e in range(6)]
+    served = [
+        {label for batch in epoch_labels(client(), 0, e) for label in batch} for e in range(6)
+    ]
     assert len(set.union(*served)) == 33
 
 

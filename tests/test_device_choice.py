@@ -19,14 +19,17 @@ def choices(monkeypatch, gpus: int, backend: str = "auto") -> list[tuple[str, st
     return [(b, str(d)) for b, d in (_choose(cfg, r, LOCAL_RANKS) for r in range(LOCAL_RANKS))]
 
 
-@pytest.mark.parametrize(("gpus", "expected"), [
-    (0, [("gloo", "cpu")] * 3),
-    # fewer GPUs than ranks: shared round-robin, Gloo staging through CPU
-    (1, [("gloo", "cuda:0")] * 3),
-    (2, [("gloo", "cuda:0"), ("gloo", "cuda:1"), ("gloo", "cuda:0")]),
-    # a GPU per rank: NCCL, each rank on its own
-    (4, [("nccl", "cuda:0"), ("nccl", "cuda:1"), ("nccl", "cuda:2")]),
-])
+@pytest.mark.parametrize(
+    ("gpus", "expected"),
+    [
+        (0, [("gloo", "cpu")] * 3),
+        # fewer GPUs than ranks: shared round-robin, Gloo staging through CPU
+        (1, [("gloo", "cuda:0")] * 3),
+        (2, [("gloo", "cuda:0"), ("gloo", "cuda:1"), ("gloo", "cuda:0")]),
+        # a GPU per rank: NCCL, each rank on its own
+        (4, [("nccl", "cuda:0"), ("nccl", "cuda:1"), ("nccl", "cuda:2")]),
+    ],
+)
 def test_auto_shares_gpus_and_takes_nccl_only_with_one_each(monkeypatch, gpus, expected):
     assert choices(monkeypatch, gpus) == expected
 
@@ -38,5 +41,8 @@ def test_nccl_with_too_few_gpus_is_one_clear_error(monkeypatch, gpus):
 
 
 def test_gloo_keeps_compute_on_the_gpus(monkeypatch):
-    assert choices(monkeypatch, 4, "gloo") == [("gloo", "cuda:0"), ("gloo", "cuda:1"),
-                                               ("gloo", "cuda:2")]
+    assert choices(monkeypatch, 4, "gloo") == [
+        ("gloo", "cuda:0"),
+        ("gloo", "cuda:1"),
+        ("gloo", "cuda:2"),
+    ]

@@ -47,8 +47,12 @@ def test_reproducible_from_the_seed():
 
 def test_smaller_alpha_gives_more_skewed_label_histograms():
     labels = labels_of(6000)
-    entropy = {alpha: mean_entropy_bits(labels, partition_indices(
-        labels, 10, "dirichlet_equal", seed=5, alpha=alpha)) for alpha in (100.0, 1.0, 0.1)}
+    entropy = {
+        alpha: mean_entropy_bits(
+            labels, partition_indices(labels, 10, "dirichlet_equal", seed=5, alpha=alpha)
+        )
+        for alpha in (100.0, 1.0, 0.1)
+    }
     print(f"mean label entropy (bits) by alpha: {entropy}")
     assert entropy[100.0] > entropy[1.0] > entropy[0.1], entropy
     assert entropy[100.0] > 3.2 and entropy[0.1] < 2.0, entropy

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from harness import ALGORITHMS, SMALL_JOB, small_config
 
 from fsl_sage_dist.algorithms.expected_bytes import ModelBytes
 from fsl_sage_dist.cli import main
@@ -11,6 +10,8 @@ from fsl_sage_dist.models import build_split_model
 from fsl_sage_dist.runtime.build import load_split, partition
 from fsl_sage_dist.runtime.dry_run import dry_run_report, round_payload
 from fsl_sage_dist.runtime.in_process import run_in_process
+
+from harness import ALGORITHMS, SMALL_JOB, small_config
 
 SMALL = [*SMALL_JOB, "data.synthetic_size=[470,200]"]
 
@@ -29,16 +30,25 @@ def test_dry_run_prints_the_plan_and_starts_nothing(tmp_path, capsys):
 def test_closed_form_equals_the_meter(tmp_path, algorithm):
     """Dirichlet clients of unequal sizes, partial last batches, q=2 so uploads skip batches,
     and FSL-SAGE aligning in round 0 only (l=10)."""
-    cfg = small_config(tmp_path, f"algorithm={algorithm}", "data.partition=dirichlet",
-                       "data.alpha=1.0", "data.synthetic_size=[240, 100]", "train.batch_size=16",
-                       "fsl.server_interval=2", "fsl.align_epochs=1", "eval.every=2")
+    cfg = small_config(
+        tmp_path,
+        f"algorithm={algorithm}",
+        "data.partition=dirichlet",
+        "data.alpha=1.0",
+        "data.synthetic_size=[240, 100]",
+        "train.batch_size=16",
+        "fsl.server_interval=2",
+        "fsl.align_epochs=1",
+        "eval.every=2",
+    )
     sizes = [len(p) for p in partition(cfg, load_split(cfg, "train"))]
     assert len(set(sizes)) > 1
     report = dry_run_report(cfg)  # also checks the report builds for every algorithm
     assert "closed-form" in report
     model = ModelBytes.of(build_split_model(cfg.model.name, (1, 28, 28), 10))
     metered = [r["round_payload_bytes"] for r in run_in_process(cfg)]
-    expected = [sum(sum(v.values()) for v in round_payload(cfg, sizes, model, t == 0).values())
-                for t in range(cfg.rounds)]
+    expected = [
+        sum(sum(v.values()) for v in round_payload(cfg, sizes, model, t == 0).values())
+        for t in range(cfg.rounds)
+    ]
     assert metered == expected
-

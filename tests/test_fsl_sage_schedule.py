@@ -11,17 +11,18 @@ import time
 
 import pytest
 
-from harness import read_metrics, small_config, spawn_job, untimed
-
 from fsl_sage_dist.algorithms import fsl_sage
 from fsl_sage_dist.algorithms.align_schedule import AlignSchedule
 from fsl_sage_dist.runtime.in_process import run_in_process
 
+from harness import read_metrics, small_config, spawn_job, untimed
+
 AUX_BYTES = (64 * 7 * 7 * 10 + 10) * 4  # simple_conv's aux head: Linear(3136 -> 10), fp32
 
 
-def expected_alignments(participants: list[list[int]], interval: int,
-                        staleness: str) -> list[list[int]]:
+def expected_alignments(
+    participants: list[list[int]], interval: int, staleness: str
+) -> list[list[int]]:
     """Decision 13, restated: per client p = its earlier participations, and its last alignment."""
     seen: dict[int, int] = {}
     last: dict[int, int] = {}
@@ -70,9 +71,16 @@ def test_sampled_clients_are_aligned_on_schedule_and_metered_once(tmp_path, stal
     """N = 20, 5 per round, l = 2: the aux head goes down exactly once per scheduled
     alignment, and no participation trains on a head older than l of its client's rounds."""
     interval = 2
-    cfg = small_config(tmp_path, "algorithm=fsl_sage", "clients.num=20", "clients.per_round=5",
-                       f"fsl.align_interval={interval}", f"fsl.align_staleness={staleness}",
-                       "rounds=8", "fsl.align_epochs=1")
+    cfg = small_config(
+        tmp_path,
+        "algorithm=fsl_sage",
+        "clients.num=20",
+        "clients.per_round=5",
+        f"fsl.align_interval={interval}",
+        f"fsl.align_staleness={staleness}",
+        "rounds=8",
+        "fsl.align_epochs=1",
+    )
     spawn_job(cfg)
     records = read_metrics(cfg.run_dir)
     participants = [r["participants"] for r in records]
@@ -108,8 +116,13 @@ def test_async_alignment_is_reproducible_and_not_sync(tmp_path, monkeypatch):
     common = ("algorithm=fsl_sage", "fsl.align_interval=1", "rounds=3", "clients.num=4")
     runs = {}
     for name, mode, hosts in (("async", "true", 2), ("sync", "false", 2)):
-        cfg = small_config(tmp_path, *common, f"fsl.async_align={mode}",
-                           f"launch.client_hosts={hosts}", f"output.name={name}")
+        cfg = small_config(
+            tmp_path,
+            *common,
+            f"fsl.async_align={mode}",
+            f"launch.client_hosts={hosts}",
+            f"output.name={name}",
+        )
         spawn_job(cfg)
         runs[name] = read_metrics(cfg.run_dir)
     original = fsl_sage.fit_aux
@@ -119,8 +132,9 @@ def test_async_alignment_is_reproducible_and_not_sync(tmp_path, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(fsl_sage, "fit_aux", late_fit)
-    in_process = run_in_process(small_config(tmp_path, *common, "fsl.async_align=true",
-                                             "launch.client_hosts=1"))
+    in_process = run_in_process(
+        small_config(tmp_path, *common, "fsl.async_align=true", "launch.client_hosts=1")
+    )
     async_, sync = runs["async"], runs["sync"]
     assert [r["test_acc"] for r in in_process] == [r["test_acc"] for r in async_]
     assert [r["test_loss"] for r in in_process] == [r["test_loss"] for r in async_]
@@ -135,8 +149,14 @@ def test_async_alignment_is_reproducible_and_not_sync(tmp_path, monkeypatch):
 def test_sampled_async_run_resumes_bitwise(tmp_path):
     """Stop after round 2 of 4 and continue: the schedule's counts (server and hosts) and the
     heads fitted in the background come back from the checkpoint exactly."""
-    common = ("algorithm=fsl_sage", "clients.num=6", "clients.per_round=3",
-              "fsl.align_interval=2", "fsl.async_align=true", "checkpoint.every=1")
+    common = (
+        "algorithm=fsl_sage",
+        "clients.num=6",
+        "clients.per_round=3",
+        "fsl.align_interval=2",
+        "fsl.async_align=true",
+        "checkpoint.every=1",
+    )
     straight = small_config(tmp_path, *common, "rounds=4", "output.name=straight")
     spawn_job(straight)
     spawn_job(small_config(tmp_path, *common, "rounds=2", "output.name=resumed"))

@@ -5,11 +5,11 @@ import random
 import pytest
 import torch
 
-from fsl_sage_dist.wire.header import (HEADER_LEN, MAGIC, Expect, Header, Kind, ProtocolError,
-                                       decode)
+from fsl_sage_dist.wire.header import HEADER_LEN, MAGIC, Expect, Header, Kind, ProtocolError, decode
 
-EXPECT = Expect(Kind.SMASHED, round=3, client=2, seq=1, dtypes=(torch.float32,),
-                shape=(-1, 64, 7, 7))
+EXPECT = Expect(
+    Kind.SMASHED, round=3, client=2, seq=1, dtypes=(torch.float32,), shape=(-1, 64, 7, 7)
+)
 GOOD = Header(Kind.SMASHED, 3, 2, 1, torch.float32, (16, 64, 7, 7))
 LIMIT = 1 << 20
 
@@ -18,11 +18,23 @@ def test_round_trip():
     assert decode(GOOD.encode(), EXPECT, peer=1, max_bytes=LIMIT) == GOOD
 
 
-@pytest.mark.parametrize("index, value, field", [
-    (0, 0xDEAD, "magic"), (0, MAGIC | 99 << 32, "version"), (1, int(Kind.CUT_GRAD), "kind"),
-    (2, 4, "round"), (3, 0, "client"), (4, 7, "seq"), (5, 99, "dtype"), (5, 6, "dtype"),
-    (6, 9, "ndim"), (8, 65, "shape"), (7, -1, "shape"), (11, 3, "shape"),
-])
+@pytest.mark.parametrize(
+    "index, value, field",
+    [
+        (0, 0xDEAD, "magic"),
+        (0, MAGIC | 99 << 32, "version"),
+        (1, int(Kind.CUT_GRAD), "kind"),
+        (2, 4, "round"),
+        (3, 0, "client"),
+        (4, 7, "seq"),
+        (5, 99, "dtype"),
+        (5, 6, "dtype"),
+        (6, 9, "ndim"),
+        (8, 65, "shape"),
+        (7, -1, "shape"),
+        (11, 3, "shape"),
+    ],
+)
 def test_each_bad_field_is_named(index, value, field):
     raw = GOOD.encode()
     raw[index] = value
@@ -50,7 +62,8 @@ def test_fuzzed_headers_all_raise_protocol_error():
         raw = GOOD.encode()
         for _ in range(rng.randint(1, 4)):
             raw[rng.randrange(HEADER_LEN)] = rng.choice(
-                [0, -1, 1 << 62, -(1 << 62), rng.randint(-1000, 1000), MAGIC])
+                [0, -1, 1 << 62, -(1 << 62), rng.randint(-1000, 1000), MAGIC]
+            )
         if torch.equal(raw, GOOD.encode()):
             continue
         try:

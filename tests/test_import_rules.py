@@ -20,10 +20,24 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fsl_sage_dist"
 RULES = [
     ("algorithms", ("fsl_sage_dist.runtime",)),
     ("wire", ("fsl_sage_dist.algorithms", "fsl_sage_dist.runtime")),
-    ("models", ("fsl_sage_dist.wire", "fsl_sage_dist.runtime", "fsl_sage_dist.algorithms",
-                "torch.distributed")),
-    ("data", ("fsl_sage_dist.wire", "fsl_sage_dist.runtime", "fsl_sage_dist.algorithms",
-              "torch.distributed")),
+    (
+        "models",
+        (
+            "fsl_sage_dist.wire",
+            "fsl_sage_dist.runtime",
+            "fsl_sage_dist.algorithms",
+            "torch.distributed",
+        ),
+    ),
+    (
+        "data",
+        (
+            "fsl_sage_dist.wire",
+            "fsl_sage_dist.runtime",
+            "fsl_sage_dist.algorithms",
+            "torch.distributed",
+        ),
+    ),
     ("compare.py", ("torch",)),
     ("run_reader.py", ("torch",)),
     ("compare_plot.py", ("torch",)),
@@ -48,7 +62,7 @@ def imported_names(path: Path) -> list[tuple[int, str]]:
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            base = package[:len(package) - node.level + 1] if node.level else []
+            base = package[: len(package) - node.level + 1] if node.level else []
             module = ".".join(base + ([node.module] if node.module else []))
             found += [(node.lineno, f"{module}.{alias.name}") for alias in node.names]
     return found
@@ -61,9 +75,12 @@ def _files(target: str) -> list[Path]:
 
 @pytest.mark.parametrize("target, forbidden", RULES, ids=[r[0] for r in RULES])
 def test_dependency_direction(target, forbidden):
-    offences = [f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
-                for path in _files(target) for line, name in imported_names(path)
-                if any(name == f or name.startswith(f + ".") for f in forbidden)]
+    offences = [
+        f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
+        for path in _files(target)
+        for line, name in imported_names(path)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
     assert not offences, "\n".join(offences)
 
 
@@ -83,6 +100,11 @@ def test_cli_and_submit_do_not_import_each_other():
 def test_compare_starts_without_torch():
     """`fsl-sage compare` goes through the CLI module: loading it must not load torch."""
     probe = "import sys, fsl_sage_dist.cli; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         cwd=PACKAGE.parent, check=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        check=True,
+    ).stdout.strip()
     assert out == "False"

@@ -7,10 +7,10 @@ import time
 import pytest
 import torch.nn.functional as F
 
-from harness import read_metrics, small_config, spawn_job, untimed
-
 from fsl_sage_dist.runtime.in_process import run_in_process
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackStalled
+
+from harness import read_metrics, small_config, spawn_job, untimed
 
 
 @pytest.mark.slow
@@ -20,8 +20,11 @@ def test_in_process_equals_distributed(tmp_path, algorithm):
     in the metrics.jsonl each writes."""
     cfg = small_config(tmp_path, f"algorithm={algorithm}", "launch.client_hosts=1")
     spawn_job(cfg)
-    in_process = run_in_process(small_config(tmp_path, f"algorithm={algorithm}",
-                                             "launch.client_hosts=1", "output.name=in_process"))
+    in_process = run_in_process(
+        small_config(
+            tmp_path, f"algorithm={algorithm}", "launch.client_hosts=1", "output.name=in_process"
+        )
+    )
     assert untimed(in_process) == untimed(read_metrics(cfg.run_dir))
     assert in_process == read_metrics(tmp_path / "in_process")
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from harness import ALGORITHMS, small_config, untimed
 
 from fsl_sage_dist.algorithms import REGISTRY, fsl_sage, splitfed
 from fsl_sage_dist.algorithms.alignment import per_sample_cut_grads
@@ -26,9 +25,18 @@ from fsl_sage_dist.algorithms.lazy_server import aux_input_grad
 from fsl_sage_dist.runtime import server as server_role
 from fsl_sage_dist.runtime.in_process import run_in_process
 
-LEARNING = ["rounds=3", "data.synthetic_shape=[1,16,16]", "data.synthetic_size=[480,200]",
-            "data.partition=dirichlet", "data.alpha=1.0", "fsl.server_interval=2",
-            "fsl.align_interval=2", "fsl.align_epochs=100"]
+from harness import ALGORITHMS, small_config, untimed
+
+LEARNING = [
+    "rounds=3",
+    "data.synthetic_shape=[1,16,16]",
+    "data.synthetic_size=[480,200]",
+    "data.partition=dirichlet",
+    "data.alpha=1.0",
+    "fsl.server_interval=2",
+    "fsl.align_interval=2",
+    "fsl.align_epochs=100",
+]
 CHANCE = 0.1
 FLOOR = 0.35  # test accuracy every algorithm must pass after 3 rounds (chance: 0.1)
 
@@ -52,8 +60,13 @@ class Watched:
 
 
 def learning_config(algorithm: str, hosts: int, out: Path):
-    return small_config(out, f"algorithm={algorithm}", f"launch.client_hosts={hosts}",
-                        f"output.name={algorithm}_{hosts}", *LEARNING)
+    return small_config(
+        out,
+        f"algorithm={algorithm}",
+        f"launch.client_hosts={hosts}",
+        f"output.name={algorithm}_{hosts}",
+        *LEARNING,
+    )
 
 
 def _client_objective(algo, client, y: torch.Tensor, z: torch.Tensor, cut_grad) -> torch.Tensor:
@@ -80,16 +93,22 @@ def _watch_client_steps(monkeypatch, changes: list[float], aux_changes: list[flo
     original_recv = splitfed.recv_cut_grad
     monkeypatch.setattr(splitfed, "recv_cut_grad", remember_cut_grad)
     for cls in REGISTRY.values():
+
         def client_update(self, client, round_, it, x, y, z, _original=cls.client_update):
             aux_before = copy.deepcopy(client.aux) if client.aux_optimizer else None
             result = _original(self, client, round_, it, x, y, z)
             with torch.no_grad():
                 after = client.model(x)
-                changes.append(float(_client_objective(self, client, y, after, cut_grad)
-                                     - _client_objective(self, client, y, z.detach(), cut_grad)))
+                changes.append(
+                    float(
+                        _client_objective(self, client, y, after, cut_grad)
+                        - _client_objective(self, client, y, z.detach(), cut_grad)
+                    )
+                )
                 if aux_before is not None:  # the aux head's own step, on the same features
-                    aux_changes.append(_aux_loss(client.aux, z.detach(), y)
-                                       - _aux_loss(aux_before, z.detach(), y))
+                    aux_changes.append(
+                        _aux_loss(client.aux, z.detach(), y) - _aux_loss(aux_before, z.detach(), y)
+                    )
             return result
 
         monkeypatch.setattr(cls, "client_update", client_update)
@@ -108,6 +127,7 @@ def _server_model(algo, client: int):
 
 def _watch_server_steps(monkeypatch, changes: list[float]) -> None:
     for cls in REGISTRY.values():
+
         def server_step(self, round_, it, batch, _original=cls.server_step):
             model = _server_model(self, batch.client)
             z, y = batch.activations.detach().clone(), batch.labels
@@ -143,8 +163,14 @@ def _watch_averaging(monkeypatch, sizes_seen: list[list[int]]) -> None:
 
 
 def watched_run(algorithm: str, hosts: int, out: Path) -> Watched:
-    watched = Watched(rounds=[], step_changes=[], server_step_changes=[], aux_step_changes=[],
-                      alignments=[], averaged_sizes=[])
+    watched = Watched(
+        rounds=[],
+        step_changes=[],
+        server_step_changes=[],
+        aux_step_changes=[],
+        alignments=[],
+        averaged_sizes=[],
+    )
     with pytest.MonkeyPatch.context() as monkeypatch:
         _watch_client_steps(monkeypatch, watched.step_changes, watched.aux_step_changes)
         _watch_server_steps(monkeypatch, watched.server_step_changes)
@@ -196,8 +222,10 @@ def test_cse_fsl_aux_steps_descend_the_local_loss(two_host_runs):
 def test_alignment_brings_the_aux_gradient_closer_to_the_true_one(two_host_runs):
     """Rounds 0 and 2 align every client (l=2): each fit must cut the error by a fifth or more."""
     alignments = two_host_runs["fsl_sage"].alignments
-    print("relative error of the aux head's cut gradient, before -> after alignment:",
-          [(round(b, 3), round(a, 3)) for b, a in alignments])
+    print(
+        "relative error of the aux head's cut gradient, before -> after alignment:",
+        [(round(b, 3), round(a, 3)) for b, a in alignments],
+    )
     assert len(alignments) == 2 * 4
     assert all(after < 0.8 * before for before, after in alignments)
 
@@ -206,8 +234,9 @@ def test_fedavg_is_splitfed_v1_bitwise(two_host_runs):
     """Per-client server copies averaged with the client part are FedAvg's full-model average:
     the same computation, so the same accuracies and losses to the last bit."""
     fedavg, v1 = two_host_runs["fedavg"].rounds, two_host_runs["splitfed_v1"].rounds
-    assert [(r["test_acc"], r["test_loss"]) for r in fedavg] == [(r["test_acc"], r["test_loss"])
-                                                                for r in v1]
+    assert [(r["test_acc"], r["test_loss"]) for r in fedavg] == [
+        (r["test_acc"], r["test_loss"]) for r in v1
+    ]
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)

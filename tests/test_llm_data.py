@@ -21,8 +21,9 @@ BYTES = ByteTokenizer()
 
 
 def synthetic(split: str = "train", size: int = 400, seed: int = 5, seq_len: int = 256):
-    return load_dataset("e2e_synthetic", split, synthetic_size=(size, size), seed=seed,
-                        seq_len=seq_len)
+    return load_dataset(
+        "e2e_synthetic", split, synthetic_size=(size, size), seed=seed, seq_len=seq_len
+    )
 
 
 def test_the_generator_is_seeded_and_its_sentences_state_every_slot():
@@ -44,7 +45,7 @@ def test_a_row_scores_only_the_target_text_and_its_end():
     scored = [t for t in targets if t != IGNORE]
     assert BYTES.decode(scored) == "Aromi is a pub." and scored[-1] == BYTES.eos_id
     assert targets[: prompt - 1] == [IGNORE] * (prompt - 1)
-    assert ids[prompt:prompt + len(scored) - 1] == scored[:-1]  # targets = inputs shifted by one
+    assert ids[prompt : prompt + len(scored) - 1] == scored[:-1]  # targets = inputs shifted by one
     assert len(ids) == len(targets) == 48 and ids[-1] == BYTES.pad_id
 
 
@@ -78,10 +79,14 @@ def test_e2e_files_missing_is_one_error_naming_them_and_where_to_get_them(tmp_pa
 
 
 def test_e2e_csv_files_are_read(tmp_path):
-    rows = {"trainset.csv": [("name[Aromi], eatType[pub]", "Aromi is a pub."),
-                             ("name[Cotto], area[riverside]", "Cotto is by the river."),
-                             ("name[Aromi], eatType[pub]", "There is a pub, Aromi.")],
-            "testset_w_refs.csv": [("name[Zizzi], food[French]", "Zizzi serves French food.")]}
+    rows = {
+        "trainset.csv": [
+            ("name[Aromi], eatType[pub]", "Aromi is a pub."),
+            ("name[Cotto], area[riverside]", "Cotto is by the river."),
+            ("name[Aromi], eatType[pub]", "There is a pub, Aromi."),
+        ],
+        "testset_w_refs.csv": [("name[Zizzi], food[French]", "Zizzi serves French food.")],
+    }
     for name, pairs in rows.items():
         with open(tmp_path / name, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
@@ -115,21 +120,26 @@ def one_line_error(capsys, *args: str) -> str:
     return lines[0]
 
 
-def test_a_hub_name_offline_is_one_line_before_anything_starts(tmp_path, capsys, no_spawn,
-                                                               monkeypatch):
+def test_a_hub_name_offline_is_one_line_before_anything_starts(
+    tmp_path, capsys, no_spawn, monkeypatch
+):
     pytest.importorskip("transformers")
     monkeypatch.setenv("FSL_SAGE_OFFLINE", "1")  # the hub is unreachable, whatever this host has
-    line = one_line_error(capsys, "configs/llm_tiny_fsl_sage.toml",
-                          "model.pretrained=openai-community/no-such-gpt2",
-                          f"output.dir={tmp_path}")
+    line = one_line_error(
+        capsys,
+        "configs/llm_tiny_fsl_sage.toml",
+        "model.pretrained=openai-community/no-such-gpt2",
+        f"output.dir={tmp_path}",
+    )
     assert "model.pretrained='openai-community/no-such-gpt2' is not a local folder" in line
     assert "save_pretrained" in line
     assert not any(tmp_path.iterdir())
 
 
 def test_a_language_model_on_images_is_one_line(tmp_path, capsys, no_spawn):
-    line = one_line_error(capsys, "model.name=gpt2", "data.name=synthetic",
-                          f"output.dir={tmp_path}")
+    line = one_line_error(
+        capsys, "model.name=gpt2", "data.name=synthetic", f"output.dir={tmp_path}"
+    )
     assert "model.name='gpt2' cannot train on data.name='synthetic'" in line
 
 
@@ -154,13 +164,21 @@ class Oracle(torch.nn.Module):
     def forward(self, ids):
         logits = torch.zeros(*ids.shape, self.test.num_classes)
         for b, row in enumerate(ids):
-            match = next(i for i in range(len(self.test)) if torch.equal(
-                self.test.ids[i, : len(self.test.prompt_ids(i))],
-                row[: len(self.test.prompt_ids(i))]))
+            match = next(
+                i
+                for i in range(len(self.test))
+                if torch.equal(
+                    self.test.ids[i, : len(self.test.prompt_ids(i))],
+                    row[: len(self.test.prompt_ids(i))],
+                )
+            )
             future = self.test.ids[match, 1:].tolist() + [BYTES.eos_id]
             for t in range(ids.shape[1]):
-                eos = self.silent or self.test.targets[match, t] == IGNORE and t >= len(
-                    self.test.prompt_ids(match))
+                eos = (
+                    self.silent
+                    or self.test.targets[match, t] == IGNORE
+                    and t >= len(self.test.prompt_ids(match))
+                )
                 logits[b, t, BYTES.eos_id if eos else future[t]] = 1
         return logits
 

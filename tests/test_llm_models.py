@@ -63,8 +63,9 @@ def aux_nbytes(blocks: int) -> int:
 
 @pytest.mark.parametrize("cut, aux, r", [(1, 3, 4), (2, 1, 8)])
 def test_only_trainable_tensors_are_state_and_their_bytes_are_the_closed_form(cut, aux, r):
-    model = build_split_model("gpt2", (SEQ,), VOCAB, gpt2=GPT2Spec(cut_blocks=cut,
-                                                                  aux_blocks=aux, lora_r=r))
+    model = build_split_model(
+        "gpt2", (SEQ,), VOCAB, gpt2=GPT2Spec(cut_blocks=cut, aux_blocks=aux, lora_r=r)
+    )
     for part in (model.client, model.server):
         names = list(part.state_dict())
         assert names and all(n.endswith(("lora_a", "lora_b")) for n in names), names
@@ -83,8 +84,11 @@ def test_frozen_weights_are_the_same_on_every_build_and_lora_starts_as_a_no_op()
     one, two = (build_split_model("gpt2", (SEQ,), VOCAB, seed=7) for _ in range(2))
     for a, b in zip(one.client.buffers(), two.client.buffers()):
         assert torch.equal(a, b)
-    assert all(torch.equal(b, torch.zeros_like(b))
-               for n, b in one.server.named_parameters() if n.endswith("lora_b"))
+    assert all(
+        torch.equal(b, torch.zeros_like(b))
+        for n, b in one.server.named_parameters()
+        if n.endswith("lora_b")
+    )
 
 
 def test_lora_gradients_reach_only_lora_and_change_the_output():
@@ -92,8 +96,7 @@ def test_lora_gradients_reach_only_lora_and_change_the_output():
     ids = torch.randint(0, VOCAB, (2, SEQ), generator=torch.Generator().manual_seed(2))
     before = model.server(model.client(ids)).detach()
     model.server(model.client(ids)).sum().backward()
-    grads = {n: p.grad for part in (model.client, model.server) for n, p in
-             part.named_parameters()}
+    grads = {n: p.grad for part in (model.client, model.server) for n, p in part.named_parameters()}
     assert all(g is not None for n, g in grads.items() if n.endswith("lora_b"))
     with torch.no_grad():
         for p in model.server.parameters():
@@ -105,12 +108,14 @@ def test_pretrained_weights_load_from_a_save_pretrained_folder(tmp_path):
     with seeded_torch(11, "elsewhere"):
         saved = base_model(GPT2Spec(), VOCAB)  # weights another seed would never draw
     saved.save_pretrained(tmp_path)
-    model = build_split_model("gpt2", (SEQ,), VOCAB, seed=3,
-                              gpt2=GPT2Spec(pretrained=str(tmp_path), cut_blocks=2))
+    model = build_split_model(
+        "gpt2", (SEQ,), VOCAB, seed=3, gpt2=GPT2Spec(pretrained=str(tmp_path), cut_blocks=2)
+    )
     ids = torch.randint(0, VOCAB, (2, SEQ), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        torch.testing.assert_close(model.server(model.client(ids)), saved(ids).logits, rtol=0,
-                                   atol=1e-5)
+        torch.testing.assert_close(
+            model.server(model.client(ids)), saved(ids).logits, rtol=0, atol=1e-5
+        )
 
 
 def test_a_cut_must_leave_blocks_on_both_sides():
@@ -141,5 +146,9 @@ def test_client_copies_share_the_frozen_weights_and_own_their_lora():
     lora = [(a, b) for a, b in zip(one.parameters(), two.parameters())]
     assert lora and all(a is not b and torch.equal(a, b) for a, b in lora)
     resnet = build_split_model("resnet18", (3, 32, 32), 10)  # no frozen tensors: a plain copy
-    assert all(a is not b for a, b in zip(clone(resnet.client).state_dict().values(),
-                                          resnet.client.state_dict().values()))
+    assert all(
+        a is not b
+        for a, b in zip(
+            clone(resnet.client).state_dict().values(), resnet.client.state_dict().values()
+        )
+    )

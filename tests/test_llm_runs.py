@@ -13,29 +13,45 @@ import torch
 
 pytest.importorskip("transformers")
 
-from harness import CLIENT_TRAFFIC_OPS, read_metrics, small_config, spawn_job  # noqa: E402
-from test_llm_models import D, LAYERS, aux_nbytes, lora_nbytes  # noqa: E402
+from test_llm_models import LAYERS, D, aux_nbytes, lora_nbytes  # noqa: E402
 
 from fsl_sage_dist.algorithms.expected_bytes import ModelBytes  # noqa: E402
 from fsl_sage_dist.config import load_config  # noqa: E402
+from fsl_sage_dist.runtime.build import build_template, load_split  # noqa: E402
 from fsl_sage_dist.runtime.dry_run import round_payload  # noqa: E402
 from fsl_sage_dist.runtime.in_process import run_in_process  # noqa: E402
 from fsl_sage_dist.runtime.server import evaluate  # noqa: E402
-from fsl_sage_dist.runtime.build import build_template, load_split  # noqa: E402
+
+from harness import CLIENT_TRAFFIC_OPS, read_metrics, small_config, spawn_job  # noqa: E402
 
 SEQ, TRAIN, TEST, B, Q = 64, 64, 16, 8, 2  # 4 clients of 16 sequences: 2 batches per round
 # One run per algorithm, each with another wire dtype: all algorithms, all dtypes.
-PAIRS = [("fedavg", "fp32"), ("splitfed_v1", "int8"), ("splitfed_v2", "fp16"),
-         ("cse_fsl", "bf16"), ("fsl_sage", "int8")]
+PAIRS = [
+    ("fedavg", "fp32"),
+    ("splitfed_v1", "int8"),
+    ("splitfed_v2", "fp16"),
+    ("cse_fsl", "bf16"),
+    ("fsl_sage", "int8"),
+]
 BYTES_PER_VALUE = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
 
 def llm_config(tmp_path, *overrides: str):
-    return small_config(tmp_path, "model.name=gpt2", "data.name=e2e_synthetic",
-                        f"data.synthetic_size=[{TRAIN}, {TEST}]", f"data.seq_len={SEQ}",
-                        f"train.batch_size={B}", f"fsl.server_interval={Q}",
-                        "fsl.align_interval=1", "fsl.align_epochs=2", "fsl.align_batch_size=8",
-                        "fsl.store_size=16", "eval.decode_samples=2", *overrides)
+    return small_config(
+        tmp_path,
+        "model.name=gpt2",
+        "data.name=e2e_synthetic",
+        f"data.synthetic_size=[{TRAIN}, {TEST}]",
+        f"data.seq_len={SEQ}",
+        f"train.batch_size={B}",
+        f"fsl.server_interval={Q}",
+        "fsl.align_interval=1",
+        "fsl.align_epochs=2",
+        "fsl.align_batch_size=8",
+        "fsl.store_size=16",
+        "eval.decode_samples=2",
+        *overrides,
+    )
 
 
 def closed_form_round(algorithm: str, dtype: str) -> dict[str, dict[str, int]]:
@@ -47,26 +63,34 @@ def closed_form_round(algorithm: str, dtype: str) -> dict[str, dict[str, int]]:
     smashed = 4 * rows * SEQ * per_token
     model = lora_nbytes(LAYERS if algorithm == "fedavg" else 1, r=4)
     aux = aux_nbytes(3)
-    got = {"activations": {"up": 0 if algorithm == "fedavg" else smashed, "down": 0},
-           "labels": {"up": 0 if algorithm == "fedavg" else 4 * rows * SEQ * 8, "down": 0},
-           "cut_grads": {"up": 0, "down": smashed if algorithm.startswith("splitfed") else 0},
-           "client_model": {"up": 4 * model, "down": 4 * model},
-           "aux_model": {"up": 4 * aux if algorithm == "cse_fsl" else 0,
-                         "down": 4 * aux if algorithm in ("cse_fsl", "fsl_sage") else 0}}
+    got = {
+        "activations": {"up": 0 if algorithm == "fedavg" else smashed, "down": 0},
+        "labels": {"up": 0 if algorithm == "fedavg" else 4 * rows * SEQ * 8, "down": 0},
+        "cut_grads": {"up": 0, "down": smashed if algorithm.startswith("splitfed") else 0},
+        "client_model": {"up": 4 * model, "down": 4 * model},
+        "aux_model": {
+            "up": 4 * aux if algorithm == "cse_fsl" else 0,
+            "down": 4 * aux if algorithm in ("cse_fsl", "fsl_sage") else 0,
+        },
+    }
     return got
 
 
 def encodings(ids: torch.Tensor) -> list[bytes]:
     """The byte strings a row of token ids would show in a transport buffer: as int64 ids, as
     float32 values, or as raw text bytes (byte-level ids are the UTF-8 text itself)."""
-    return [ids.numpy().tobytes(), ids.float().numpy().tobytes(),
-            ids.to(torch.uint8).numpy().tobytes()]
+    return [
+        ids.numpy().tobytes(),
+        ids.float().numpy().tobytes(),
+        ids.to(torch.uint8).numpy().tobytes(),
+    ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm, dtype", PAIRS)
-def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(tmp_path, algorithm,
-                                                                            dtype):
+def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(
+    tmp_path, algorithm, dtype
+):
     cfg = llm_config(tmp_path, f"algorithm={algorithm}", f"wire.activation_dtype={dtype}")
     sizes = ModelBytes.of(build_template(cfg, load_split(cfg, "train")))
     traffic = spawn_job(cfg, record_dir=tmp_path / "traffic", keep_tensors=True)
@@ -81,8 +105,12 @@ def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(tmp_p
         # ... and to the closed form that --dry-run and benchmarks/llm_bytes.py print
         planned = round_payload(cfg, [TRAIN // 4] * 4, sizes, aligned=True)
         assert planned == {c: rec["bytes"][c] for c in planned}
-    handed = b"".join(e["tensor"].numpy().tobytes() for log in traffic[1:] for e in log
-                      if e["op"] not in ("recv", "irecv"))
+    handed = b"".join(
+        e["tensor"].numpy().tobytes()
+        for log in traffic[1:]
+        for e in log
+        if e["op"] not in ("recv", "irecv")
+    )
     train = load_split(cfg, "train")
     scored = train.targets != -100
     found = 0  # rows whose targets went up, as labels: proof that the search sees ids
@@ -105,7 +133,7 @@ def test_loss_is_next_token_cross_entropy_on_target_tokens_only(tmp_path):
     tokens = torch.nn.functional.cross_entropy(logits[mask], y[mask], reduction="none")
     per_row = [tokens[: int(n)] for n in mask.sum(1)]
     starts = torch.cumsum(torch.tensor([0] + [len(r) for r in per_row]), 0)
-    means = torch.stack([tokens[starts[i]:starts[i + 1]].mean() for i in range(4)])
+    means = torch.stack([tokens[starts[i] : starts[i + 1]].mean() for i in range(4)])
     torch.testing.assert_close(template.objective.mean(logits, y), means.mean())
     logits = logits.detach()
     logits[~mask] = 1e4  # what the prompt and padding positions predict cannot matter
@@ -121,12 +149,24 @@ START_MARGIN = 0.3
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["fedavg", "fsl_sage"])
 def test_tiny_gpt2_learns(tmp_path, algorithm):
-    cfg = load_config(f"configs/llm_tiny_{algorithm}.toml",
-                      ["rounds=3", "data.synthetic_size=[160, 40]", "data.seq_len=128",
-                       "runtime.threads_per_rank=1", f"output.dir={tmp_path}"])
+    cfg = load_config(
+        f"configs/llm_tiny_{algorithm}.toml",
+        [
+            "rounds=3",
+            "data.synthetic_size=[160, 40]",
+            "data.seq_len=128",
+            "runtime.threads_per_rank=1",
+            f"output.dir={tmp_path}",
+        ],
+    )
     template = build_template(cfg, load_split(cfg, "train"))
-    _, start = evaluate(template.full(), load_split(cfg, "test"), torch.device("cpu"),
-                        template.eval_batch_size, template.objective)
+    _, start = evaluate(
+        template.full(),
+        load_split(cfg, "test"),
+        torch.device("cpu"),
+        template.eval_batch_size,
+        template.objective,
+    )
     rounds = run_in_process(cfg)
     print(f"{algorithm}: test loss {start:.3f} -> {[round(r['test_loss'], 3) for r in rounds]}")
     assert start == pytest.approx(math.log(258), abs=0.05)
@@ -163,9 +203,19 @@ def test_resumed_llm_run_equals_uninterrupted(tmp_path):
 def test_perplexity_and_slot_error_rate_go_to_tensorboard():
     from fsl_sage_dist.tensorboard import round_scalars
 
-    record = {"test_acc": 0.2, "test_loss": 4.5, "train_loss": 4.6, "round_s": 1.0,
-              "round_payload_bytes": 0, "round_wire_bytes": 0, "cum_payload_bytes": 0,
-              "cum_wire_bytes": 0, "bytes": {}, "test_ppl": math.exp(4.5), "test_ser": 0.75}
+    record = {
+        "test_acc": 0.2,
+        "test_loss": 4.5,
+        "train_loss": 4.6,
+        "round_s": 1.0,
+        "round_payload_bytes": 0,
+        "round_wire_bytes": 0,
+        "cum_payload_bytes": 0,
+        "cum_wire_bytes": 0,
+        "bytes": {},
+        "test_ppl": math.exp(4.5),
+        "test_ser": 0.75,
+    }
     scalars = round_scalars(record)
     assert scalars["eval/ppl"] == pytest.approx(math.exp(4.5))
     assert scalars["eval/slot_error_rate"] == 0.75

@@ -11,8 +11,6 @@ import math
 
 import pytest
 import torch
-from harness import (ALGORITHMS, CLIENT_TRAFFIC_OPS, handed_bytes, loopback_pair, read_metrics,
-                     small_config, spawn_job)
 
 from fsl_sage_dist.wire import (
     SmashedBatch,
@@ -22,6 +20,16 @@ from fsl_sage_dist.wire import (
     send_smashed,
     send_state,
     wire_bytes,
+)
+
+from harness import (
+    ALGORITHMS,
+    CLIENT_TRAFFIC_OPS,
+    handed_bytes,
+    loopback_pair,
+    read_metrics,
+    small_config,
+    spawn_job,
 )
 
 HEADER = 14 * 8  # int64 header: magic, version, kind, round, client, seq, dtype, ndim, 6 dims
@@ -41,6 +49,7 @@ def assert_payload_is_the_four_categories(rec: dict) -> None:
 
 # --- the meter over the loopback channel (no processes) -------------------------------------
 
+
 def test_every_message_is_metered_with_its_header_under_control():
     loopback, host, _ = loopback_pair()
     state = [torch.zeros(10), torch.zeros(3, dtype=torch.int64)]
@@ -53,15 +62,17 @@ def test_every_message_is_metered_with_its_header_under_control():
 
 
 def test_payload_is_four_categories_and_wire_is_all_six():
-    counts = {cat: {"up": 2 ** (2 * i), "down": 2 ** (2 * i + 1)} for i, cat in
-              enumerate(("activations", "labels", "cut_grads", "client_model", "aux_model",
-                         "control"))}
+    counts = {
+        cat: {"up": 2 ** (2 * i), "down": 2 ** (2 * i + 1)}
+        for i, cat in enumerate(
+            ("activations", "labels", "cut_grads", "client_model", "aux_model", "control")
+        )
+    }
     assert payload_bytes(counts) == sum(sum(counts[c].values()) for c in PAYLOAD)
-    assert wire_bytes(counts) == 2 ** 12 - 1
+    assert wire_bytes(counts) == 2**12 - 1
 
 
-@pytest.mark.parametrize("mode, value_bytes", [("fp32", 4), ("fp16", 2), ("bf16", 2),
-                                               ("int8", 1)])
+@pytest.mark.parametrize("mode, value_bytes", [("fp32", 4), ("fp16", 2), ("bf16", 2), ("int8", 1)])
 def test_smashed_batch_is_metered_at_its_wire_size(mode, value_bytes):
     """7 rows of 5x3 activations, up from client 1: values at the wire dtype, int8's scales
     (2 float32 per row) counted as activations, labels as int64, one header per message."""
@@ -93,20 +104,24 @@ def batch_sizes(clients: int) -> list[int]:
     return [min(B, n - start) for start in range(0, n, B)]
 
 
-def expected_round(algorithm: str, round_: int, clients: int, q: int = 5,
-                   l_rounds: int = 10) -> dict[str, dict[str, int]]:
+def expected_round(
+    algorithm: str, round_: int, clients: int, q: int = 5, l_rounds: int = 10
+) -> dict[str, dict[str, int]]:
     s = simple_conv_sizes()
     sizes = batch_sizes(clients)
     every = {"fedavg": None, "splitfed_v1": 1, "splitfed_v2": 1, "cse_fsl": q, "fsl_sage": q}
     interval = every[algorithm]
     uploaded = [b for it, b in enumerate(sizes) if interval and it % interval == 0]
-    e = {cat: {"up": 0, "down": 0} for cat in
-         ("activations", "labels", "cut_grads", "client_model", "aux_model", "control")}
+    e = {
+        cat: {"up": 0, "down": 0}
+        for cat in ("activations", "labels", "cut_grads", "client_model", "aux_model", "control")
+    }
     model = s["client"] + (s["server"] if algorithm == "fedavg" else 0)
     per_client = {
         ("activations", "up"): sum(uploaded) * s["cut"] * F32,
         ("labels", "up"): sum(uploaded) * I64,
-        ("client_model", "up"): model, ("client_model", "down"): model,
+        ("client_model", "up"): model,
+        ("client_model", "down"): model,
         ("control", "up"): 2 * len(uploaded) * HEADER + HEADER,  # + one state message
     }
     if algorithm.startswith("splitfed"):
@@ -123,15 +138,19 @@ def expected_round(algorithm: str, round_: int, clients: int, q: int = 5,
     return e
 
 
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_meter_equals_closed_form_and_transport(tmp_path, algorithm):
     """Rounds 0 and 1 with l=2: FSL-SAGE aligns in round 0 and not in round 1. One client per
     host, so every logical message is exactly one tensor handed to the transport."""
-    cfg = small_config(tmp_path, f"algorithm={algorithm}", "clients.num=2",
-                       "launch.client_hosts=2", "fsl.align_interval=2", "fsl.server_interval=5")
+    cfg = small_config(
+        tmp_path,
+        f"algorithm={algorithm}",
+        "clients.num=2",
+        "launch.client_hosts=2",
+        "fsl.align_interval=2",
+        "fsl.server_interval=5",
+    )
     traffic = spawn_job(cfg, record_dir=tmp_path / "traffic")
     records = read_metrics(cfg.run_dir)
     for rec in records:
@@ -142,8 +161,11 @@ def test_meter_equals_closed_form_and_transport(tmp_path, algorithm):
     print(f"{algorithm}: metered {metered} B, handed to the transport by client hosts {handed} B")
     assert handed == metered
     # the server hands over the same client traffic from its side (sends + broadcast copies)
-    served = sum(e["nbytes"] * (cfg.launch.client_hosts if e["op"] == "broadcast" else 1)
-                 for e in traffic[0] if e["op"] in CLIENT_TRAFFIC_OPS)
+    served = sum(
+        e["nbytes"] * (cfg.launch.client_hosts if e["op"] == "broadcast" else 1)
+        for e in traffic[0]
+        if e["op"] in CLIENT_TRAFFIC_OPS
+    )
     assert served == metered
 
 
@@ -173,17 +195,29 @@ RESNET_CLIENT, RESNET_AUX, RESNET_CUT = 2_740_048, 8_419_408, 128 * 4 * 4
 def test_resnet18_fsl_sage_on_dirichlet_clients_matches_closed_form(tmp_path):
     """FSL-SAGE, ResNet-18 cut at layer2, Dirichlet(0.3) clients of unequal size, CIFAR-shaped
     synthetic data: every round's bytes equal the formula, with each client's own batches."""
-    cfg = small_config(tmp_path, "algorithm=fsl_sage", "model.name=resnet18", "model.cut=layer2",
-                       "data.synthetic_shape=[3,32,32]", "data.partition=dirichlet",
-                       "data.alpha=0.3", "fsl.align_interval=2", "fsl.align_epochs=2")
+    cfg = small_config(
+        tmp_path,
+        "algorithm=fsl_sage",
+        "model.name=resnet18",
+        "model.cut=layer2",
+        "data.synthetic_shape=[3,32,32]",
+        "data.partition=dirichlet",
+        "data.alpha=0.3",
+        "fsl.align_interval=2",
+        "fsl.align_epochs=2",
+    )
     spawn_job(cfg)
     partition = json.loads((cfg.run_dir / "partition.json").read_text())
     sizes = [c["samples"] for c in partition["clients"]]
     assert len(set(sizes)) > 1, "Dirichlet(0.3) should give clients of different sizes"
     for rec in read_metrics(cfg.run_dir):
         assert_payload_is_the_four_categories(rec)
-        uploads = [min(B, n - start) for n in sizes for it, start in enumerate(range(0, n, B))
-                   if it % 5 == 0]
+        uploads = [
+            min(B, n - start)
+            for n in sizes
+            for it, start in enumerate(range(0, n, B))
+            if it % 5 == 0
+        ]
         aligns = rec["round"] % 2 == 0
         state_messages = 2  # float and int64 vectors of the client's state
         assert rec["bytes"]["activations"] == {"up": sum(uploads) * RESNET_CUT * F32, "down": 0}
@@ -192,7 +226,8 @@ def test_resnet18_fsl_sage_on_dirichlet_clients_matches_closed_form(tmp_path):
         assert rec["bytes"]["aux_model"] == {"up": 0, "down": 4 * RESNET_AUX if aligns else 0}
         assert rec["bytes"]["control"] == {
             "up": (2 * len(uploads) + 4 * state_messages) * HEADER,
-            "down": 4 * state_messages * HEADER if aligns else 0}
+            "down": 4 * state_messages * HEADER if aligns else 0,
+        }
         assert rec["bytes"]["cut_grads"] == {"up": 0, "down": 0}
 
 
@@ -212,13 +247,19 @@ def test_sampled_clients_only_are_metered_and_ranks_agree(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode, value_bytes", [("fp16", 2), ("bf16", 2), ("int8", 1)])
-def test_compressed_activations_and_gradients_are_metered_at_their_size(tmp_path, mode,
-                                                                        value_bytes):
+def test_compressed_activations_and_gradients_are_metered_at_their_size(
+    tmp_path, mode, value_bytes
+):
     """SplitFed-v1 (activations up and cut gradients down every iteration), 2 clients on 2
     hosts: bytes equal the compressed sizes, int8 scales (2 float32 per row) included, and
     the meter still equals what the transport was handed."""
-    cfg = small_config(tmp_path, "algorithm=splitfed_v1", "clients.num=2",
-                       f"wire.activation_dtype={mode}", "rounds=1")
+    cfg = small_config(
+        tmp_path,
+        "algorithm=splitfed_v1",
+        "clients.num=2",
+        f"wire.activation_dtype={mode}",
+        "rounds=1",
+    )
     traffic = spawn_job(cfg, record_dir=tmp_path / "traffic")
     (rec,) = read_metrics(cfg.run_dir)
     assert_payload_is_the_four_categories(rec)
@@ -228,9 +269,10 @@ def test_compressed_activations_and_gradients_are_metered_at_their_size(tmp_path
     assert rec["bytes"]["activations"]["up"] == per_direction
     assert rec["bytes"]["cut_grads"]["down"] == per_direction
     messages = 2 if mode == "int8" else 1  # values (+ scales) per activation or gradient
-    assert rec["bytes"]["control"] == {"up": 2 * len(batches) * (messages + 1) * HEADER
-                                       + 2 * HEADER,
-                                       "down": 2 * len(batches) * messages * HEADER}
+    assert rec["bytes"]["control"] == {
+        "up": 2 * len(batches) * (messages + 1) * HEADER + 2 * HEADER,
+        "down": 2 * len(batches) * messages * HEADER,
+    }
     assert 0 <= rec["test_acc"] <= 1
     assert sum(handed_bytes(log) for log in traffic[1:]) == rec["round_wire_bytes"]
 
@@ -244,8 +286,14 @@ def test_resnet18_other_algorithms_match_closed_form(tmp_path, algorithm):
     """The other four algorithms on ResNet-18 (layer2 cut) with CIFAR-shaped data, one round:
     activation, gradient and model bytes from the reference sizes and the 4x120-sample iid
     split (batches 32, 32, 32, 24)."""
-    cfg = small_config(tmp_path, f"algorithm={algorithm}", "model.name=resnet18",
-                       "model.cut=layer2", "data.synthetic_shape=[3,32,32]", "rounds=1")
+    cfg = small_config(
+        tmp_path,
+        f"algorithm={algorithm}",
+        "model.name=resnet18",
+        "model.cut=layer2",
+        "data.synthetic_shape=[3,32,32]",
+        "rounds=1",
+    )
     spawn_job(cfg)
     (rec,) = read_metrics(cfg.run_dir)
     assert_payload_is_the_four_categories(rec)

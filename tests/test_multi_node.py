@@ -16,15 +16,23 @@ import uuid
 
 import pytest
 import torch
-from harness import NO_GPU, ROOT, SMALL_JOB, read_metrics, spawn_job
 
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.metrics import TIMING_FIELDS
 
+from harness import NO_GPU, ROOT, SMALL_JOB, read_metrics, spawn_job
+
 NODES, RANKS_PER_NODE = 2, 2
-JOB = [*SMALL_JOB, "algorithm=fsl_sage", f"launch.client_hosts={NODES * RANKS_PER_NODE - 1}",
-       "data.partition=dirichlet", "data.alpha=1.0", "fsl.server_interval=2",
-       "fsl.align_interval=1", "fsl.async_align=true"]
+JOB = [
+    *SMALL_JOB,
+    "algorithm=fsl_sage",
+    f"launch.client_hosts={NODES * RANKS_PER_NODE - 1}",
+    "data.partition=dirichlet",
+    "data.alpha=1.0",
+    "fsl.server_interval=2",
+    "fsl.align_interval=1",
+    "fsl.async_align=true",
+]
 """Asynchronous alignment fits on the server's own thread count: with automatic threads, a
 synchronous one borrows every core of the node (`threads.borrowed_cores`), which the one-node
 run, whose thread count is pinned, would not, and results depend on thread counts."""
@@ -39,15 +47,36 @@ def _free_port() -> int:
 
 
 def _two_node_job(out_dir) -> list[subprocess.CompletedProcess]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), GLOO_SOCKET_IFNAME="lo", **NO_GPU,
-               NNODES=str(NODES), NPROC_PER_NODE=str(RANKS_PER_NODE),
-               MASTER=f"127.0.0.1:{_free_port()}", RDZV_ID=uuid.uuid4().hex)
-    args = ["bash", str(ROOT / "launch/torchrun_multi_node.sh"), *JOB,
-            "runtime.threads_per_rank=0", f"output.dir={out_dir}", "output.name=nodes2"]
-    agents = [subprocess.Popen(args, env=dict(env, NODE_RANK=str(node)), cwd=ROOT, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)  # its ranks in its process group
-              for node in range(NODES)]
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(ROOT),
+        GLOO_SOCKET_IFNAME="lo",
+        **NO_GPU,
+        NNODES=str(NODES),
+        NPROC_PER_NODE=str(RANKS_PER_NODE),
+        MASTER=f"127.0.0.1:{_free_port()}",
+        RDZV_ID=uuid.uuid4().hex,
+    )
+    args = [
+        "bash",
+        str(ROOT / "launch/torchrun_multi_node.sh"),
+        *JOB,
+        "runtime.threads_per_rank=0",
+        f"output.dir={out_dir}",
+        "output.name=nodes2",
+    ]
+    agents = [
+        subprocess.Popen(
+            args,
+            env=dict(env, NODE_RANK=str(node)),
+            cwd=ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # its ranks in its process group
+        for node in range(NODES)
+    ]
     done = []
     try:
         for agent in agents:
@@ -62,8 +91,9 @@ def _two_node_job(out_dir) -> list[subprocess.CompletedProcess]:
 
 
 def _results(run_dir):
-    metrics = [{k: v for k, v in r.items() if k not in TIMING_FIELDS}
-               for r in read_metrics(run_dir)]
+    metrics = [
+        {k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in read_metrics(run_dir)
+    ]
     return metrics, torch.load(run_dir / "final_model.pt", weights_only=True)
 
 
@@ -72,13 +102,22 @@ def test_two_torchrun_nodes_equal_one_node(tmp_path):
     for agent in _two_node_job(tmp_path):
         assert agent.returncode == 0, agent.stderr[-3000:]
     run_dir = tmp_path / "nodes2"
-    ranks = [json.loads((run_dir / "ranks" / f"rank{r}.json").read_text())
-             for r in range(NODES * RANKS_PER_NODE)]
+    ranks = [
+        json.loads((run_dir / "ranks" / f"rank{r}.json").read_text())
+        for r in range(NODES * RANKS_PER_NODE)
+    ]
     # automatic thread counts follow the ranks on each node (LOCAL_WORLD_SIZE), not the world
     assert [r["threads"] for r in ranks] == [AUTO_THREADS] * len(ranks)
     # one node, the same thread count pinned: the built-in launcher's ranks
-    one_node = load_config(None, [*JOB, f"runtime.threads_per_rank={AUTO_THREADS}",
-                                  f"output.dir={tmp_path}", "output.name=nodes1"])
+    one_node = load_config(
+        None,
+        [
+            *JOB,
+            f"runtime.threads_per_rank={AUTO_THREADS}",
+            f"output.dir={tmp_path}",
+            "output.name=nodes1",
+        ],
+    )
     spawn_job(one_node)
     (m2, w2), (m1, w1) = _results(run_dir), _results(one_node.run_dir)
     assert len(m2) == 2 and m2 == m1

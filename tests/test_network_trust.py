@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from harness import ROOT, SMALL_JOB
 
 SMALL = [*SMALL_JOB, "algorithm=fsl_sage", "runtime.timeout_s=60"]
@@ -20,14 +21,18 @@ LISTEN = "0A"  # TCP state code in /proc/net/tcp{,6}
 def _start(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "fsl_sage_dist", "run", f"output.dir={tmp_path}", *SMALL, *extra],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _address(hex_addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """/proc/net/tcp{,6} print addresses as host-order 32-bit words in hex."""
     raw = bytes.fromhex(hex_addr)
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
     return ipaddress.ip_address(words)
 
 
@@ -83,8 +88,11 @@ def test_single_node_run_listens_on_loopback_only(tmp_path):
     print("listening sockets of the job:", sorted(seen.values()))
     assert proc.returncode == 0, err[-2000:]
     assert seen, "the ranks must have listened somewhere (Gloo); the check saw nothing"
-    outside = [a for a in seen.values() if not ipaddress.ip_address(a.rsplit(":", 1)[0]
-                                                                    .strip("[]")).is_loopback]
+    outside = [
+        a
+        for a in seen.values()
+        if not ipaddress.ip_address(a.rsplit(":", 1)[0].strip("[]")).is_loopback
+    ]
     assert not outside, f"listening beyond loopback: {outside}"
 
 
@@ -112,9 +120,13 @@ def test_no_process_of_a_run_unpickles(tmp_path):
     site.mkdir()
     (site / "sitecustomize.py").write_text(FORBID_PICKLE)
     env = {"PYTHONPATH": f"{site}{os.pathsep}{ROOT}"}
-    probe = subprocess.run([sys.executable, "-c", "import pickle; pickle.loads(b'N.')"],
-                           env=dict(os.environ, **env), capture_output=True, text=True,
-                           check=False)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import pickle; pickle.loads(b'N.')"],
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert "PICKLE-LOAD-CALLED" in probe.stderr, "the sitecustomize must be in effect"
     proc = _start(tmp_path, "rounds=2", env=env)
     _, err = proc.communicate(timeout=300)

@@ -17,8 +17,14 @@ class FakeTerminal(io.StringIO):
 
 
 def _record(round_: int, acc: float | None = 0.5) -> dict:
-    return {"round": round_, "test_acc": acc, "client_loss": 0.25, "round_s": 2.0,
-            "round_payload_bytes": 3 * 2**20, "cum_payload_bytes": 3 * 2**20 * (round_ + 1)}
+    return {
+        "round": round_,
+        "test_acc": acc,
+        "client_loss": 0.25,
+        "round_s": 2.0,
+        "round_payload_bytes": 3 * 2**20,
+        "cum_payload_bytes": 3 * 2**20 * (round_ + 1),
+    }
 
 
 @pytest.fixture
@@ -59,13 +65,16 @@ def test_a_status_line_on_a_terminal_gives_way_to_each_round(clock):
     assert out.getvalue() == "\rround    1/3  uploads 3/10  5s so far\x1b[K"  # no ETA yet
     clock[0] += 5
     progress.update(_record(0))  # 10 s per round
-    assert out.getvalue().endswith("\r\x1b[Kround    1/3  test_acc 0.5000  loss 0.2500  "
-                                   "payload MiB      3.00 (cum       3.00)    2.00 s/round  "
-                                   "ETA 20s\n")
+    assert out.getvalue().endswith(
+        "\r\x1b[Kround    1/3  test_acc 0.5000  loss 0.2500  "
+        "payload MiB      3.00 (cum       3.00)    2.00 s/round  "
+        "ETA 20s\n"
+    )
     clock[0] += 4
     progress.status("uploads 9/10, aligning client 3's aux")
-    assert out.getvalue().endswith("\rround    2/3  uploads 9/10, aligning client 3's aux  "
-                                   "4s so far  ETA 16s\x1b[K")
+    assert out.getvalue().endswith(
+        "\rround    2/3  uploads 9/10, aligning client 3's aux  4s so far  ETA 16s\x1b[K"
+    )
     progress.close()
 
 
@@ -80,7 +89,8 @@ def test_the_status_clock_moves_while_the_server_computes():
     assert out.getvalue().count("\r") >= 3, out.getvalue()
 
 
-@pytest.mark.parametrize("seconds, text", [(0, "0s"), (44.6, "45s"), (725, "12m05s"),
-                                           (11220, "3h07m")])
+@pytest.mark.parametrize(
+    "seconds, text", [(0, "0s"), (44.6, "45s"), (725, "12m05s"), (11220, "3h07m")]
+)
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text

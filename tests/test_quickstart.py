@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from harness import ROOT
 
 pytest.importorskip("matplotlib")
@@ -14,10 +15,22 @@ pytest.importorskip("matplotlib")
 
 @pytest.mark.slow
 def test_headline_prints_the_table_the_plot_and_the_ratios(tmp_path):
-    args = ["data.name=synthetic", "rounds=2", "clients.num=4", "runtime.threads_per_rank=1",
-            "fsl.align_epochs=5", f"output.dir={tmp_path}"]
-    proc = subprocess.run([sys.executable, str(ROOT / "launch" / "headline.py"), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    args = [
+        "data.name=synthetic",
+        "rounds=2",
+        "clients.num=4",
+        "runtime.threads_per_rank=1",
+        "fsl.align_epochs=5",
+        f"output.dir={tmp_path}",
+    ]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "launch" / "headline.py"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     for algorithm in ("fsl_sage", "cse_fsl", "fedavg"):
         assert (tmp_path / algorithm / "summary.json").exists()

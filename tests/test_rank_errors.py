@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import ROOT, SMALL_JOB, run_cli, small_config
 
 from fsl_sage_dist.runtime.in_process import run_in_process
+
+from harness import ROOT, SMALL_JOB, run_cli, small_config
 
 SMALL = [*SMALL_JOB, "algorithm=fsl_sage"]
 
@@ -30,14 +31,21 @@ def _alive(pid: int) -> bool:
 def test_the_servers_protocol_error_reaches_the_user_in_one_line(tmp_path):
     """wire.max_message_mib=0.001: the server refuses the first smashed batch; the user sees
     that, not a client host's 'Connection closed by peer' or pages of torch traceback."""
-    proc = run_cli("run", f"output.dir={tmp_path}", *SMALL, "rounds=1", "runtime.timeout_s=60",
-                   "wire.max_message_mib=0.001")
+    proc = run_cli(
+        "run",
+        f"output.dir={tmp_path}",
+        *SMALL,
+        "rounds=1",
+        "runtime.timeout_s=60",
+        "wire.max_message_mib=0.001",
+    )
     print(proc.stderr)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, "one line on stderr"
-    assert lines[0].startswith("error: rank 0 (server): ProtocolError: message from rank 1: "
-                               "header field 'size'")
+    assert lines[0].startswith(
+        "error: rank 0 (server): ProtocolError: message from rank 1: header field 'size'"
+    )
     assert "wire.max_message_mib" in lines[0] and "rank0.err" in lines[0]
     assert "Traceback" in (tmp_path / "run" / "ranks" / "rank0.err").read_text()
 
@@ -49,16 +57,29 @@ def test_a_stalled_rank_is_named_and_every_rank_is_gone_within_the_timeout(tmp_p
     timeout_s, margin_s = 10, 15  # margin: the server may post its receive a round later
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fsl_sage_dist", "run", f"output.dir={tmp_path}", *SMALL,
-         "rounds=40", f"runtime.timeout_s={timeout_s}"],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "fsl_sage_dist",
+            "run",
+            f"output.dir={tmp_path}",
+            *SMALL,
+            "rounds=40",
+            f"runtime.timeout_s={timeout_s}",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         while not (run_dir / "metrics.jsonl").exists():
             assert proc.poll() is None, proc.communicate()[1]
             time.sleep(0.1)
-        pids = [json.loads((run_dir / "ranks" / f"rank{r}.json").read_text())["pid"]
-                for r in range(3)]
+        pids = [
+            json.loads((run_dir / "ranks" / f"rank{r}.json").read_text())["pid"] for r in range(3)
+        ]
         os.kill(pids[2], signal.SIGSTOP)
         stalled_at = time.monotonic()
         while any(_alive(pid) for pid in pids) and time.monotonic() - stalled_at < 120:
@@ -73,14 +94,23 @@ def test_a_stalled_rank_is_named_and_every_rank_is_gone_within_the_timeout(tmp_p
     assert ranks_gone_s < timeout_s + margin_s
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
-        "error: rank 2 (client host) stopped responding"), lines
+        "error: rank 2 (client host) stopped responding"
+    ), lines
 
 
 def test_a_batch_of_one_never_reaches_batchnorm(tmp_path):
     """ResNet-18 (BatchNorm on both sides of the cut) with clients of 33 samples and batches of
     8: a last batch of one would fail in training ("Expected more than 1 value per channel")."""
-    cfg = small_config(tmp_path, "algorithm=splitfed_v1", "model.name=resnet18", "rounds=1",
-                       "clients.num=2", "launch.client_hosts=1", "data.synthetic_size=[66,8]",
-                       "data.synthetic_shape=[3,32,32]", "train.batch_size=8")
+    cfg = small_config(
+        tmp_path,
+        "algorithm=splitfed_v1",
+        "model.name=resnet18",
+        "rounds=1",
+        "clients.num=2",
+        "launch.client_hosts=1",
+        "data.synthetic_size=[66,8]",
+        "data.synthetic_shape=[3,32,32]",
+        "train.batch_size=8",
+    )
     (result,) = run_in_process(cfg)
     assert result["test_acc"] is not None

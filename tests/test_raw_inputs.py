@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from harness import OBJECT_OPS, ROOT, small_config, spawn_job
 
 from fsl_sage_dist.data import load_dataset
 from fsl_sage_dist.models import build_split_model
 from fsl_sage_dist.wire.compression import compress
+
+from harness import OBJECT_OPS, ROOT, small_config, spawn_job
 
 PIXELS = 28 * 28
 THRESHOLD = 0.9  # |Pearson correlation| with some raw image above which a row counts as a leak
@@ -45,17 +46,26 @@ def leaked_rows(tensor: torch.Tensor, images: torch.Tensor) -> int:
 
 def training_images(cfg) -> torch.Tensor:
     data = cfg.data
-    return load_dataset("synthetic", "train", synthetic_shape=tuple(data.synthetic_shape),
-                        synthetic_size=tuple(data.synthetic_size), seed=cfg.seed).images
+    return load_dataset(
+        "synthetic",
+        "train",
+        synthetic_shape=tuple(data.synthetic_shape),
+        synthetic_size=tuple(data.synthetic_size),
+        seed=cfg.seed,
+    ).images
 
 
 def test_the_leak_check_sees_copies_casts_and_quantisations(tmp_path):
     images = training_images(small_config(tmp_path))
     batch = images[torch.randperm(len(images))[:32]]
-    leaks = {"copy": batch, "fp16": batch.half(), "bf16": batch.bfloat16(),
-             "int8": compress(batch, "int8")[0], "flat, in a longer vector":
-             torch.cat([torch.zeros(PIXELS), batch.flatten()]),
-             "in a wider row": torch.cat([batch.flatten(1), torch.ones(32, 10)], dim=1)}
+    leaks = {
+        "copy": batch,
+        "fp16": batch.half(),
+        "bf16": batch.bfloat16(),
+        "int8": compress(batch, "int8")[0],
+        "flat, in a longer vector": torch.cat([torch.zeros(PIXELS), batch.flatten()]),
+        "in a wider row": torch.cat([batch.flatten(1), torch.ones(32, 10)], dim=1),
+    }
     for name, leak in leaks.items():
         assert leaked_rows(leak, images) >= 32, name
     model = build_split_model("simple_conv", (1, 28, 28), 10)
@@ -65,15 +75,25 @@ def test_the_leak_check_sees_copies_casts_and_quantisations(tmp_path):
 
 
 # One run per algorithm, each with another wire dtype: all algorithms, all dtypes.
-PAIRS = [("fedavg", "fp32"), ("splitfed_v1", "int8"), ("splitfed_v2", "fp16"),
-         ("cse_fsl", "bf16"), ("fsl_sage", "int8")]
+PAIRS = [
+    ("fedavg", "fp32"),
+    ("splitfed_v1", "int8"),
+    ("splitfed_v2", "fp16"),
+    ("cse_fsl", "bf16"),
+    ("fsl_sage", "int8"),
+]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm, dtype", PAIRS)
 def test_no_raw_input_leaves_a_client_host(tmp_path, algorithm, dtype):
-    cfg = small_config(tmp_path, f"algorithm={algorithm}", f"wire.activation_dtype={dtype}",
-                       "rounds=1", "fsl.align_interval=1")
+    cfg = small_config(
+        tmp_path,
+        f"algorithm={algorithm}",
+        f"wire.activation_dtype={dtype}",
+        "rounds=1",
+        "fsl.align_interval=1",
+    )
     traffic = spawn_job(cfg, record_dir=tmp_path / "traffic", keep_tensors=True)
     images = training_images(cfg)
     handed = [e for log in traffic[1:] for e in log if e["op"] not in ("recv", "irecv")]
@@ -88,6 +108,8 @@ MAY_PICKLE = {
     "submit.py": "submitit pickles the rank function into the Slurm job folder",
     "checkpoint.py": "torch.save of tensor dicts to RUN_DIR, read back with weights_only=True",
     "runtime/server_loop.py": "torch.save of the final weights to RUN_DIR",
+    "client_store.py": "torch.save of spilled client state to local disk, read back with "
+    "weights_only=True after its SHA-256 is checked",
 }
 PICKLING_MODULES = {"pickle", "cPickle", "dill", "cloudpickle", "marshal", "shelve"}
 
@@ -96,14 +118,24 @@ def _pickling_uses(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Attribute) and (
-                node.attr in OBJECT_OPS or (node.attr in ("save", "load")
-                                            and isinstance(node.value, ast.Name)
-                                            and node.value.id == "torch")):
+            node.attr in OBJECT_OPS
+            or (
+                node.attr in ("save", "load")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "torch"
+            )
+        ):
             found.append(f"line {node.lineno}: .{node.attr}")
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-        found += [f"line {node.lineno}: import {n}" for n in names
-                  if n.split(".")[0] in PICKLING_MODULES]
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+        found += [
+            f"line {node.lineno}: import {n}" for n in names if n.split(".")[0] in PICKLING_MODULES
+        ]
     return found
 
 

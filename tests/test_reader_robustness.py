@@ -14,9 +14,19 @@ def _run_dir(root: Path, name: str, accs: list[float], dataset: str = "synthetic
     run_dir = root / name
     run_dir.mkdir(parents=True)
     (run_dir / "config.toml").write_text(f'rounds = {len(accs)}\n[data]\nname = "{dataset}"\n')
-    lines = [json.dumps({"round": r, "algorithm": "fedavg", "test_acc": acc, "round_s": 1.0,
-                         "cum_payload_bytes": 2**20 * (r + 1), "cum_wire_bytes": 2**20 * (r + 1)})
-             for r, acc in enumerate(accs)]
+    lines = [
+        json.dumps(
+            {
+                "round": r,
+                "algorithm": "fedavg",
+                "test_acc": acc,
+                "round_s": 1.0,
+                "cum_payload_bytes": 2**20 * (r + 1),
+                "cum_wire_bytes": 2**20 * (r + 1),
+            }
+        )
+        for r, acc in enumerate(accs)
+    ]
     (run_dir / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     return run_dir
 
@@ -80,11 +90,19 @@ def test_runs_of_different_datasets_are_flagged(tmp_path, capsys):
     assert "different datasets" not in err
 
 
-@pytest.mark.parametrize("line, problem", [
-    ('{"round": 0, "test_acc": 0.5', "not valid JSON"),
-    (('{"round": 1, "algorithm": "fedavg", "test_acc": 0.5, "round_s": 1.0, '
-      '"cum_payload_bytes": 1}'), "round 1 where round 0 was expected"),
-])
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ('{"round": 0, "test_acc": 0.5', "not valid JSON"),
+        (
+            (
+                '{"round": 1, "algorithm": "fedavg", "test_acc": 0.5, "round_s": 1.0, '
+                '"cum_payload_bytes": 1}'
+            ),
+            "round 1 where round 0 was expected",
+        ),
+    ],
+)
 def test_corrupt_line_inside_metrics_names_file_and_line(tmp_path, capsys, line, problem):
     run = _run_dir(tmp_path, "a", [0.5, 0.6])
     lines = (run / "metrics.jsonl").read_text().splitlines()

@@ -11,13 +11,19 @@ import json
 import re
 
 import pytest
+
 from harness import ROOT
 
 # The README links to docs/*.md for the full tables; the sections live there.
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 README = "\n".join(page.read_text() for page in PAGES)
-NAMES = {"FedAvg": "fedavg", "SplitFed-v1": "splitfed_v1", "SplitFed-v2": "splitfed_v2",
-         "CSE-FSL": "cse_fsl", "FSL-SAGE": "fsl_sage"}
+NAMES = {
+    "FedAvg": "fedavg",
+    "SplitFed-v1": "splitfed_v1",
+    "SplitFed-v2": "splitfed_v2",
+    "CSE-FSL": "cse_fsl",
+    "FSL-SAGE": "fsl_sage",
+}
 
 
 def docs(name: str) -> dict:
@@ -29,8 +35,10 @@ def tables(section: str) -> dict[str, list[list[str]]]:
     body = README.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
     found: dict[str, list[list[str]]] = {}
     for block in re.findall(r"((?:^\|.*\|\n)+)", body, flags=re.MULTILINE):
-        rows = [[c.strip().replace("**", "") for c in line.strip("|").split("|")]
-                for line in block.strip().splitlines()]
+        rows = [
+            [c.strip().replace("**", "") for c in line.strip("|").split("|")]
+            for line in block.strip().splitlines()
+        ]
         found.setdefault(" | ".join(rows[0]), []).extend(rows[2:])
     return found
 
@@ -39,8 +47,10 @@ def mib(value: float | None) -> str:
     return "not reached" if value is None else f"{value:.1f}"
 
 
-B2A = ("algorithm | final acc | best acc | payload MiB to 80% | payload MiB to 85% | "
-       "total payload MiB | s/round")
+B2A = (
+    "algorithm | final acc | best acc | payload MiB to 80% | payload MiB to 85% | "
+    "total payload MiB | s/round"
+)
 
 
 @pytest.mark.parametrize("model", ["simple_conv", "resnet18"])
@@ -52,15 +62,22 @@ def test_bytes_to_accuracy_tables(model):
     assert [NAMES[r[0]] for r in mine] == list(runs)
     for row in mine:
         run = runs[NAMES[row[0]]]
-        assert row[1:] == [f"{run['final_acc']:.4f}", f"{run['best_acc']:.4f}",
-                           mib(run["payload_mib_to"]["0.8"]), mib(run["payload_mib_to"]["0.85"]),
-                           f"{run['total_payload_mib']:.1f}", f"{run['s_per_round']:.1f}"], row
+        assert row[1:] == [
+            f"{run['final_acc']:.4f}",
+            f"{run['best_acc']:.4f}",
+            mib(run["payload_mib_to"]["0.8"]),
+            mib(run["payload_mib_to"]["0.85"]),
+            f"{run['total_payload_mib']:.1f}",
+            f"{run['s_per_round']:.1f}",
+        ], row
 
 
-LAYOUTS = {"in-process, 2 threads": "in-process, all cores",
-           "in-process, 1 thread": "in-process, 1 thread",
-           "2 ranks (1 host), 1 thread each": "2 ranks",
-           "3 ranks (2 hosts), 1 thread each": "3 ranks"}
+LAYOUTS = {
+    "in-process, 2 threads": "in-process, all cores",
+    "in-process, 1 thread": "in-process, 1 thread",
+    "2 ranks (1 host), 1 thread each": "2 ranks",
+    "3 ranks (2 hosts), 1 thread each": "3 ranks",
+}
 
 
 def test_round_time_table():
@@ -71,13 +88,18 @@ def test_round_time_table():
         algorithm = NAMES[row[0]]
         got = results[algorithm][LAYOUTS[row[1]]]
         baseline = results[algorithm]["in-process, all cores"]["steady_s"]
-        assert row[2:] == [f"{got['first_s']:.1f}", f"{got['steady_s']:.1f}",
-                           f"{baseline / got['steady_s']:.2f}×"], row
+        assert row[2:] == [
+            f"{got['first_s']:.1f}",
+            f"{got['steady_s']:.1f}",
+            f"{baseline / got['steady_s']:.2f}×",
+        ], row
 
 
 def test_compression_table():
-    header = ("FSL-SAGE wire dtype | final acc | vs fp32 | best acc | payload MiB to 80% | "
-              "to 85% | MiB to CSE-FSL's best | / CSE-FSL")
+    header = (
+        "FSL-SAGE wire dtype | final acc | vs fp32 | best acc | payload MiB to 80% | "
+        "to 85% | MiB to CSE-FSL's best | / CSE-FSL"
+    )
     rows = tables("Performance")[header]
     runs = docs("bytes_to_accuracy_resnet18.json")["compression"]
     assert [r[0] for r in rows] == list(runs)
@@ -86,9 +108,15 @@ def test_compression_table():
         delta = run["final_acc_minus_fp32"] * 100
         vs_fp32 = "" if row[0] == "fp32" else f"−{-delta:.2f} pt"
         ratio = "–" if run["vs_cse_fsl"] is None else f"{run['vs_cse_fsl']:.2f}"
-        assert row[1:] == [f"{run['final_acc']:.4f}", vs_fp32, f"{run['best_acc']:.4f}",
-                           mib(run["payload_mib_to"]["0.8"]), mib(run["payload_mib_to"]["0.85"]),
-                           mib(run["mib_to_cse_fsl_best"]), ratio], row
+        assert row[1:] == [
+            f"{run['final_acc']:.4f}",
+            vs_fp32,
+            f"{run['best_acc']:.4f}",
+            mib(run["payload_mib_to"]["0.8"]),
+            mib(run["payload_mib_to"]["0.85"]),
+            mib(run["mib_to_cse_fsl_best"]),
+            ratio,
+        ], row
 
 
 def test_scale_table():
@@ -97,19 +125,28 @@ def test_scale_table():
     runs = docs("scale.json")["runs"]
     assert len(rows) == len(runs)
     for row, run in zip(rows, runs):
-        assert row == [str(run["clients"]), str(run["samples_per_round"]),
-                       f"{run['mean_round_s']:.1f}",
-                       *[f"{rss:.0f}" for rss in run["peak_rss_mib"]]], row
+        assert row == [
+            str(run["clients"]),
+            str(run["samples_per_round"]),
+            f"{run['mean_round_s']:.1f}",
+            *[f"{rss:.0f}" for rss in run["peak_rss_mib"]],
+        ], row
 
 
 def test_averaging_modes_table():
-    rows = tables("Averaging modes")["participants | hosts | exact s/round | reduce s/round | "
-                                     "exact / reduce"]
+    rows = tables("Averaging modes")[
+        "participants | hosts | exact s/round | reduce s/round | exact / reduce"
+    ]
     run = docs("averaging_modes.json")
-    assert rows == [[str(run["clients"]), str(run["hosts"]),
-                     f"{run['steady_s_per_round']['exact']:.2f}",
-                     f"{run['steady_s_per_round']['reduce']:.2f}",
-                     f"{run['exact_over_reduce']:.2f}"]]
+    assert rows == [
+        [
+            str(run["clients"]),
+            str(run["hosts"]),
+            f"{run['steady_s_per_round']['exact']:.2f}",
+            f"{run['steady_s_per_round']['reduce']:.2f}",
+            f"{run['exact_over_reduce']:.2f}",
+        ]
+    ]
 
 
 def duration(seconds: float | None) -> str:
@@ -122,28 +159,42 @@ def duration(seconds: float | None) -> str:
 
 
 def test_time_to_accuracy_table():
-    header = ("algorithm | rounds to 80% / 85% | data centre: 80% | data centre: 85% | "
-              "broadband: 80% | broadband: 85% | mobile: 80% | mobile: 85%")
+    header = (
+        "algorithm | rounds to 80% / 85% | data centre: 80% | data centre: 85% | "
+        "broadband: 80% | broadband: 85% | mobile: 80% | mobile: 85%"
+    )
     rows = tables("Results on three links")[header]
     results = docs("time_to_accuracy_simple_conv.json")["results"]
     assert [NAMES[r[0]] for r in rows] == list(results)
     for row in rows:
         got = results[NAMES[row[0]]]
-        rounds = " / ".join("not reached" if got["rounds_to"][t] is None
-                            else str(got["rounds_to"][t]) for t in ("0.8", "0.85"))
-        times = [duration(got["time_to_s"][p][t]) for p in ("data centre", "broadband", "mobile")
-                 for t in ("0.8", "0.85")]
+        rounds = " / ".join(
+            "not reached" if got["rounds_to"][t] is None else str(got["rounds_to"][t])
+            for t in ("0.8", "0.85")
+        )
+        times = [
+            duration(got["time_to_s"][p][t])
+            for p in ("data centre", "broadband", "mobile")
+            for t in ("0.8", "0.85")
+        ]
         assert row[1:] == [rounds, *times], row
 
 
 def test_every_client_scale_table():
-    header = ("clients | per round | rounds | spill | s/round | spilled MiB | "
-              "peak RSS MiB server | host 1 | host 2")
+    header = (
+        "clients | per round | rounds | spill | s/round | spilled MiB | "
+        "peak RSS MiB server | host 1 | host 2"
+    )
     rows = tables("Performance")[header]
     runs = docs("scale_every_client.json")["runs"]
     assert len(rows) == len(runs)
     for row, run in zip(rows, runs):
-        assert row == [str(run["clients"]), str(run["per_round"]), str(run["rounds"]),
-                       "on" if run["spill"] else "off", f"{run['mean_round_s']:.1f}",
-                       f"{run['spill_mib']:.0f}",
-                       *[f"{rss:.0f}" for rss in run["peak_rss_mib"]]], row
+        assert row == [
+            str(run["clients"]),
+            str(run["per_round"]),
+            str(run["rounds"]),
+            "on" if run["spill"] else "off",
+            f"{run['mean_round_s']:.1f}",
+            f"{run['spill_mib']:.0f}",
+            *[f"{rss:.0f}" for rss in run["peak_rss_mib"]],
+        ], row

@@ -17,7 +17,6 @@ import torch
 from harness import ROOT, read_metrics, run_cli, small_config, spawn_job, untimed
 
 
-
 def results(run_dir: Path) -> tuple[list[dict], dict]:
     metrics = untimed(read_metrics(run_dir))
     return metrics, torch.load(run_dir / "final_model.pt", weights_only=True)
@@ -50,17 +49,37 @@ def test_resumed_run_equals_uninterrupted(tmp_path, algorithm):
     assert [p.name for p in (resumed.run_dir / "checkpoints").glob("round_*")] == ["round_000002"]
 
 
-def _start(tmp_path: Path, name: str, *extra: str,
-           launcher: tuple[str, ...] = ()) -> subprocess.Popen:
+def _start(
+    tmp_path: Path, name: str, *extra: str, launcher: tuple[str, ...] = ()
+) -> subprocess.Popen:
     """`fsl-sage run` of a small job; `launcher` (e.g. torchrun's arguments) goes before it."""
-    args = ["run", "algorithm=fsl_sage", "rounds=12", "clients.num=4", "launch.client_hosts=2",
-            "data.name=synthetic", "data.synthetic_size=[480,200]", "train.batch_size=32",
-            "runtime.threads_per_rank=1", "runtime.timeout_s=30", "fsl.align_epochs=5",
-            "fsl.align_interval=3", "checkpoint.every=1", f"output.dir={tmp_path}",
-            f"output.name={name}", *extra]
+    args = [
+        "run",
+        "algorithm=fsl_sage",
+        "rounds=12",
+        "clients.num=4",
+        "launch.client_hosts=2",
+        "data.name=synthetic",
+        "data.synthetic_size=[480,200]",
+        "train.batch_size=32",
+        "runtime.threads_per_rank=1",
+        "runtime.timeout_s=30",
+        "fsl.align_epochs=5",
+        "fsl.align_interval=3",
+        "checkpoint.every=1",
+        f"output.dir={tmp_path}",
+        f"output.name={name}",
+        *extra,
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, *launcher, "-m", "fsl_sage_dist", *args], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, *launcher, "-m", "fsl_sage_dist", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_rounds(run_dir: Path, rounds: int, deadline_s: float = 120) -> None:
@@ -87,8 +106,7 @@ def test_killed_rank_fails_fast_and_rerun_resumes(tmp_path, victim):
     proc = _start(tmp_path, "killed")
     run_dir = tmp_path / "killed"
     _wait_for_rounds(run_dir, 3)
-    pids = [json.loads((run_dir / "ranks" / f"rank{r}.json").read_text())["pid"]
-            for r in range(3)]
+    pids = [json.loads((run_dir / "ranks" / f"rank{r}.json").read_text())["pid"] for r in range(3)]
     os.kill(pids[victim], signal.SIGKILL)
     killed_at = time.monotonic()
     out, err = proc.communicate(timeout=60)
@@ -110,8 +128,11 @@ def test_killed_rank_fails_fast_and_rerun_resumes(tmp_path, victim):
 
 def _digest(folder: Path) -> dict[str, str]:
     """Every file of RUN_DIR but ranks/, which says which processes ran last."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.parent.name != "ranks"}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.parent.name != "ranks"
+    }
 
 
 @pytest.mark.slow
@@ -121,21 +142,37 @@ def test_damaged_checkpoint_is_a_clear_error_and_touches_nothing(tmp_path, damag
     spawn_job(cfg)
     rank_file = cfg.run_dir / "checkpoints" / "round_000001" / "rank1.pt"
     data = rank_file.read_bytes()
-    rank_file.write_bytes(data[: len(data) // 2] if damage == "truncate"
-                          else data[:100] + bytes(range(256)) * 4 + data[1124:])
+    rank_file.write_bytes(
+        data[: len(data) // 2]
+        if damage == "truncate"
+        else data[:100] + bytes(range(256)) * 4 + data[1124:]
+    )
     before = _digest(cfg.run_dir)
-    proc = run_cli("run", "algorithm=fsl_sage", "checkpoint.every=1", "rounds=4",
-                   *[f"{k}" for k in _small_overrides(tmp_path)])
+    proc = run_cli(
+        "run",
+        "algorithm=fsl_sage",
+        "checkpoint.every=1",
+        "rounds=4",
+        *[f"{k}" for k in _small_overrides(tmp_path)],
+    )
     assert proc.returncode != 0
     assert "cannot read checkpoint" in proc.stderr and "rank1.pt" in proc.stderr
     assert _digest(cfg.run_dir) == before, "a failed resume must not change RUN_DIR"
 
 
 def _small_overrides(tmp_path: Path) -> list[str]:
-    return ["clients.num=4", "launch.client_hosts=2", "data.name=synthetic",
-            "data.synthetic_size=[480,200]", "train.batch_size=32", "runtime.threads_per_rank=1",
-            "runtime.timeout_s=120", f"output.dir={tmp_path}", "output.name=run",
-            "fsl.align_epochs=5"]
+    return [
+        "clients.num=4",
+        "launch.client_hosts=2",
+        "data.name=synthetic",
+        "data.synthetic_size=[480,200]",
+        "train.batch_size=32",
+        "runtime.threads_per_rank=1",
+        "runtime.timeout_s=120",
+        f"output.dir={tmp_path}",
+        "output.name=run",
+        "fsl.align_epochs=5",
+    ]
 
 
 def test_checkpoint_of_another_config_is_refused_before_spawn(tmp_path, capsys):
@@ -150,13 +187,28 @@ def test_checkpoint_of_another_config_is_refused_before_spawn(tmp_path, capsys):
     # in this process: refused before anything is spawned
     assert main(["run", "algorithm=fsl_sage", "data.alpha=0.3", *_small_overrides(tmp_path)]) == 2
     assert "data.alpha: checkpoint 0.5, now 0.3" in capsys.readouterr().err
-    assert main(["run", "algorithm=fsl_sage", *_small_overrides(tmp_path)[:1],
-                 "launch.client_hosts=1", *_small_overrides(tmp_path)[2:]]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "algorithm=fsl_sage",
+                *_small_overrides(tmp_path)[:1],
+                "launch.client_hosts=1",
+                *_small_overrides(tmp_path)[2:],
+            ]
+        )
+        == 2
+    )
     assert "set launch.client_hosts=2 to resume" in capsys.readouterr().err
 
 
-TORCHRUN_RESTARTING = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=3",
-                      "--max-restarts=1")
+TORCHRUN_RESTARTING = (
+    "-m",
+    "torch.distributed.run",
+    "--standalone",
+    "--nproc_per_node=3",
+    "--max-restarts=1",
+)
 
 
 @pytest.mark.slow
@@ -186,8 +238,7 @@ def test_ctrl_c_stops_every_rank_and_keeps_the_checkpoint(tmp_path):
     proc = _start(tmp_path, "interrupted")
     run_dir = tmp_path / "interrupted"
     _wait_for_rounds(run_dir, 3)
-    pids = [json.loads((run_dir / "ranks" / f"rank{r}.json").read_text())["pid"]
-            for r in range(3)]
+    pids = [json.loads((run_dir / "ranks" / f"rank{r}.json").read_text())["pid"] for r in range(3)]
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGINT

@@ -7,6 +7,10 @@ import tomllib
 
 import pytest
 import torch
+
+from fsl_sage_dist.runtime.client_host import ClientHostRole
+from fsl_sage_dist.runtime.in_process import run_in_process
+
 from harness import (
     ALGORITHMS,
     SMALL_JOB,
@@ -18,9 +22,6 @@ from harness import (
     spawn_job,
     untimed,
 )
-
-from fsl_sage_dist.runtime.client_host import ClientHostRole
-from fsl_sage_dist.runtime.in_process import run_in_process
 
 
 @pytest.mark.slow
@@ -36,8 +37,14 @@ def test_run_writes_the_run_dir_contract(tmp_path, algorithm):
     for rec in records:
         assert 0.0 <= rec["test_acc"] <= 1.0 and rec["test_loss"] > 0 and rec["round_s"] > 0
         assert rec["train_loss"] > 0 and rec["algorithm"] == algorithm
-        assert set(rec["bytes"]) == {"activations", "labels", "cut_grads", "client_model",
-                                     "aux_model", "control"}
+        assert set(rec["bytes"]) == {
+            "activations",
+            "labels",
+            "cut_grads",
+            "client_model",
+            "aux_model",
+            "control",
+        }
     assert records[1]["cum_wire_bytes"] == sum(r["round_wire_bytes"] for r in records)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["final_test_acc"] == records[-1]["test_acc"]
@@ -61,9 +68,16 @@ def test_client_layout_does_not_change_results(tmp_path, algorithm):
     and the averaging weights are exercised, over the real transport, whatever the timing."""
     results = []
     for hosts in (1, 3):
-        cfg = small_config(tmp_path, f"algorithm={algorithm}", f"launch.client_hosts={hosts}",
-                           f"output.name=h{hosts}", "data.partition=dirichlet", "data.alpha=1.0",
-                           "fsl.server_interval=2", "fsl.align_interval=1")
+        cfg = small_config(
+            tmp_path,
+            f"algorithm={algorithm}",
+            f"launch.client_hosts={hosts}",
+            f"output.name=h{hosts}",
+            "data.partition=dirichlet",
+            "data.alpha=1.0",
+            "fsl.server_interval=2",
+            "fsl.align_interval=1",
+        )
         spawn_job(cfg)
         metrics = untimed(read_metrics(cfg.run_dir))
         results.append((metrics, torch.load(cfg.run_dir / "final_model.pt", weights_only=True)))
@@ -85,8 +99,13 @@ def _after_round_0(intervals: list[list[float]]) -> list[list[float]]:
     return [i for i in intervals if i[0] >= 1]  # round 0 aligns: FSL-SAGE hosts wait for it
 
 
-OVERLAP_JOB = ["clients.num=2", "rounds=3", "data.synthetic_size=[2400,100]",
-               "train.batch_size=64", "fsl.align_interval=100"]
+OVERLAP_JOB = [
+    "clients.num=2",
+    "rounds=3",
+    "data.synthetic_size=[2400,100]",
+    "train.batch_size=64",
+    "fsl.align_interval=100",
+]
 
 
 @pytest.mark.slow
@@ -105,8 +124,10 @@ def test_client_hosts_compute_at_the_same_time(tmp_path, algorithm):
         record_busy(turns)
         run_in_process(small_config(tmp_path, f"algorithm={algorithm}", *OVERLAP_JOB))
     hosts = [[i for i in _after_round_0(turns) if i[1] == client] for client in (0, 1)]
-    print(f"{algorithm}: overlap of the hosts' training {distributed:.2f}, "
-          f"in-process (taking turns) {_overlap(*hosts):.2f}")
+    print(
+        f"{algorithm}: overlap of the hosts' training {distributed:.2f}, "
+        f"in-process (taking turns) {_overlap(*hosts):.2f}"
+    )
     assert distributed > 0.7
     assert _overlap(*hosts) < 0.05
 
@@ -117,8 +138,13 @@ def test_async_alignment_runs_and_meters_the_same_bytes(tmp_path):
     are those of the synchronous run (only the moment of the swap differs)."""
     runs = []
     for mode in ("false", "true"):
-        cfg = small_config(tmp_path, "algorithm=fsl_sage", f"fsl.async_align={mode}",
-                           "fsl.align_interval=1", f"output.name=async_{mode}")
+        cfg = small_config(
+            tmp_path,
+            "algorithm=fsl_sage",
+            f"fsl.async_align={mode}",
+            "fsl.align_interval=1",
+            f"output.name=async_{mode}",
+        )
         spawn_job(cfg)
         runs.append(read_metrics(cfg.run_dir))
     sync, async_ = runs

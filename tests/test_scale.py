@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import small_config, spawn_job
 
 from fsl_sage_dist.checkpoint import load_rank_state, read_manifest
 from fsl_sage_dist.placement import participants
+
+from harness import small_config, spawn_job
 
 RSS_BOUND_MIB = 1536  # per rank; ~0.85 GiB of it is the process with 4 clients (same data)
 STORE_ROWS = 16
@@ -16,9 +17,16 @@ STORE_ROWS = 16
 
 @pytest.mark.slow
 def test_hundred_clients_ten_per_round_stay_within_memory_bound(tmp_path):
-    cfg = small_config(tmp_path, "algorithm=fsl_sage", "clients.num=100", "clients.per_round=10",
-                       "launch.client_hosts=2", "data.synthetic_size=[4000, 200]",
-                       f"fsl.store_size={STORE_ROWS}", "checkpoint.every=2")
+    cfg = small_config(
+        tmp_path,
+        "algorithm=fsl_sage",
+        "clients.num=100",
+        "clients.per_round=10",
+        "launch.client_hosts=2",
+        "data.synthetic_size=[4000, 200]",
+        f"fsl.store_size={STORE_ROWS}",
+        "checkpoint.every=2",
+    )
     spawn_job(cfg)
     summary = json.loads((cfg.run_dir / "summary.json").read_text())
     print(f"peak RSS MiB per rank: {summary['peak_rss_mib']}")

@@ -10,17 +10,25 @@ from fsl_sage_dist.seeding import derive_seed, numpy_rng, seeded_torch, torch_ge
 def test_a_derived_seed_depends_on_seed_purpose_and_ids_only():
     base = derive_seed(200, "data", 3, 1)
     assert base == derive_seed(200, "data", 3, 1)
-    others = {derive_seed(201, "data", 3, 1), derive_seed(200, "model", 3, 1),
-              derive_seed(200, "data", 1, 3), derive_seed(200, "data", 3)}
+    others = {
+        derive_seed(201, "data", 3, 1),
+        derive_seed(200, "model", 3, 1),
+        derive_seed(200, "data", 1, 3),
+        derive_seed(200, "data", 3),
+    }
     assert base not in others and len(others) == 4
     assert 0 <= base < 1 << 63
 
 
 def test_generators_replay_their_stream():
-    assert numpy_rng(1, "x", 2).integers(1 << 30, size=4).tolist() == \
+    assert (
         numpy_rng(1, "x", 2).integers(1 << 30, size=4).tolist()
-    assert torch.equal(torch.rand(4, generator=torch_generator(1, "x", 2)),
-                       torch.rand(4, generator=torch_generator(1, "x", 2)))
+        == numpy_rng(1, "x", 2).integers(1 << 30, size=4).tolist()
+    )
+    assert torch.equal(
+        torch.rand(4, generator=torch_generator(1, "x", 2)),
+        torch.rand(4, generator=torch_generator(1, "x", 2)),
+    )
 
 
 def test_seeded_torch_is_reproducible_and_leaves_the_global_stream_alone():

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from harness import ROOT, SMALL_JOB, read_metrics, run_cli, untimed
 
 from fsl_sage_dist.config import ConfigError, load_config
 from fsl_sage_dist.submit import run_arguments, tasks_per_node
+
+from harness import ROOT, SMALL_JOB, read_metrics, run_cli, untimed
 
 # Three rounds with a checkpoint after each: the requeue test interrupts after the first and
 # still has two rounds of margin; both Slurm tests compare against one local run of it.
@@ -75,8 +76,14 @@ def _job_logs(folder: Path) -> str:
 
 
 def _submit_args(tmp_path: Path, name: str, *extra: str) -> list[str]:
-    return ["submit", *JOB, *extra, f"output.dir={tmp_path}", f"output.name={name}",
-            f"slurm.folder={tmp_path / 'logs'}"]
+    return [
+        "submit",
+        *JOB,
+        *extra,
+        f"output.dir={tmp_path}",
+        f"output.name={name}",
+        f"slurm.folder={tmp_path / 'logs'}",
+    ]
 
 
 def _job_id(stdout: str) -> str:
@@ -85,10 +92,14 @@ def _job_id(stdout: str) -> str:
 
 # --- without Slurm --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("slurm_args, hint", [
-    (["slurm.tasks_per_node=2"], "set launch.client_hosts=1"),
-    (["slurm.nodes=2"], "a multiple of slurm.nodes"),
-])
+
+@pytest.mark.parametrize(
+    "slurm_args, hint",
+    [
+        (["slurm.tasks_per_node=2"], "set launch.client_hosts=1"),
+        (["slurm.nodes=2"], "a multiple of slurm.nodes"),
+    ],
+)
 def test_world_size_must_match_the_slurm_tasks(slurm_args, hint):
     with pytest.raises(ConfigError, match=hint):
         tasks_per_node(load_config(None, JOB + slurm_args))
@@ -117,6 +128,7 @@ def test_world_size_mismatch_is_one_line_before_slurm(tmp_path, capsys):
 
 
 # --- against a real Slurm -------------------------------------------------------------------
+
 
 def test_impossible_request_fails_at_submission(slurm, tmp_path):
     proc = run_cli(*_submit_args(tmp_path, "run", "slurm.cpus_per_task=100000"), timeout=120)
@@ -150,8 +162,11 @@ def test_submitted_job_equals_local_run(local_run, tmp_path):
 def test_wait_exits_with_the_failed_jobs_error(slurm, tmp_path):
     proc = run_cli(*_submit_args(tmp_path, "run", "runtime.backend=nccl"), "--wait", timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: job {_job_id(proc.stdout)} "
-                                                           "failed: ")
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: job {_job_id(proc.stdout)} failed: ")
+    )
     assert "runtime.backend='nccl' needs one GPU per rank" in proc.stderr
 
 
@@ -170,8 +185,12 @@ def _job_history(job_id: str, timeout_s: float = 30) -> list[str]:
     results can be there while Slurm still completes the job)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        states = subprocess.run(["sacct", "-j", job_id, "--duplicates", "-X", "-n", "-o", "State"],
-                                capture_output=True, text=True, check=True).stdout.split()
+        states = subprocess.run(
+            ["sacct", "-j", job_id, "--duplicates", "-X", "-n", "-o", "State"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         if states and states[-1] not in ("RUNNING", "COMPLETING") or time.monotonic() > deadline:
             return states
         time.sleep(0.5)
@@ -183,10 +202,14 @@ def test_preempted_job_is_requeued_and_resumes(local_run, tmp_path):
     submitit asks with --signal): rank 0 checkpoints and requeues, the rerun resumes from
     the last complete round, and `--wait` follows it to the end."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "fsl_sage_dist",
-                             *_submit_args(tmp_path, "slurm"), "--wait"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fsl_sage_dist", *_submit_args(tmp_path, "slurm"), "--wait"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     job_id = proc.stdout.readline().split()[2]
     try:
         interrupted_after = _wait_for_manifest(tmp_path / "slurm", proc, timeout_s=120)

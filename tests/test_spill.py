@@ -8,20 +8,29 @@ from collections import Counter
 
 import pytest
 import torch
-from harness import read_metrics, small_config, spawn_job
 
 from fsl_sage_dist.checkpoint import load_rank_state, read_manifest
 from fsl_sage_dist.metrics import TIMING_FIELDS
 from fsl_sage_dist.placement import participants
 
+from harness import read_metrics, small_config, spawn_job
+
 # 6 clients, 3 sampled per round, 6 rounds: every client takes part at least twice
-SAMPLED = ["clients.num=6", "clients.per_round=3", "rounds=6", "data.partition=dirichlet",
-           "data.alpha=1.0", "fsl.server_interval=2", "fsl.align_interval=1"]
+SAMPLED = [
+    "clients.num=6",
+    "clients.per_round=3",
+    "rounds=6",
+    "data.partition=dirichlet",
+    "data.alpha=1.0",
+    "fsl.server_interval=2",
+    "fsl.align_interval=1",
+]
 
 
 def results(run_dir):
-    metrics = [{k: v for k, v in r.items() if k not in TIMING_FIELDS}
-               for r in read_metrics(run_dir)]
+    metrics = [
+        {k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in read_metrics(run_dir)
+    ]
     return metrics, torch.load(run_dir / "final_model.pt", weights_only=True)
 
 
@@ -35,8 +44,7 @@ def assert_same(a, b) -> None:
 
 
 def job(tmp_path, algorithm: str, name: str, *extra: str):
-    cfg = small_config(tmp_path, f"algorithm={algorithm}", *SAMPLED, f"output.name={name}",
-                       *extra)
+    cfg = small_config(tmp_path, f"algorithm={algorithm}", *SAMPLED, f"output.name={name}", *extra)
     spawn_job(cfg)
     return cfg
 
@@ -85,8 +93,14 @@ def _rounds_until_all_took_part(clients: int, per_round: int) -> int:
     return rounds
 
 
-MEMORY_JOB = ["algorithm=cse_fsl", "runtime.spill=true", "data.synthetic_size=[2000, 200]",
-              "data.synthetic_shape=[1, 8, 8]", "eval.every=1000", "checkpoint.every=0"]
+MEMORY_JOB = [
+    "algorithm=cse_fsl",
+    "runtime.spill=true",
+    "data.synthetic_size=[2000, 200]",
+    "data.synthetic_shape=[1, 8, 8]",
+    "eval.every=1000",
+    "checkpoint.every=0",
+]
 """8x8 inputs keep the server's layers small (its steps cost most of a round); a client's own
 state (the two convs' Adam moments, ~0.8 MiB) is what it is on Fashion-MNIST."""
 
@@ -100,9 +114,14 @@ def test_host_memory_with_a_thousand_clients_stays_near_twenty(tmp_path):
     peaks = {}
     for clients, per_round in ((20, 20), (1000, 100)):
         rounds = _rounds_until_all_took_part(clients, per_round)
-        cfg = small_config(tmp_path, *MEMORY_JOB, f"clients.num={clients}",
-                           f"clients.per_round={per_round}", f"rounds={rounds}",
-                           f"output.name=n{clients}")
+        cfg = small_config(
+            tmp_path,
+            *MEMORY_JOB,
+            f"clients.num={clients}",
+            f"clients.per_round={per_round}",
+            f"rounds={rounds}",
+            f"output.name=n{clients}",
+        )
         spawn_job(cfg)
         summary = json.loads((cfg.run_dir / "summary.json").read_text())
         peaks[clients] = summary["peak_rss_mib"][1:]  # the client hosts

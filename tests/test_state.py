@@ -24,8 +24,10 @@ def test_floats_and_integers_travel_in_one_vector_each_at_the_metered_size():
 
 
 def test_loading_the_flat_state_reproduces_the_module_exactly():
-    source, target = with_batchnorm(), nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4),
-                                                     nn.Linear(2, 3))
+    source, target = (
+        with_batchnorm(),
+        nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.Linear(2, 3)),
+    )
     load_flat_state(target, flatten_state(source))
     for (name, a), b in zip(source.state_dict().items(), target.state_dict().values()):
         assert torch.equal(a, b), name

@@ -6,6 +6,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fsl_sage_dist.tensorboard import make_logger
+
 from harness import read_metrics, small_config, spawn_job
 
 MIB = 2**20
@@ -15,7 +16,8 @@ CATEGORIES = ("activations", "labels", "cut_grads", "client_model", "aux_model",
 def _expected_by_round(record: dict) -> dict[str, float]:
     """Written out independently of the module, from the tag list its docstring promises."""
     out = {
-        "train/loss": record["train_loss"], "time/round_s": record["round_s"],
+        "train/loss": record["train_loss"],
+        "time/round_s": record["round_s"],
         "comm/round_payload_mib": record["round_payload_bytes"] / MIB,
         "comm/round_wire_mib": record["round_wire_bytes"] / MIB,
         "comm/cum_payload_mib": record["cum_payload_bytes"] / MIB,
@@ -50,8 +52,11 @@ def test_two_round_run_writes_events_equal_to_metrics_jsonl(tmp_path):
     for record in records:
         for tag, value in _expected_by_round(record).items():
             expected.setdefault(tag, []).append((record["round"], value))
-    expected["eval/acc_vs_cum_kib"] = [(r["cum_payload_bytes"] // 1024, r["test_acc"])
-                                       for r in records if r["test_acc"] is not None]
+    expected["eval/acc_vs_cum_kib"] = [
+        (r["cum_payload_bytes"] // 1024, r["test_acc"])
+        for r in records
+        if r["test_acc"] is not None
+    ]
     assert set(events.Tags()["scalars"]) == set(expected)
     assert [step for step, _ in expected["eval/acc"]] == [1]
     assert expected["comm/up/activations_mib"][0][1] > 0  # the categories carry real traffic
@@ -74,13 +79,21 @@ def test_disabled_logger_writes_nothing(tmp_path):
 
 def _fake_record(round_: int, acc: float) -> dict:
     per_round = 3 * MIB
-    return {"round": round_, "algorithm": "fedavg", "test_acc": acc, "test_loss": 1.0,
-            "train_loss": 1.0, "round_s": 1.0,
-            "bytes": {c: {"up": per_round if c == "client_model" else 0, "down": 0}
-                      for c in CATEGORIES},
-            "round_payload_bytes": per_round, "round_wire_bytes": per_round,
-            "cum_payload_bytes": per_round * (round_ + 1),
-            "cum_wire_bytes": per_round * (round_ + 1)}
+    return {
+        "round": round_,
+        "algorithm": "fedavg",
+        "test_acc": acc,
+        "test_loss": 1.0,
+        "train_loss": 1.0,
+        "round_s": 1.0,
+        "bytes": {
+            c: {"up": per_round if c == "client_model" else 0, "down": 0} for c in CATEGORIES
+        },
+        "round_payload_bytes": per_round,
+        "round_wire_bytes": per_round,
+        "cum_payload_bytes": per_round * (round_ + 1),
+        "cum_wire_bytes": per_round * (round_ + 1),
+    }
 
 
 def test_resume_rebuild_shows_each_round_once(tmp_path):
@@ -95,6 +108,9 @@ def test_resume_rebuild_shows_each_round_once(tmp_path):
     resumed.close()
     events = _load_events(tmp_path / "tb")
     assert [(e.step, round(e.value, 4)) for e in events.Scalars("eval/acc")] == [
-        (0, 0.1), (1, 0.2), (2, 0.35)]
+        (0, 0.1),
+        (1, 0.2),
+        (2, 0.35),
+    ]
     kib = [e.step for e in events.Scalars("eval/acc_vs_cum_kib")]
     assert kib == [3 * 1024, 6 * 1024, 9 * 1024]

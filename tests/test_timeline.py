@@ -25,26 +25,45 @@ ACT, LABELS, GRAD = 20_000, 1_000, 20_000
 MODEL, AUX = 500_000, 40_000
 ITERS, Q = 10, 5
 
-NET = NetworkConfig(up_mbps=8 * UP_BPS / 1e6, down_mbps=8 * DOWN_BPS / 1e6, rtt_ms=RTT * 1000,
-                    compute="declared", client_iter_ms=ITER * 1000,
-                    server_step_ms=STEP * 1000, align_ms=ALIGN * 1000)
+NET = NetworkConfig(
+    up_mbps=8 * UP_BPS / 1e6,
+    down_mbps=8 * DOWN_BPS / 1e6,
+    rtt_ms=RTT * 1000,
+    compute="declared",
+    client_iter_ms=ITER * 1000,
+    server_step_ms=STEP * 1000,
+    align_ms=ALIGN * 1000,
+)
 UP_T = (ACT + LABELS) / UP_BPS + L  # a smashed batch (activations + labels) up
 DOWN_T = GRAD / DOWN_BPS + L  # its cut gradient down
 MODEL_UP, MODEL_DOWN = MODEL / UP_BPS + L, MODEL / DOWN_BPS + L
 P = F + UP_T + STEP + DOWN_T + U  # one SplitFed iteration, nobody else in the way
 
 
-def shape(algorithm: str, clients: int, hosts: int, async_align: bool = False,
-          client_major: bool = False) -> RunShape:
-    config = {"algorithm": algorithm, "seed": 1, "clients": {"num": clients},
-              "launch": {"client_hosts": hosts},
-              "fsl": {"server_order": "client_major" if client_major else "interleaved",
-                      "async_align": async_align}}
+def shape(
+    algorithm: str, clients: int, hosts: int, async_align: bool = False, client_major: bool = False
+) -> RunShape:
+    config = {
+        "algorithm": algorithm,
+        "seed": 1,
+        "clients": {"num": clients},
+        "launch": {"client_hosts": hosts},
+        "fsl": {
+            "server_order": "client_major" if client_major else "interleaved",
+            "async_align": async_align,
+        },
+    }
     return RunShape.of(config)
 
 
-def round_log(algorithm: str, clients: int, aligned: bool = False, async_align: bool = False,
-              act: int = ACT, iters: int = ITERS) -> RoundLog:
+def round_log(
+    algorithm: str,
+    clients: int,
+    aligned: bool = False,
+    async_align: bool = False,
+    act: int = ACT,
+    iters: int = ITERS,
+) -> RoundLog:
     """The messages each algorithm's runtime meters in one round, in the order they are metered."""
     msgs: list[Message] = []
     every = {"fedavg": None, "splitfed_v1": 1, "splitfed_v2": 1, "cse_fsl": Q, "fsl_sage": Q}
@@ -52,8 +71,10 @@ def round_log(algorithm: str, clients: int, aligned: bool = False, async_align: 
     for c in range(clients):
         for it in range(iters):
             if interval and it % interval == 0:
-                msgs += [Message(c, it, "activations", "up", act),
-                         Message(c, it, "labels", "up", LABELS)]
+                msgs += [
+                    Message(c, it, "activations", "up", act),
+                    Message(c, it, "labels", "up", LABELS),
+                ]
             if algorithm.startswith("splitfed"):
                 msgs.append(Message(c, it, "cut_grads", "down", GRAD))
             if algorithm == "fsl_sage" and aligned and not async_align and it == 0:
@@ -70,11 +91,13 @@ def round_log(algorithm: str, clients: int, aligned: bool = False, async_align: 
     return RoundLog(0, list(range(clients)), msgs, client_s, align_s=align_s)
 
 
-def sim(algorithm: str, clients: int = 1, hosts: int = 1, net: NetworkConfig = NET,
-        **kwargs) -> float:
+def sim(
+    algorithm: str, clients: int = 1, hosts: int = 1, net: NetworkConfig = NET, **kwargs
+) -> float:
     async_align = kwargs.get("async_align", False)
-    return simulate_round(shape(algorithm, clients, hosts, async_align),
-                          round_log(algorithm, clients, **kwargs), net).seconds
+    return simulate_round(
+        shape(algorithm, clients, hosts, async_align), round_log(algorithm, clients, **kwargs), net
+    ).seconds
 
 
 def close(a: float, b: float) -> bool:
@@ -82,6 +105,7 @@ def close(a: float, b: float) -> bool:
 
 
 # -- closed forms ------------------------------------------------------------------------------
+
 
 def test_fedavg_is_download_iterations_upload():
     expected = ITERS * ITER + MODEL_UP + MODEL_DOWN
@@ -100,14 +124,14 @@ def test_splitfed_v1_two_clients_share_the_server():
 
 def test_splitfed_v1_cohosted_clients_advance_in_lockstep():
     """One host: both start each iteration together, so the pair's period is P + STEP."""
-    assert close(sim("splitfed_v1", clients=2, hosts=1),
-                 ITERS * (P + STEP) + MODEL_UP + MODEL_DOWN)
+    assert close(sim("splitfed_v1", clients=2, hosts=1), ITERS * (P + STEP) + MODEL_UP + MODEL_DOWN)
 
 
 def test_splitfed_v2_clients_take_whole_turns():
     """Client 1's first upload waits for client 0's whole turn; the rest follows at P."""
-    assert close(sim("splitfed_v2", clients=2, hosts=2),
-                 (2 * ITERS - 1) * P + STEP + MODEL_UP + MODEL_DOWN)
+    assert close(
+        sim("splitfed_v2", clients=2, hosts=2), (2 * ITERS - 1) * P + STEP + MODEL_UP + MODEL_DOWN
+    )
 
 
 def test_cse_fsl_uploads_overlap_compute():
@@ -131,8 +155,7 @@ def test_cse_fsl_saturated_uplink_delays_the_round_end():
 
 def test_fsl_sage_waits_for_the_aux_head_after_an_alignment():
     first = F + UP_T + STEP + ALIGN + AUX / DOWN_BPS + L + U
-    assert close(sim("fsl_sage", aligned=True),
-                 first + (ITERS - 1) * ITER + MODEL_UP + MODEL_DOWN)
+    assert close(sim("fsl_sage", aligned=True), first + (ITERS - 1) * ITER + MODEL_UP + MODEL_DOWN)
 
 
 def test_fsl_sage_without_alignment_never_waits():
@@ -156,13 +179,16 @@ def test_fsl_sage_long_async_fit_ends_the_round():
 INFINITE = dataclasses.replace(NET, up_mbps=math.inf, down_mbps=math.inf, rtt_ms=0.0)
 
 
-@pytest.mark.parametrize("algorithm, clients, hosts, expected", [
-    ("fedavg", 2, 2, ITERS * ITER),
-    ("splitfed_v1", 2, 2, ITERS * (ITER + STEP) + STEP),
-    ("splitfed_v2", 2, 2, 2 * ITERS * (ITER + STEP) - ITER),
-    ("cse_fsl", 2, 1, ITERS * ITER),
-    ("fsl_sage", 2, 2, F + STEP + ALIGN + STEP + ALIGN + U + (ITERS - 1) * ITER),
-])
+@pytest.mark.parametrize(
+    "algorithm, clients, hosts, expected",
+    [
+        ("fedavg", 2, 2, ITERS * ITER),
+        ("splitfed_v1", 2, 2, ITERS * (ITER + STEP) + STEP),
+        ("splitfed_v2", 2, 2, 2 * ITERS * (ITER + STEP) - ITER),
+        ("cse_fsl", 2, 1, ITERS * ITER),
+        ("fsl_sage", 2, 2, F + STEP + ALIGN + STEP + ALIGN + U + (ITERS - 1) * ITER),
+    ],
+)
 def test_infinite_bandwidth_is_the_compute_critical_path(algorithm, clients, hosts, expected):
     """No transfer time left: the round is its compute critical path (FSL-SAGE: client 1's
     update waits for both alignments, which the server runs one after the other)."""
@@ -170,24 +196,38 @@ def test_infinite_bandwidth_is_the_compute_critical_path(algorithm, clients, hos
     assert close(got, expected)
 
 
-PROFILES = [NET, dataclasses.replace(NET, spread=0.8), dataclasses.replace(NET, server_mbps=20),
-            dataclasses.replace(NET, rtt_ms=0.0, up_mbps=0.5, spread=0.3, server_mbps=3)]
-CASES = [("fedavg", {}), ("splitfed_v1", {}), ("splitfed_v2", {}), ("cse_fsl", {}),
-         ("fsl_sage", {"aligned": True}), ("fsl_sage", {"aligned": True, "async_align": True})]
+PROFILES = [
+    NET,
+    dataclasses.replace(NET, spread=0.8),
+    dataclasses.replace(NET, server_mbps=20),
+    dataclasses.replace(NET, rtt_ms=0.0, up_mbps=0.5, spread=0.3, server_mbps=3),
+]
+CASES = [
+    ("fedavg", {}),
+    ("splitfed_v1", {}),
+    ("splitfed_v2", {}),
+    ("cse_fsl", {}),
+    ("fsl_sage", {"aligned": True}),
+    ("fsl_sage", {"aligned": True, "async_align": True}),
+]
 
 
 def halved(net: NetworkConfig) -> NetworkConfig:
-    return dataclasses.replace(net, up_mbps=net.up_mbps / 2, down_mbps=net.down_mbps / 2,
-                               server_mbps=net.server_mbps / 2)
+    return dataclasses.replace(
+        net, up_mbps=net.up_mbps / 2, down_mbps=net.down_mbps / 2, server_mbps=net.server_mbps / 2
+    )
 
 
-@pytest.mark.parametrize("algorithm, kwargs", CASES,
-                         ids=[a + "-async" * bool(k.get("async_align")) for a, k in CASES])
+@pytest.mark.parametrize(
+    "algorithm, kwargs", CASES, ids=[a + "-async" * bool(k.get("async_align")) for a, k in CASES]
+)
 @pytest.mark.parametrize("hosts", [1, 3])
 def test_halving_every_bandwidth_never_shortens_a_round(algorithm, kwargs, hosts):
     for net in PROFILES:
-        times = [sim(algorithm, clients=6, hosts=hosts, net=n, iters=7, **kwargs)
-                 for n in (net, halved(net), halved(halved(net)))]
+        times = [
+            sim(algorithm, clients=6, hosts=hosts, net=n, iters=7, **kwargs)
+            for n in (net, halved(net), halved(halved(net)))
+        ]
         assert times == sorted(times), (net, times)
         assert times[0] < times[2], "bandwidth must matter at all"
 
@@ -210,7 +250,8 @@ def test_measured_compute_and_the_lockstep_phases(hosts, period):
     the updates start only when both forward passes are done (1.0 s an iteration); on two
     hosts each client goes at its own pace (0.6 s). Client compute is scaled by the slowdown."""
     log = round_log("fedavg", 2)
-    log.client_s = {(c, it): ((0.1, 0.5) if c == 0 else (0.5, 0.1))
-                    for c in range(2) for it in range(ITERS)}
+    log.client_s = {
+        (c, it): ((0.1, 0.5) if c == 0 else (0.5, 0.1)) for c in range(2) for it in range(ITERS)
+    }
     net = dataclasses.replace(INFINITE, compute="measured", client_slowdown=2.0)
     assert close(simulate_round(shape("fedavg", 2, hosts), log, net).seconds, 2 * ITERS * period)

@@ -13,14 +13,16 @@ from fsl_sage_dist.cli import main
 from fsl_sage_dist.timeline import simulate_round
 
 
-def write_timeline_run(root: Path, name: str, algorithm: str, accs: list[float | None],
-                       network: str = "") -> Path:
+def write_timeline_run(
+    root: Path, name: str, algorithm: str, accs: list[float | None], network: str = ""
+) -> Path:
     """A RUN_DIR whose messages.jsonl holds the same round (2 clients on 2 hosts) each time."""
     run_dir = write_run(root, name, algorithm, accs, 1)
     (run_dir / "config.toml").write_text(
         f'algorithm = "{algorithm}"\nrounds = {len(accs)}\nseed = 1\n[clients]\nnum = 2\n'
         '[launch]\nclient_hosts = 2\n[fsl]\nserver_order = "interleaved"\nasync_align = false\n'
-        + network)
+        + network
+    )
     lines = []
     for r in range(len(accs)):
         log = round_log(algorithm, 2)
@@ -34,15 +36,25 @@ def per_round(algorithm: str) -> float:
     return simulate_round(shape(algorithm, 2, 2), round_log(algorithm, 2), NET).seconds
 
 
-DECLARED = ["--compute", "declared", "--client-iter-ms", "30", "--server-step-ms", "5",
-            "--align-ms", "100"]
+DECLARED = [
+    "--compute",
+    "declared",
+    "--client-iter-ms",
+    "30",
+    "--server-step-ms",
+    "5",
+    "--align-ms",
+    "100",
+]
 PROFILE = ["--up-mbps", "8", "--down-mbps", "16", "--rtt-ms", "40", *DECLARED]
 
 
 @pytest.fixture
 def runs(tmp_path) -> list[Path]:
-    return [write_timeline_run(tmp_path, "fedavg", "fedavg", [0.5, 0.8, 0.86]),
-            write_timeline_run(tmp_path, "sfv1", "splitfed_v1", [0.81, None, 0.84])]
+    return [
+        write_timeline_run(tmp_path, "fedavg", "fedavg", [0.5, 0.8, 0.86]),
+        write_timeline_run(tmp_path, "sfv1", "splitfed_v1", [0.81, None, 0.84]),
+    ]
 
 
 def test_time_to_accuracy_is_the_sum_of_simulated_rounds(runs, tmp_path, capsys):
@@ -50,8 +62,10 @@ def test_time_to_accuracy_is_the_sum_of_simulated_rounds(runs, tmp_path, capsys)
     assert main(["timeline", *map(str, runs), *PROFILE, "--json", str(out)]) == 0
     rows = {r["run"]: r for r in json.loads(out.read_text())["runs"]}
     fedavg, sfv1 = per_round("fedavg"), per_round("splitfed_v1")
-    assert rows["fedavg"]["seconds_to_target"] == {"0.8": pytest.approx(2 * fedavg),
-                                                   "0.85": pytest.approx(3 * fedavg)}
+    assert rows["fedavg"]["seconds_to_target"] == {
+        "0.8": pytest.approx(2 * fedavg),
+        "0.85": pytest.approx(3 * fedavg),
+    }
     assert rows["sfv1"]["seconds_to_target"] == {"0.8": pytest.approx(sfv1), "0.85": None}
     table = table_rows(capsys.readouterr().out)
     assert table["sfv1"]["time@0.85"] == "not reached"
@@ -59,8 +73,10 @@ def test_time_to_accuracy_is_the_sum_of_simulated_rounds(runs, tmp_path, capsys)
 
 
 def test_the_runs_own_profile_is_used_without_flags(tmp_path, capsys):
-    network = ('[network]\nup_mbps = 8.0\ndown_mbps = 16.0\nrtt_ms = 40.0\ncompute = '
-               '"declared"\nclient_iter_ms = 30.0\nserver_step_ms = 5.0\nalign_ms = 100.0\n')
+    network = (
+        "[network]\nup_mbps = 8.0\ndown_mbps = 16.0\nrtt_ms = 40.0\ncompute = "
+        '"declared"\nclient_iter_ms = 30.0\nserver_step_ms = 5.0\nalign_ms = 100.0\n'
+    )
     run = write_timeline_run(tmp_path, "own", "cse_fsl", [0.9], network)
     out = tmp_path / "t.json"
     assert main(["timeline", str(run), "--json", str(out)]) == 0
@@ -130,4 +146,6 @@ def test_tensorboard_shows_simulated_time(tmp_path):
     events = _load_events(tmp_path / "tb")
     assert [(e.step, e.value) for e in events.Scalars("time/sim_round_s")] == [(0, 30.5), (1, 30.5)]
     assert [(e.step, round(e.value, 4)) for e in events.Scalars("eval/acc_vs_sim_s")] == [
-        (30, 0.5), (61, 0.7)]
+        (30, 0.5),
+        (61, 0.7),
+    ]

@@ -7,7 +7,6 @@ import json
 from collections import Counter
 
 import pytest
-from harness import read_metrics, small_config, spawn_job
 
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.config import load_config
@@ -15,10 +14,18 @@ from fsl_sage_dist.message_log import NO_ITERATION, read_messages
 from fsl_sage_dist.run_reader import read_config
 from fsl_sage_dist.timeline import RunShape, replay
 
+from harness import read_metrics, small_config, spawn_job
+
 PROFILE = ("network.up_mbps=5", "network.down_mbps=20", "network.rtt_ms=30", "network.spread=0.5")
-CASES = {"fedavg": (), "splitfed_v1": (), "splitfed_v2": (), "cse_fsl": (), "fsl_sage": (),
-         "fsl_sage_async": ("fsl.async_align=true",),
-         "cse_fsl_reduce": ("runtime.averaging=reduce",)}
+CASES = {
+    "fedavg": (),
+    "splitfed_v1": (),
+    "splitfed_v2": (),
+    "cse_fsl": (),
+    "fsl_sage": (),
+    "fsl_sage_async": ("fsl.async_align=true",),
+    "cse_fsl_reduce": ("runtime.averaging=reduce",),
+}
 Q = 2
 
 
@@ -28,8 +35,14 @@ def run(request, tmp_path_factory):
     round 0 only (l = 2)."""
     tmp = tmp_path_factory.mktemp(request.param)
     algorithm = request.param.removesuffix("_async").removesuffix("_reduce")
-    cfg = small_config(tmp, f"algorithm={algorithm}", "fsl.align_interval=2",
-                       f"fsl.server_interval={Q}", *PROFILE, *CASES[request.param])
+    cfg = small_config(
+        tmp,
+        f"algorithm={algorithm}",
+        "fsl.align_interval=2",
+        f"fsl.server_interval={Q}",
+        *PROFILE,
+        *CASES[request.param],
+    )
     spawn_job(cfg)
     return request.param, cfg
 
@@ -62,8 +75,9 @@ def test_log_iterations_are_the_schedule(run):
         places = {(m.category, m.direction): set() for m in log.messages}
         for m in log.messages:
             places[m.category, m.direction].add(m.iteration)
-        uploads = ({it for it in range(iters) if it % every[algorithm] == 0}
-                   if every[algorithm] else set())
+        uploads = (
+            {it for it in range(iters) if it % every[algorithm] == 0} if every[algorithm] else set()
+        )
         assert places.get(("activations", "up"), set()) == uploads
         assert sorted(log.server_step_s) == sorted((c, it) for c in range(4) for it in uploads)
         if algorithm.startswith("splitfed"):
@@ -73,8 +87,9 @@ def test_log_iterations_are_the_schedule(run):
         if algorithm == "fsl_sage":
             aligned = log.round == 0
             assert sorted(log.align_s) == ([0, 1, 2, 3] if aligned else [])
-            assert aux_down == ({NO_ITERATION if case.endswith("async") else 0} if aligned
-                                else None)
+            assert aux_down == (
+                {NO_ITERATION if case.endswith("async") else 0} if aligned else None
+            )
         assert log.eval_s is not None and log.eval_s > 0
 
 
@@ -106,5 +121,6 @@ def test_resume_keeps_one_log_line_per_round(tmp_path):
     spawn_job(resumed)
     assert [log.round for log in read_messages(resumed.run_dir)] == [0, 1, 2]
     records = read_metrics(resumed.run_dir)
-    assert records[2]["cum_sim_s"] == pytest.approx(sum(r["sim_round_s"] for r in records),
-                                                    rel=1e-12)
+    assert records[2]["cum_sim_s"] == pytest.approx(
+        sum(r["sim_round_s"] for r in records), rel=1e-12
+    )

@@ -23,7 +23,7 @@ CPU = torch.device("cpu")
 
 def _gloo_delivers(message: torch.Tensor, buffer: torch.Tensor) -> None:
     """What Gloo does with a message no longer than the posted buffer: fills its prefix."""
-    buffer[:message.numel()].copy_(message)
+    buffer[: message.numel()].copy_(message)
 
 
 def test_a_whole_message_round_trips():
@@ -45,16 +45,18 @@ def test_a_short_body_is_refused(missing):
 def test_a_body_of_another_size_is_refused_by_its_length_word():
     """A frame of the right size whose length word says otherwise (a longer payload cut)."""
     longer = Header(Kind.SMASHED, 3, 2, 1, torch.float32, (5, 8))
-    forged = frame(longer, torch.zeros(5, 8), CPU, peer=0)[-framed_buffer(HEADER, CPU).numel():]
+    forged = frame(longer, torch.zeros(5, 8), CPU, peer=0)[-framed_buffer(HEADER, CPU).numel() :]
     buffer = framed_buffer(HEADER, CPU)
     _gloo_delivers(forged, buffer)
     with pytest.raises(ProtocolError, match=r"128 bytes its header announced \(length word 160\)"):
         unframe(buffer, HEADER, peer=1)
 
 
-@pytest.mark.parametrize("payload", [torch.zeros(5, 8), torch.zeros(3, 8),
-                                     torch.zeros(4, 8, dtype=torch.float64)],
-                         ids=["longer", "shorter", "other_dtype"])
+@pytest.mark.parametrize(
+    "payload",
+    [torch.zeros(5, 8), torch.zeros(3, 8), torch.zeros(4, 8, dtype=torch.float64)],
+    ids=["longer", "shorter", "other_dtype"],
+)
 def test_a_sender_refuses_a_payload_its_header_does_not_describe(payload):
     """A longer body would make Gloo abort the receiver: it must never be posted."""
     with pytest.raises(ProtocolError, match="refusing to send to rank 0"):
@@ -63,8 +65,9 @@ def test_a_sender_refuses_a_payload_its_header_does_not_describe(payload):
 
 def _forger_and_receiver(rank: int, store_file: str, result_file: str) -> None:
     store = dist.FileStore(store_file, 2)
-    dist.init_process_group("gloo", store=store, rank=rank, world_size=2,
-                            timeout=datetime.timedelta(seconds=60))
+    dist.init_process_group(
+        "gloo", store=store, rank=rank, world_size=2, timeout=datetime.timedelta(seconds=60)
+    )
     try:
         if rank == 1:  # a peer that bypasses Channel.send: header, then a short raw body
             dist.send(HEADER.encode(), dst=0)
@@ -92,8 +95,12 @@ def test_forged_messages_over_gloo_are_protocol_errors(tmp_path):
     raise ProtocolError naming the peer (a short body used to be accepted)."""
     result = tmp_path / "result.txt"
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
-    mp.start_processes(_forger_and_receiver, nprocs=2, start_method="spawn",
-                       args=(str(tmp_path / "store"), str(result)))
+    mp.start_processes(
+        _forger_and_receiver,
+        nprocs=2,
+        start_method="spawn",
+        args=(str(tmp_path / "store"), str(result)),
+    )
     short, rows = result.read_text().splitlines()
     print(short, rows, sep="\n")
     assert short.startswith("message from rank 1: SMASHED payload is not the 128 bytes")

@@ -42,8 +42,10 @@ class AlignSchedule:
         return self.aligned
 
     def state_dict(self) -> dict[str, Any]:
-        return {"participations": {str(c): p for c, p in self.participations.items()},
-                "last_aligned": {str(c): t for c, t in self.last_aligned.items()}}
+        return {
+            "participations": {str(c): p for c, p in self.participations.items()},
+            "last_aligned": {str(c): t for c, t in self.last_aligned.items()},
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.participations = {int(c): p for c, p in state["participations"].items()}

@@ -16,35 +16,53 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models.objective import CLASSIFICATION, Objective
-from .lazy_server import aux_input_grad
+from fsl_sage_dist.algorithms.lazy_server import aux_input_grad
+from fsl_sage_dist.models.objective import CLASSIFICATION, Objective
 
 
-def per_sample_cut_grads(server: nn.Module, z: torch.Tensor, y: torch.Tensor, *,
-                         objective: Objective = CLASSIFICATION) -> torch.Tensor:
+def per_sample_cut_grads(
+    server: nn.Module, z: torch.Tensor, y: torch.Tensor, *, objective: Objective = CLASSIFICATION
+) -> torch.Tensor:
     """Gradient of each sample's own loss w.r.t. its row; server parameters are left untouched."""
     z = z.detach().requires_grad_()
     (grad,) = torch.autograd.grad(objective.sum(server(z), y), z)
     return grad
 
 
-def align_aux(aux: nn.Module, optimizer: torch.optim.Optimizer, server: nn.Module,
-              z: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int,
-              generator: torch.Generator, *, objective: Objective = CLASSIFICATION) -> None:
+def align_aux(
+    aux: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    server: nn.Module,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator,
+    *,
+    objective: Objective = CLASSIFICATION,
+) -> None:
     targets = per_sample_cut_grads(server, z, y, objective=objective)
     fit_aux(aux, optimizer, z, y, targets, epochs, batch_size, generator, objective=objective)
 
 
-def fit_aux(aux: nn.Module, optimizer: torch.optim.Optimizer, z: torch.Tensor, y: torch.Tensor,
-            targets: torch.Tensor, epochs: int, batch_size: int,
-            generator: torch.Generator, *, objective: Objective = CLASSIFICATION) -> None:
+def fit_aux(
+    aux: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    targets: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    generator: torch.Generator,
+    *,
+    objective: Objective = CLASSIFICATION,
+) -> None:
     """The fit alone, given per-sample targets: touches only `aux` and `optimizer`, so it may
     run beside the server's other work."""
     for _ in range(epochs):
         order = torch.randperm(len(y), generator=generator).to(z.device)
         for idx in order.split(batch_size):
-            predicted = aux_input_grad(aux, z[idx], y[idx], create_graph=True,
-                                       objective=objective)
+            predicted = aux_input_grad(aux, z[idx], y[idx], create_graph=True, objective=objective)
             loss = (predicted - targets[idx] / len(idx)).pow(2).sum()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

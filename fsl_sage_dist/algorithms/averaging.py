@@ -37,12 +37,15 @@ def average_flat(states: list[list[torch.Tensor]], sizes: list[int]) -> list[tor
     return averaged
 
 
-def weighted_sum(like: list[torch.Tensor], states: list[list[torch.Tensor]],
-                 sizes: list[int]) -> list[torch.Tensor]:
+def weighted_sum(
+    like: list[torch.Tensor], states: list[list[torch.Tensor]], sizes: list[int]
+) -> list[torch.Tensor]:
     """Sum of n_i * state_i (float64 for float vectors, int64 for integer ones): a host's part
     of the round's sum; zeros shaped like `like` when it has no participant."""
-    sums = [torch.zeros_like(v, dtype=torch.float64 if v.is_floating_point() else torch.int64)
-            for v in like]
+    sums = [
+        torch.zeros_like(v, dtype=torch.float64 if v.is_floating_point() else torch.int64)
+        for v in like
+    ]
     for n, state in zip(sizes, states):
         for acc, vec in zip(sums, state):
             acc += n * (vec.double() if vec.is_floating_point() else vec)
@@ -52,5 +55,7 @@ def weighted_sum(like: list[torch.Tensor], states: list[list[torch.Tensor]],
 def mean_of_sum(sums: list[torch.Tensor], total: int) -> list[torch.Tensor]:
     """The weighted mean from the round's sum over `total` samples, in the wire dtypes
     (integer vectors rounded down, as `average_flat` does)."""
-    return [(s / total).float() if s.is_floating_point()
-            else torch.div(s, total, rounding_mode="floor") for s in sums]
+    return [
+        (s / total).float() if s.is_floating_point() else torch.div(s, total, rounding_mode="floor")
+        for s in sums
+    ]

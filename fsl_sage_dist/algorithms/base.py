@@ -20,14 +20,13 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..client_store import ClientStateStore
-from ..config import Config
-from ..data import ClientData
-from ..models import SplitModel, clone
-from ..models.objective import Objective
-from ..placement import Placement
-from ..wire import Channel, SmashedBatch
-
+from fsl_sage_dist.client_store import ClientStateStore
+from fsl_sage_dist.config import Config
+from fsl_sage_dist.data import ClientData
+from fsl_sage_dist.models import SplitModel, clone
+from fsl_sage_dist.models.objective import Objective
+from fsl_sage_dist.placement import Placement
+from fsl_sage_dist.wire import Channel, SmashedBatch
 
 PARTS = {"client_model": "model", "aux_model": "aux"}
 """The `VirtualClient` field that holds each category of averaged state."""
@@ -50,8 +49,12 @@ class VirtualClient:
 
     def state_dict(self) -> dict[str, Any]:
         """All of its state (its data order is derived from the seed, not kept)."""
-        parts = {"model": self.model, "optimizer": self.optimizer, "aux": self.aux,
-                 "aux_optimizer": self.aux_optimizer}
+        parts = {
+            "model": self.model,
+            "optimizer": self.optimizer,
+            "aux": self.aux,
+            "aux_optimizer": self.aux_optimizer,
+        }
         return {k: v.state_dict() for k, v in parts.items() if v is not None}
 
     def own_state_dict(self, averaged: tuple[str, ...]) -> dict[str, Any]:
@@ -166,8 +169,15 @@ class Algorithm:
         opt = adam(model, self.cfg.train.lr, self.cfg.train.weight_decay)
         return VirtualClient(cid, data, model, opt)
 
-    def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
-                      y: torch.Tensor, z: torch.Tensor) -> StepLoss | None:
+    def client_update(
+        self,
+        client: VirtualClient,
+        round_: int,
+        it: int,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        z: torch.Tensor,
+    ) -> StepLoss | None:
         """Finish iteration `it` after `z = client.model(x)` (and its upload, if scheduled)."""
         raise NotImplementedError
 

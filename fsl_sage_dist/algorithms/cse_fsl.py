@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from ..data import ClientData
-from .base import StepLoss, VirtualClient, adam
-from .lazy_server import LazyServerAlgorithm, client_aux_loss
+from fsl_sage_dist.algorithms.base import StepLoss, VirtualClient, adam
+from fsl_sage_dist.algorithms.lazy_server import LazyServerAlgorithm, client_aux_loss
+from fsl_sage_dist.data import ClientData
 
 
 class CSEFSL(LazyServerAlgorithm):
@@ -22,8 +22,15 @@ class CSEFSL(LazyServerAlgorithm):
         client.aux_optimizer = adam(client.aux, self.cfg.fsl.aux_lr, weight_decay=0.0)
         return client
 
-    def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
-                      y: torch.Tensor, z: torch.Tensor) -> StepLoss:
+    def client_update(
+        self,
+        client: VirtualClient,
+        round_: int,
+        it: int,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        z: torch.Tensor,
+    ) -> StepLoss:
         z_hat = z.detach().requires_grad_()
         client.aux_optimizer.zero_grad(set_to_none=True)
         loss = self.objective.mean(client.aux(z_hat), y)

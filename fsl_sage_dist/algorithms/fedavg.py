@@ -6,12 +6,11 @@ smashed data moves; the full model goes up and down once per participating clien
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
-from ..models import clone
-from .base import Algorithm, StepLoss, VirtualClient, loss_sum
+from fsl_sage_dist.algorithms.base import Algorithm, StepLoss, VirtualClient, loss_sum
+from fsl_sage_dist.models import clone
 
 
 class FedAvg(Algorithm):
@@ -20,8 +19,15 @@ class FedAvg(Algorithm):
     def client_module(self) -> nn.Module:
         return clone(self.template.full())
 
-    def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
-                      y: torch.Tensor, z: torch.Tensor) -> StepLoss:
+    def client_update(
+        self,
+        client: VirtualClient,
+        round_: int,
+        it: int,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        z: torch.Tensor,
+    ) -> StepLoss:
         client.optimizer.zero_grad(set_to_none=True)
         self.objective.mean(z, y).backward()
         client.optimizer.step()

@@ -22,16 +22,27 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models import SplitModel, clone
-from ..seeding import torch_generator
-from ..threads import borrowed_cores
-from ..wire import (SERVER_RANK, PendingRecv, SmashedBatch, flatten_state, irecv_state,
-                    load_flat_state, send_state)
-from .align_schedule import AlignSchedule
-from .alignment import align_aux, fit_aux, per_sample_cut_grads
-from .base import Context, StepLoss, VirtualClient, adam
-from .lazy_server import LazyServerAlgorithm, aux_loss_and_grad, client_aux_loss
-from .smashed_store import SmashedStore
+from fsl_sage_dist.algorithms.align_schedule import AlignSchedule
+from fsl_sage_dist.algorithms.alignment import align_aux, fit_aux, per_sample_cut_grads
+from fsl_sage_dist.algorithms.base import Context, StepLoss, VirtualClient, adam
+from fsl_sage_dist.algorithms.lazy_server import (
+    LazyServerAlgorithm,
+    aux_loss_and_grad,
+    client_aux_loss,
+)
+from fsl_sage_dist.algorithms.smashed_store import SmashedStore
+from fsl_sage_dist.models import SplitModel, clone
+from fsl_sage_dist.seeding import torch_generator
+from fsl_sage_dist.threads import borrowed_cores
+from fsl_sage_dist.wire import (
+    SERVER_RANK,
+    PendingRecv,
+    SmashedBatch,
+    flatten_state,
+    irecv_state,
+    load_flat_state,
+    send_state,
+)
 
 
 def timed(work: Callable[..., Any], *args: Any, **kwargs: Any) -> float:
@@ -50,8 +61,12 @@ class ServerAux:
         self.store = SmashedStore(store_rows)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"aux": self.aux.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "activations": self.store.activations, "labels": self.store.labels}
+        return {
+            "aux": self.aux.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "activations": self.store.activations,
+            "labels": self.store.labels,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.aux.load_state_dict(state["aux"])
@@ -59,7 +74,8 @@ class ServerAux:
         # checkpoints load onto the CPU; the store lives where the server computes
         device = next(self.aux.parameters()).device
         self.store.activations, self.store.labels = (
-            None if t is None else t.to(device) for t in (state["activations"], state["labels"]))
+            None if t is None else t.to(device) for t in (state["activations"], state["labels"])
+        )
 
 
 class FSLSAGE(LazyServerAlgorithm):
@@ -99,12 +115,25 @@ class FSLSAGE(LazyServerAlgorithm):
         if pending is not None:
             load_flat_state(client.aux, [p.result() for p in pending])
 
-    def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
-                      y: torch.Tensor, z: torch.Tensor) -> StepLoss:
+    def client_update(
+        self,
+        client: VirtualClient,
+        round_: int,
+        it: int,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        z: torch.Tensor,
+    ) -> StepLoss:
         if self.aligns(client.id, it):
             self.pending_aux[client.id] = irecv_state(
-                self.ctx.channel, SERVER_RANK, round_, client.id, "aux_model",
-                flatten_state(client.aux), "down")
+                self.ctx.channel,
+                SERVER_RANK,
+                round_,
+                client.id,
+                "aux_model",
+                flatten_state(client.aux),
+                "down",
+            )
             if not self.cfg.fsl.async_align:
                 self._take_new_aux(client)  # this very step uses the new head
         loss, grad = aux_loss_and_grad(client.aux, z, y, objective=self.objective)
@@ -156,9 +185,18 @@ class FSLSAGE(LazyServerAlgorithm):
         if not fsl.async_align:
             # The one stretch where every host waits for the server: it takes their cores.
             with borrowed_cores(self.cfg):
-                self.fit_s[client] = timed(align_aux, state.aux, state.optimizer, self.server,
-                                           z, y, fsl.align_epochs, fsl.align_batch_size, gen,
-                                           objective=self.objective)
+                self.fit_s[client] = timed(
+                    align_aux,
+                    state.aux,
+                    state.optimizer,
+                    self.server,
+                    z,
+                    y,
+                    fsl.align_epochs,
+                    fsl.align_batch_size,
+                    gen,
+                    objective=self.objective,
+                )
             self._send_aux(round_, client)
             return
         # The snapshot: targets from the server as it is now, and the store's current tensors
@@ -166,15 +204,38 @@ class FSLSAGE(LazyServerAlgorithm):
         # beside later server steps, on this rank's own thread count.
         targets = per_sample_cut_grads(self.server, z, y, objective=self.objective)
         if self.fitter is None:
-            self.fitter = ThreadPoolExecutor(1, initializer=torch.set_num_threads,
-                                             initargs=(torch.get_num_threads(),))
-        self.fits.append((client, self.fitter.submit(
-            timed, fit_aux, state.aux, state.optimizer, z, y, targets, fsl.align_epochs,
-            fsl.align_batch_size, gen, objective=self.objective)))
+            self.fitter = ThreadPoolExecutor(
+                1, initializer=torch.set_num_threads, initargs=(torch.get_num_threads(),)
+            )
+        self.fits.append(
+            (
+                client,
+                self.fitter.submit(
+                    timed,
+                    fit_aux,
+                    state.aux,
+                    state.optimizer,
+                    z,
+                    y,
+                    targets,
+                    fsl.align_epochs,
+                    fsl.align_batch_size,
+                    gen,
+                    objective=self.objective,
+                ),
+            )
+        )
 
     def _send_aux(self, round_: int, client: int) -> None:
-        send_state(self.ctx.channel, self.ctx.placement.host_of(client), round_, client,
-                   "aux_model", flatten_state(self.per_client[client].aux), "down")
+        send_state(
+            self.ctx.channel,
+            self.ctx.placement.host_of(client),
+            round_,
+            client,
+            "aux_model",
+            flatten_state(self.per_client[client].aux),
+            "down",
+        )
 
     def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
         for client, fit in self.fits:  # in upload order: the order the hosts expect them in

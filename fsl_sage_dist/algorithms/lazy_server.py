@@ -13,22 +13,40 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..data import ClientData
-from ..models import clone
-from ..models.objective import CLASSIFICATION, Objective
-from ..wire import SmashedBatch
-from .base import Algorithm, StepLoss, VirtualClient, load_pair_state, loss_sum, pair_state
+from fsl_sage_dist.algorithms.base import (
+    Algorithm,
+    StepLoss,
+    VirtualClient,
+    load_pair_state,
+    loss_sum,
+    pair_state,
+)
+from fsl_sage_dist.data import ClientData
+from fsl_sage_dist.models import clone
+from fsl_sage_dist.models.objective import CLASSIFICATION, Objective
+from fsl_sage_dist.wire import SmashedBatch
 
 
-def aux_input_grad(aux: nn.Module, z: torch.Tensor, y: torch.Tensor, create_graph: bool = False,
-                   *, objective: Objective = CLASSIFICATION) -> torch.Tensor:
+def aux_input_grad(
+    aux: nn.Module,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    create_graph: bool = False,
+    *,
+    objective: Objective = CLASSIFICATION,
+) -> torch.Tensor:
     """d loss_mean(aux(z), y) / d z: the aux head's estimate of the cut-layer gradient."""
     return aux_loss_and_grad(aux, z, y, create_graph, objective=objective)[1]
 
 
-def aux_loss_and_grad(aux: nn.Module, z: torch.Tensor, y: torch.Tensor,
-                      create_graph: bool = False, *, objective: Objective = CLASSIFICATION
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+def aux_loss_and_grad(
+    aux: nn.Module,
+    z: torch.Tensor,
+    y: torch.Tensor,
+    create_graph: bool = False,
+    *,
+    objective: Objective = CLASSIFICATION,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """loss_mean(aux(z), y) (NLL for a classifier) and its gradient w.r.t. z."""
     z = z.detach().requires_grad_()
     loss = objective.mean(aux(z), y)
@@ -69,8 +87,9 @@ class LazyServerAlgorithm(Algorithm):
         self.server_opt.zero_grad(set_to_none=True)
         self.objective.mean(out, batch.labels).backward()
         self.server_opt.step()
-        return StepLoss(batch.client, loss_sum(self.objective, out, batch.labels),
-                        len(batch.labels))
+        return StepLoss(
+            batch.client, loss_sum(self.objective, out, batch.labels), len(batch.labels)
+        )
 
     def eval_model(self, client_model: nn.Module) -> nn.Module:
         return nn.Sequential(client_model, self.server)

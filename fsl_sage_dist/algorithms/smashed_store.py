@@ -22,5 +22,5 @@ class SmashedStore:
         if self.activations is not None:
             activations = torch.cat([self.activations, activations])
             labels = torch.cat([self.labels, labels])
-        self.activations = activations[-self.capacity:].detach()
-        self.labels = labels[-self.capacity:]
+        self.activations = activations[-self.capacity :].detach()
+        self.labels = labels[-self.capacity :]

@@ -13,20 +13,41 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models import clone
-from ..wire import SmashedBatch, flatten_state, load_flat_state, recv_cut_grad, send_cut_grad
-from .averaging import average_flat
-from .base import (Algorithm, StepLoss, VirtualClient, adam, load_pair_state, loss_sum,
-                   pair_state)
+from fsl_sage_dist.algorithms.averaging import average_flat
+from fsl_sage_dist.algorithms.base import (
+    Algorithm,
+    StepLoss,
+    VirtualClient,
+    adam,
+    load_pair_state,
+    loss_sum,
+    pair_state,
+)
+from fsl_sage_dist.models import clone
+from fsl_sage_dist.wire import (
+    SmashedBatch,
+    flatten_state,
+    load_flat_state,
+    recv_cut_grad,
+    send_cut_grad,
+)
 
 
 class SplitFed(Algorithm):
     upload_interval = 1
 
-    def client_update(self, client: VirtualClient, round_: int, it: int, x: torch.Tensor,
-                      y: torch.Tensor, z: torch.Tensor) -> None:
-        grad = recv_cut_grad(self.ctx.channel, round_, client.id, self.slot(it), tuple(z.shape),
-                             y.dim())
+    def client_update(
+        self,
+        client: VirtualClient,
+        round_: int,
+        it: int,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        z: torch.Tensor,
+    ) -> None:
+        grad = recv_cut_grad(
+            self.ctx.channel, round_, client.id, self.slot(it), tuple(z.shape), y.dim()
+        )
         client.optimizer.zero_grad(set_to_none=True)
         z.backward(grad)
         client.optimizer.step()
@@ -41,11 +62,13 @@ class SplitFed(Algorithm):
         opt.zero_grad(set_to_none=True)
         self.objective.mean(out, batch.labels).backward()
         host = self.ctx.placement.host_of(batch.client)
-        send_cut_grad(self.ctx.channel, host, round_, batch.client, batch.slot, z.grad,
-                      batch.labels.dim())
+        send_cut_grad(
+            self.ctx.channel, host, round_, batch.client, batch.slot, z.grad, batch.labels.dim()
+        )
         opt.step()
-        return StepLoss(batch.client, loss_sum(self.objective, out, batch.labels),
-                        len(batch.labels))
+        return StepLoss(
+            batch.client, loss_sum(self.objective, out, batch.labels), len(batch.labels)
+        )
 
 
 class SplitFedV1(SplitFed):

@@ -1,11 +1,11 @@
 """Datasets, client partitions and per-client batch streams; knows nothing of ranks.
 
-    from fsl_sage_dist.data import load_dataset, limit_indices, partition_indices, ClientData
-    train = load_dataset("fashion_mnist", "train")
-    pool = limit_indices(len(train), limit=10000, seed=0)
-    parts = partition_indices(train.labels[pool].numpy(), 10, "dirichlet", seed=0, alpha=0.5)
-    client = ClientData(train, pool[parts[3]], batch_size=64, seed=0, client_id=3, augment=False)
-    for x, y in client.epoch(round=0, epoch=0): ...
+from fsl_sage_dist.data import load_dataset, limit_indices, partition_indices, ClientData
+train = load_dataset("fashion_mnist", "train")
+pool = limit_indices(len(train), limit=10000, seed=0)
+parts = partition_indices(train.labels[pool].numpy(), 10, "dirichlet", seed=0, alpha=0.5)
+client = ClientData(train, pool[parts[3]], batch_size=64, seed=0, client_id=3, augment=False)
+for x, y in client.epoch(round=0, epoch=0): ...
 """
 
 from fsl_sage_dist.data.catalog import (
@@ -17,7 +17,6 @@ from fsl_sage_dist.data.catalog import (
     train_size,
 )
 from fsl_sage_dist.data.client_data import ClientData, batch_sizes
-from fsl_sage_dist.data.sources import DatasetNotFoundError
 from fsl_sage_dist.data.image_set import ImageSet
 from fsl_sage_dist.data.partition import (
     PARTITION_NAMES,
@@ -25,6 +24,7 @@ from fsl_sage_dist.data.partition import (
     limit_indices,
     partition_indices,
 )
+from fsl_sage_dist.data.sources import DatasetNotFoundError
 from fsl_sage_dist.data.summary import partition_summary
 from fsl_sage_dist.data.token_set import TokenSet
 

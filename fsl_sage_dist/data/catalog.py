@@ -23,8 +23,12 @@ def _check_name(name: str) -> None:
 
 
 def dataset_shape(
-    name: str, synthetic_shape: tuple[int, int, int], num_classes: int, *, seq_len: int = 256,
-    pretrained: str = ""
+    name: str,
+    synthetic_shape: tuple[int, int, int],
+    num_classes: int,
+    *,
+    seq_len: int = 256,
+    pretrained: str = "",
 ) -> tuple[tuple[int, ...], int]:
     """(C, H, W) and number of classes, without loading anything; the synthetic arguments are
     used only for `synthetic`. A text dataset's shape is (seq_len,) and its classes are the
@@ -40,8 +44,12 @@ def dataset_shape(
 
 
 # Training samples of the real datasets, so partitions can be checked before anything loads.
-TRAIN_SIZES = {"fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000,
-               "e2e_nlg": E2E_TRAIN_SIZE}
+TRAIN_SIZES = {
+    "fashion_mnist": 60000,
+    "cifar10": 50000,
+    "cifar100": 50000,
+    "e2e_nlg": E2E_TRAIN_SIZE,
+}
 
 
 def train_size(name: str, synthetic_size: tuple[int, int]) -> int:

@@ -23,9 +23,7 @@ class CifarSpec:
 
 
 CIFAR_SPECS = {
-    "cifar10": CifarSpec(
-        datasets.CIFAR10, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
-    ),
+    "cifar10": CifarSpec(datasets.CIFAR10, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": CifarSpec(
         datasets.CIFAR100, 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
     ),

@@ -18,8 +18,9 @@ def samples_per_epoch(num_samples: int, batch_size: int) -> int:
     than 1 value per channel"); leaving it out rather than folding it into the previous batch
     keeps every batch within train.batch_size, the bound the server enforces on smashed rows.
     Where no batch of one would occur, nothing changes."""
-    return num_samples - (batch_size > 1 and num_samples > batch_size
-                          and num_samples % batch_size == 1)
+    return num_samples - (
+        batch_size > 1 and num_samples > batch_size and num_samples % batch_size == 1
+    )
 
 
 def batch_sizes(num_samples: int, batch_size: int) -> list[int]:

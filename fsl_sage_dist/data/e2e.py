@@ -21,12 +21,42 @@ from fsl_sage_dist.data.token_set import TokenSet, make_token_set
 from fsl_sage_dist.data.tokenizer import Tokenizer
 from fsl_sage_dist.seeding import numpy_rng
 
-SLOTS = ("name", "eatType", "food", "priceRange", "customerRating", "area", "familyFriendly",
-         "near")
-NAMES = ("Aromi", "The Eagle", "Zizzi", "Cotto", "Alimentum", "Giraffe", "Fitzbillies",
-         "Loch Fyne", "Browns Cambridge", "The Vaults", "Wildwood", "Strada", "The Mill",
-         "Clowns", "The Punter", "Blue Spice", "The Cricketers", "Green Man", "The Phoenix",
-         "The Golden Curry", "The Wrestlers", "The Rice Boat", "The Olive Grove", "Cocum")
+SLOTS = (
+    "name",
+    "eatType",
+    "food",
+    "priceRange",
+    "customerRating",
+    "area",
+    "familyFriendly",
+    "near",
+)
+NAMES = (
+    "Aromi",
+    "The Eagle",
+    "Zizzi",
+    "Cotto",
+    "Alimentum",
+    "Giraffe",
+    "Fitzbillies",
+    "Loch Fyne",
+    "Browns Cambridge",
+    "The Vaults",
+    "Wildwood",
+    "Strada",
+    "The Mill",
+    "Clowns",
+    "The Punter",
+    "Blue Spice",
+    "The Cricketers",
+    "Green Man",
+    "The Phoenix",
+    "The Golden Curry",
+    "The Wrestlers",
+    "The Rice Boat",
+    "The Olive Grove",
+    "Cocum",
+)
 VALUES = {
     "eatType": ("coffee shop", "pub", "restaurant"),
     "food": ("English", "French", "Italian", "Chinese", "Indian", "Japanese", "Fast food"),
@@ -45,9 +75,11 @@ PHRASES = {
     "near": ("near {}", "close to {}"),
     "familyFriendly": ("that is {}family friendly", "where children are {}welcome"),
 }
-ORDERS = (("food", "area", "near", "priceRange", "customerRating", "familyFriendly"),
-          ("area", "priceRange", "food", "familyFriendly", "near", "customerRating"),
-          ("customerRating", "near", "familyFriendly", "food", "priceRange", "area"))
+ORDERS = (
+    ("food", "area", "near", "priceRange", "customerRating", "familyFriendly"),
+    ("area", "priceRange", "food", "familyFriendly", "near", "customerRating"),
+    ("customerRating", "near", "familyFriendly", "food", "priceRange", "area"),
+)
 TEMPLATES = len(ORDERS) * 2
 SPLIT_FILES = {"train": "trainset.csv", "test": "testset_w_refs.csv"}
 E2E_URL = "https://github.com/tuetschek/e2e-dataset"
@@ -104,12 +136,19 @@ def synthetic_pairs(size: int, rng: np.random.Generator) -> list[tuple[dict[str,
     return pairs
 
 
-def make_e2e_synthetic(split: str, size: int, seed: int, tokenizer: Tokenizer,
-                       seq_len: int) -> TokenSet:
+def make_e2e_synthetic(
+    split: str, size: int, seed: int, tokenizer: Tokenizer, seq_len: int
+) -> TokenSet:
     rng = numpy_rng(seed, "e2e_synthetic", list(SPLIT_FILES).index(split))
     pairs = synthetic_pairs(size, rng)
-    return make_token_set(tokenizer, [mr_text(mr) for mr, _ in pairs], [r for _, r in pairs],
-                          [NAMES.index(mr["name"]) for mr, _ in pairs], len(NAMES), seq_len)
+    return make_token_set(
+        tokenizer,
+        [mr_text(mr) for mr, _ in pairs],
+        [r for _, r in pairs],
+        [NAMES.index(mr["name"]) for mr, _ in pairs],
+        len(NAMES),
+        seq_len,
+    )
 
 
 def _candidates(root: str | Path) -> list[Path]:
@@ -127,7 +166,8 @@ def find_e2e(root: str | Path) -> Path:
     raise DatasetNotFoundError(
         f"E2E NLG needs {' and '.join(SPLIT_FILES.values())}; none of {searched} holds them. "
         f"Download e2e-dataset from {E2E_URL} and set data.root to the folder with the CSV "
-        "files (or use data.name=e2e_synthetic offline)")
+        "files (or use data.name=e2e_synthetic offline)"
+    )
 
 
 def load_e2e_nlg(split: str, root: str | Path, tokenizer: Tokenizer, seq_len: int) -> TokenSet:
@@ -135,5 +175,6 @@ def load_e2e_nlg(split: str, root: str | Path, tokenizer: Tokenizer, seq_len: in
         rows = [(row["mr"], row["ref"]) for row in csv.DictReader(f)]
     names = sorted({parse_mr(mr).get("name", "") for mr, _ in rows})
     groups = [names.index(parse_mr(mr).get("name", "")) for mr, _ in rows]
-    return make_token_set(tokenizer, [mr for mr, _ in rows], [ref for _, ref in rows], groups,
-                          len(names), seq_len)
+    return make_token_set(
+        tokenizer, [mr for mr, _ in rows], [ref for _, ref in rows], groups, len(names), seq_len
+    )

@@ -19,8 +19,9 @@ IGNORE = -100
 PROMPT_END = " || "
 
 
-def encode_pair(tokenizer: Tokenizer, prompt: str, target: str,
-                seq_len: int) -> tuple[list[int], list[int]]:
+def encode_pair(
+    tokenizer: Tokenizer, prompt: str, target: str, seq_len: int
+) -> tuple[list[int], list[int]]:
     """(input ids, targets) of one pair, each `seq_len` long. A long prompt keeps its first
     seq_len // 2 tokens, so every row has target tokens; a long target is cut at the end."""
     head = tokenizer.encode(prompt + PROMPT_END)[: seq_len // 2]
@@ -55,26 +56,47 @@ class TokenSet:
 
     def subset(self, indices: torch.Tensor) -> TokenSet:
         keep = indices.tolist()
-        return TokenSet(self.ids[indices], self.targets[indices], self.labels[indices],
-                        self.num_classes, self.partition_classes,
-                        [self.prompts[i] for i in keep], [self.references[i] for i in keep],
-                        self.tokenizer)
+        return TokenSet(
+            self.ids[indices],
+            self.targets[indices],
+            self.labels[indices],
+            self.num_classes,
+            self.partition_classes,
+            [self.prompts[i] for i in keep],
+            [self.references[i] for i in keep],
+            self.tokenizer,
+        )
 
     def prompt_ids(self, i: int) -> list[int]:
         """Row i's input ids up to its first target: the prompt, as the model sees it."""
         first_target = int((self.targets[i] != IGNORE).nonzero()[0])
         return self.ids[i, : first_target + 1].tolist()
 
-    def batch(self, indices: torch.Tensor,
-              augment: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(
+        self, indices: torch.Tensor, augment: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Input ids and targets of `indices` (text is never augmented)."""
         return self.ids[indices], self.targets[indices]
 
 
-def make_token_set(tokenizer: Tokenizer, prompts: list[str], references: list[str],
-                   groups: list[int], num_groups: int, seq_len: int) -> TokenSet:
+def make_token_set(
+    tokenizer: Tokenizer,
+    prompts: list[str],
+    references: list[str],
+    groups: list[int],
+    num_groups: int,
+    seq_len: int,
+) -> TokenSet:
     rows = [encode_pair(tokenizer, p, r, seq_len) for p, r in zip(prompts, references)]
     ids = torch.tensor([r[0] for r in rows], dtype=torch.int64).reshape(-1, seq_len)
     targets = torch.tensor([r[1] for r in rows], dtype=torch.int64).reshape(-1, seq_len)
-    return TokenSet(ids, targets, torch.tensor(groups, dtype=torch.int64), tokenizer.vocab_size,
-                    num_groups, list(prompts), list(references), tokenizer)
+    return TokenSet(
+        ids,
+        targets,
+        torch.tensor(groups, dtype=torch.int64),
+        tokenizer.vocab_size,
+        num_groups,
+        list(prompts),
+        list(references),
+        tokenizer,
+    )

@@ -54,7 +54,8 @@ class PretrainedTokenizer:
 def load_tokenizer(pretrained: str = "") -> Tokenizer:
     """The tokenizer saved beside `pretrained` (a folder or hub name), else bytes."""
     folder = Path(pretrained).expanduser()
-    if not pretrained or (folder.is_dir()
-                          and not any((folder / f).is_file() for f in _TOKENIZER_FILES)):
+    if not pretrained or (
+        folder.is_dir() and not any((folder / f).is_file() for f in _TOKENIZER_FILES)
+    ):
         return ByteTokenizer()
     return PretrainedTokenizer(pretrained)

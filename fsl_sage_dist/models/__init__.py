@@ -14,5 +14,14 @@ from fsl_sage_dist.models.resnet import CUTS, STEMS
 from fsl_sage_dist.models.sizes import state_nbytes
 from fsl_sage_dist.models.split import SplitModel
 
-__all__ = ["CUTS", "GPT2Spec", "LANGUAGE_MODELS", "MODEL_NAMES", "STEMS", "SplitModel",
-           "build_split_model", "clone", "state_nbytes"]
+__all__ = [
+    "CUTS",
+    "GPT2Spec",
+    "LANGUAGE_MODELS",
+    "MODEL_NAMES",
+    "STEMS",
+    "SplitModel",
+    "build_split_model",
+    "clone",
+    "state_nbytes",
+]

@@ -17,8 +17,12 @@ from torch import nn
 
 
 def frozen_tensors(module: nn.Module) -> list[torch.Tensor]:
-    return [t for m in module.modules() for name, t in m._buffers.items()
-            if name in m._non_persistent_buffers_set and t is not None]
+    return [
+        t
+        for m in module.modules()
+        for name, t in m._buffers.items()
+        if name in m._non_persistent_buffers_set and t is not None
+    ]
 
 
 def clone(module: nn.Module) -> nn.Module:

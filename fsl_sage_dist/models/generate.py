@@ -13,8 +13,9 @@ from torch import nn
 
 
 @torch.no_grad()
-def greedy_decode(model: nn.Module, prompts: list[list[int]], seq_len: int, eos_id: int,
-                  pad_id: int, max_new: int) -> list[list[int]]:
+def greedy_decode(
+    model: nn.Module, prompts: list[list[int]], seq_len: int, eos_id: int, pad_id: int, max_new: int
+) -> list[list[int]]:
     """The tokens `model` (ids [B, T] -> logits [B, T, V]) appends to each prompt, greedily,
     until EOS (not included), `max_new` tokens, or the row is full."""
     device = next(iter(model.buffers())).device
@@ -29,8 +30,7 @@ def greedy_decode(model: nn.Module, prompts: list[list[int]], seq_len: int, eos_
         if bool(done.all()):
             break
         last = (ends - 1).clamp_max(seq_len - 1)
-        logits = model(rows[:, : int(ends.max())])[torch.arange(len(prompts), device=device),
-                                                    last]
+        logits = model(rows[:, : int(ends.max())])[torch.arange(len(prompts), device=device), last]
         token = logits.argmax(dim=-1)
         done |= token == eos_id
         for i in torch.nonzero(~done).flatten().tolist():
@@ -38,4 +38,4 @@ def greedy_decode(model: nn.Module, prompts: list[list[int]], seq_len: int, eos_
         ends = torch.where(done, ends, ends + 1)
         done |= ends >= seq_len
     model.train(was_training)
-    return [rows[i, len(p): int(ends[i])].tolist() for i, p in enumerate(prompts)]
+    return [rows[i, len(p) : int(ends[i])].tolist() for i, p in enumerate(prompts)]

@@ -26,6 +26,7 @@ only when a GPT-2 is built.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -61,9 +62,16 @@ def gpt2_config(spec: GPT2Spec, vocab_size: int):
         config = GPT2Config.from_pretrained(spec.pretrained, **frozen_dropout)
     else:
         layers, width, heads, context = SIZES[spec.size]
-        config = GPT2Config(vocab_size=vocab_size, n_positions=context, n_embd=width,
-                            n_layer=layers, n_head=heads, bos_token_id=None,
-                            eos_token_id=None, **frozen_dropout)
+        config = GPT2Config(
+            vocab_size=vocab_size,
+            n_positions=context,
+            n_embd=width,
+            n_layer=layers,
+            n_head=heads,
+            bos_token_id=None,
+            eos_token_id=None,
+            **frozen_dropout,
+        )
     config._attn_implementation = "sdpa"  # its causal path needs no mask (see module doc)
     return config
 
@@ -75,8 +83,9 @@ def base_model(spec: GPT2Spec, vocab_size: int) -> nn.Module:
 
     config = gpt2_config(spec, vocab_size)
     if config.vocab_size < vocab_size:
-        raise ValueError(f"the tokenizer has {vocab_size} ids but the model only "
-                         f"{config.vocab_size}")
+        raise ValueError(
+            f"the tokenizer has {vocab_size} ids but the model only {config.vocab_size}"
+        )
     if spec.pretrained:
         return GPT2LMHeadModel.from_pretrained(spec.pretrained, config=config)
     return GPT2LMHeadModel(config)
@@ -102,8 +111,13 @@ class GPT2Head(nn.Module):
     tensor. The aux head needs this: FSL-SAGE's alignment differentiates its input gradient
     again, and PyTorch's fused CPU attention has no second derivative."""
 
-    def __init__(self, blocks: list[nn.Module], ln_f: nn.LayerNorm, embedding: torch.Tensor,
-                 explicit_mask: bool = False) -> None:
+    def __init__(
+        self,
+        blocks: list[nn.Module],
+        ln_f: nn.LayerNorm,
+        embedding: torch.Tensor,
+        explicit_mask: bool = False,
+    ) -> None:
         super().__init__()
         self.blocks, self.ln_f = nn.ModuleList(blocks), ln_f
         self.explicit_mask = explicit_mask
@@ -125,8 +139,9 @@ def causal_mask(length: int, like: torch.Tensor) -> torch.Tensor:
 
 def add_lora(blocks: list[nn.Module], spec: GPT2Spec) -> None:
     for block in blocks:
-        block.attn.c_attn = LoRAQV(block.attn.c_attn, spec.lora_r, spec.lora_alpha,
-                                   spec.lora_dropout)
+        block.attn.c_attn = LoRAQV(
+            block.attn.c_attn, spec.lora_r, spec.lora_alpha, spec.lora_dropout
+        )
 
 
 def freeze_as_buffers(module: nn.Module, keep: tuple[str, ...] = ("lora_a", "lora_b")) -> None:
@@ -153,19 +168,28 @@ def build_gpt2(spec: GPT2Spec, seq_len: int, vocab_size: int) -> SplitModel:
     base = base_model(spec, vocab_size)
     config = base.config
     if seq_len > config.n_positions:
-        raise ValueError(f"data.seq_len={seq_len} exceeds the model's context of "
-                         f"{config.n_positions} positions")
+        raise ValueError(
+            f"data.seq_len={seq_len} exceeds the model's context of {config.n_positions} positions"
+        )
     if not 1 <= spec.cut_blocks < config.n_layer:
-        raise ValueError(f"model.cut_blocks={spec.cut_blocks} must leave at least one block on "
-                         f"each side of the cut: 1..{config.n_layer - 1} for this model")
+        raise ValueError(
+            f"model.cut_blocks={spec.cut_blocks} must leave at least one block on "
+            f"each side of the cut: 1..{config.n_layer - 1} for this model"
+        )
     blocks = list(base.transformer.h)
     embedding = base.transformer.wte.weight
-    client = GPT2Client(base.transformer.wte, base.transformer.wpe, blocks[:spec.cut_blocks])
-    server = GPT2Head(blocks[spec.cut_blocks:], base.transformer.ln_f, embedding)
+    client = GPT2Client(base.transformer.wte, base.transformer.wpe, blocks[: spec.cut_blocks])
+    server = GPT2Head(blocks[spec.cut_blocks :], base.transformer.ln_f, embedding)
     aux = GPT2Head(*_aux_blocks(spec, config), embedding, explicit_mask=True)
     for part in (client, server):
         add_lora(part.blocks, spec)
         freeze_as_buffers(part)
-    return SplitModel(client=client, server=server, aux=aux,
-                      cut_shape=(seq_len, config.n_embd), objective=NEXT_TOKEN,
-                      label_shape=(seq_len,), eval_batch_size=LM_EVAL_BATCH)
+    return SplitModel(
+        client=client,
+        server=server,
+        aux=aux,
+        cut_shape=(seq_len, config.n_embd),
+        objective=NEXT_TOKEN,
+        label_shape=(seq_len,),
+        eval_batch_size=LM_EVAL_BATCH,
+    )

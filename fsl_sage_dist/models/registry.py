@@ -51,8 +51,9 @@ def build_split_model(
     return model
 
 
-def _build_language_model(input_shape: tuple[int, ...], vocab_size: int, seed: int,
-                          spec: GPT2Spec) -> SplitModel:
+def _build_language_model(
+    input_shape: tuple[int, ...], vocab_size: int, seed: int, spec: GPT2Spec
+) -> SplitModel:
     (seq_len,) = input_shape
     with seeded_torch(seed, "model_init"):
         model = build_gpt2(spec, seq_len, vocab_size)

@@ -21,13 +21,19 @@ from collections.abc import Iterator
 
 import torch
 
-from ..algorithms.averaging import weighted_sum
-from ..algorithms.base import Algorithm, StepLoss, VirtualClient
-from ..data import ClientData
-from ..placement import participants
-from ..wire import SmashedBatch, flatten_state, load_flat_state, send_smashed, send_state
-from .round_log import compute_rows
-from .round_report import RoundResult
+from fsl_sage_dist.algorithms.averaging import weighted_sum
+from fsl_sage_dist.algorithms.base import Algorithm, StepLoss, VirtualClient
+from fsl_sage_dist.data import ClientData
+from fsl_sage_dist.placement import participants
+from fsl_sage_dist.runtime.round_log import compute_rows
+from fsl_sage_dist.runtime.round_report import RoundResult
+from fsl_sage_dist.wire import (
+    SmashedBatch,
+    flatten_state,
+    load_flat_state,
+    send_smashed,
+    send_state,
+)
 
 Batch = tuple[int, torch.Tensor, torch.Tensor]
 
@@ -117,29 +123,42 @@ class ClientHostRole:
             return
         for category in self.algo.averaged:
             for client in mine:
-                send_state(self.ctx.channel, 0, round_, client.id, category,
-                           flatten_state(client.part(category)), "up")
+                send_state(
+                    self.ctx.channel,
+                    0,
+                    round_,
+                    client.id,
+                    category,
+                    flatten_state(client.part(category)),
+                    "up",
+                )
         for category in self.algo.averaged:
             self._take_average(mine, category)
 
     def _sum_up(self, mine: list[VirtualClient], category: str) -> None:
         like = flatten_state(self.global_parts[category])
-        sums = weighted_sum(like, [flatten_state(c.part(category)) for c in mine],
-                            [c.data.num_samples for c in mine])
+        sums = weighted_sum(
+            like,
+            [flatten_state(c.part(category)) for c in mine],
+            [c.data.num_samples for c in mine],
+        )
         for partial, vec in zip(sums, like):
             self.ctx.channel.reduce_to_server(partial, category, [c.id for c in mine], vec)
 
     def _take_average(self, mine: list[VirtualClient], category: str) -> None:
         like = flatten_state(self.global_parts[category])
-        averaged = [self.ctx.channel.broadcast(torch.empty_like(v), category, [c.id for c in mine])
-                    for v in like]
+        averaged = [
+            self.ctx.channel.broadcast(torch.empty_like(v), category, [c.id for c in mine])
+            for v in like
+        ]
         load_flat_state(self.global_parts[category], averaged)  # every client's, from now
 
     def run_round(self, round_: int) -> RoundResult:
         """One round of this host's participating clients."""
         start, start_cpu = time.perf_counter(), time.process_time()
-        chosen = set(participants(self.cfg.seed, round_, self.cfg.clients.num,
-                                  self.cfg.clients.per_round))
+        chosen = set(
+            participants(self.cfg.seed, round_, self.cfg.clients.num, self.cfg.clients.per_round)
+        )
         self.algo.start_round(round_, sorted(chosen))
         self.compute_s = {}
         mine = [self._join(c) for c in sorted(chosen.intersection(self.data))]
@@ -150,6 +169,12 @@ class ClientHostRole:
             self._leave(client, round_)
         self.ctx.channel.flush()
         meter = self.ctx.channel.meter
-        return RoundResult(losses, meter.take_round(), time.perf_counter() - start,
-                           time.process_time() - start_cpu, sorted(chosen),
-                           meter.take_messages(), compute_rows(self.compute_s))
+        return RoundResult(
+            losses,
+            meter.take_round(),
+            time.perf_counter() - start,
+            time.process_time() - start_cpu,
+            sorted(chosen),
+            meter.take_messages(),
+            compute_rows(self.compute_s),
+        )

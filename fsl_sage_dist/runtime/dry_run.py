@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 
-from ..algorithms.expected_bytes import ModelBytes, client_round_payload, total
-from ..config import Config, config_to_dict, to_toml
-from ..data import batch_sizes
-from ..metrics import MIB
-from ..placement import Placement
-from ..text_table import align
-from .server_loop import describe_model
-from .build import build_template, load_split, partition
+from fsl_sage_dist.algorithms.expected_bytes import ModelBytes, client_round_payload, total
+from fsl_sage_dist.config import Config, config_to_dict, to_toml
+from fsl_sage_dist.data import batch_sizes
+from fsl_sage_dist.metrics import MIB
+from fsl_sage_dist.placement import Placement
+from fsl_sage_dist.runtime.build import build_template, load_split, partition
+from fsl_sage_dist.runtime.server_loop import describe_model
+from fsl_sage_dist.text_table import align
 
 CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")
 
@@ -31,14 +31,21 @@ def placement_lines(cfg: Config) -> list[str]:
     return lines
 
 
-def round_payload(cfg: Config, sizes: list[int], model: ModelBytes,
-                  aligned: bool) -> dict[str, dict[str, int]]:
+def round_payload(
+    cfg: Config, sizes: list[int], model: ModelBytes, aligned: bool
+) -> dict[str, dict[str, int]]:
     """Payload of a round in which every client takes part, summed over clients."""
     summed = {c: {"up": 0, "down": 0} for c in CATEGORIES}
     for n in sizes:
         batches = batch_sizes(n, cfg.train.batch_size) * cfg.train.local_epochs
-        one = client_round_payload(cfg.algorithm, batches, model, cfg.fsl.server_interval,
-                                   cfg.wire.activation_dtype, aligned)
+        one = client_round_payload(
+            cfg.algorithm,
+            batches,
+            model,
+            cfg.fsl.server_interval,
+            cfg.wire.activation_dtype,
+            aligned,
+        )
         for cat in CATEGORIES:
             for d in ("up", "down"):
                 summed[cat][d] += one[cat][d]
@@ -53,18 +60,28 @@ def bytes_lines(cfg: Config, sizes: list[int], model: ModelBytes) -> list[str]:
     rows = [["payload MiB per round", *CATEGORIES, "total"]]
     for name, aligned in kinds:
         counted = round_payload(cfg, sizes, model, aligned)
-        rows.append([name, *(f"{share * sum(counted[c].values()) / MIB:.2f}"
-                             for c in CATEGORIES), f"{share * total(counted) / MIB:.2f}"])
+        rows.append(
+            [
+                name,
+                *(f"{share * sum(counted[c].values()) / MIB:.2f}" for c in CATEGORIES),
+                f"{share * total(counted) / MIB:.2f}",
+            ]
+        )
     plain = share * total(round_payload(cfg, sizes, model, False))
     # A client is aligned at its participations p = 0, l, 2l, ... (ALGORITHMS.md decision 13):
     # every client in rounds t % l == 0 without sampling, one in l participations with it.
-    alignments = (cfg.clients.num * math.ceil(cfg.rounds / cfg.fsl.align_interval) if share == 1
-                  else cfg.rounds * cfg.clients.per_round / cfg.fsl.align_interval)
+    alignments = (
+        cfg.clients.num * math.ceil(cfg.rounds / cfg.fsl.align_interval)
+        if share == 1
+        else cfg.rounds * cfg.clients.per_round / cfg.fsl.align_interval
+    )
     extra = model.aux * alignments if cfg.algorithm == "fsl_sage" else 0
     approx = "" if share == 1 else "about "
-    note = (f"over {cfg.rounds} rounds: {approx}{(plain * cfg.rounds + extra) / MIB:,.1f} MiB "
-            f"payload ({cfg.clients.per_round or cfg.clients.num} of {cfg.clients.num} "
-            "clients per round)")
+    note = (
+        f"over {cfg.rounds} rounds: {approx}{(plain * cfg.rounds + extra) / MIB:,.1f} MiB "
+        f"payload ({cfg.clients.per_round or cfg.clients.num} of {cfg.clients.num} "
+        "clients per round)"
+    )
     return [align(rows, rule=True), note]
 
 
@@ -74,11 +91,21 @@ def dry_run_report(cfg: Config) -> str:
     template = build_template(cfg, train)
     model = ModelBytes.of(template)
     sizes = [len(p) for p in parts]
-    return "\n".join([
-        "# resolved config", to_toml(config_to_dict(cfg)).rstrip(), "",
-        "# placement", *placement_lines(cfg), "",
-        "# model", describe_model(cfg, template),
-        f"clients hold {min(sizes)}..{max(sizes)} samples ({sum(sizes)} in all)", "",
-        "# closed-form bytes", *bytes_lines(cfg, sizes, model), "",
-        "dry run: nothing was started and RUN_DIR was not created",
-    ])
+    return "\n".join(
+        [
+            "# resolved config",
+            to_toml(config_to_dict(cfg)).rstrip(),
+            "",
+            "# placement",
+            *placement_lines(cfg),
+            "",
+            "# model",
+            describe_model(cfg, template),
+            f"clients hold {min(sizes)}..{max(sizes)} samples ({sum(sizes)} in all)",
+            "",
+            "# closed-form bytes",
+            *bytes_lines(cfg, sizes, model),
+            "",
+            "dry run: nothing was started and RUN_DIR was not created",
+        ]
+    )

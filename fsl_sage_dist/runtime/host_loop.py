@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..log import logger
-from .client_host import ClientHostRole
-from .process_group import RankInfo
-from .round_report import reduce_round
+from fsl_sage_dist.log import logger
+from fsl_sage_dist.runtime.client_host import ClientHostRole
+from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.runtime.round_report import reduce_round
 
 
 class HostLoop:
@@ -22,16 +22,20 @@ class HostLoop:
     def run_round(self, round_: int) -> None:
         result = self.role.run_round(round_)
         trained = len(set(result.participants) & self.role.data.keys())
-        logger.info(f"round {round_ + 1}: {trained} clients trained in {result.wall_s:.2f} s "
-                    f"({result.cpu_s:.2f} CPU s)")
+        logger.info(
+            f"round {round_ + 1}: {trained} clients trained in {result.wall_s:.2f} s "
+            f"({result.cpu_s:.2f} CPU s)"
+        )
         reduce_round(result, self.info, self.role.ctx.channel.transport)
 
     def state_dict(self) -> dict[str, Any]:
         """For a checkpoint (once per checkpoint: spilled client state is kept for the last
         two, see `client_store.py`)."""
-        return {"global": {k: m.state_dict() for k, m in self.role.global_parts.items()},
-                "client_states": self.role.ctx.states.state_dict(),
-                "algorithm": self.role.algo.host_state_dict()}
+        return {
+            "global": {k: m.state_dict() for k, m in self.role.global_parts.items()},
+            "client_states": self.role.ctx.states.state_dict(),
+            "algorithm": self.role.algo.host_state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any], round_: int) -> None:
         for category, module in self.role.global_parts.items():

@@ -16,16 +16,16 @@ from typing import Any
 
 import torch
 
-from ..config import Config
-from ..data import ImageSet
-from ..metrics import MIB
-from ..threads import set_threads
-from ..wire import ByteMeter, Channel
-from ..wire.loopback import Loopback, LoopbackTransport
-from .build import build_loop, load_split
-from .process_group import RankInfo
-from .rank_loop import RankLoop
-from .server_loop import ServerLoop
+from fsl_sage_dist.config import Config
+from fsl_sage_dist.data import ImageSet
+from fsl_sage_dist.metrics import MIB
+from fsl_sage_dist.runtime.build import build_loop, load_split
+from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.runtime.rank_loop import RankLoop
+from fsl_sage_dist.runtime.server_loop import ServerLoop
+from fsl_sage_dist.threads import set_threads
+from fsl_sage_dist.wire import ByteMeter, Channel
+from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 
 
 def _take_turns(loopback: Loopback, jobs: list[Callable[[], None]], threads: int) -> None:
@@ -50,17 +50,24 @@ def _take_turns(loopback: Loopback, jobs: list[Callable[[], None]], threads: int
         raise errors[0]
 
 
-def _rank_job(cfg: Config, loopback: Loopback, rank: int, train: ImageSet,
-              loops: dict[int, RankLoop]) -> Callable[[], None]:
+def _rank_job(
+    cfg: Config, loopback: Loopback, rank: int, train: ImageSet, loops: dict[int, RankLoop]
+) -> Callable[[], None]:
     """What rank `rank` of a distributed run does, minus the process group and checkpoints."""
     cpu = torch.device("cpu")
 
     def job() -> None:
-        channel = Channel(LoopbackTransport(loopback, rank),
-                          ByteMeter(cfg.clients.num) if rank else None, cpu, cpu,
-                          int(cfg.wire.max_message_mib * MIB), cfg.wire.activation_dtype)
-        loop = loops[rank] = build_loop(cfg, RankInfo(rank, cfg.world_size, "loopback", cpu, cpu),
-                                        channel, train)
+        channel = Channel(
+            LoopbackTransport(loopback, rank),
+            ByteMeter(cfg.clients.num) if rank else None,
+            cpu,
+            cpu,
+            int(cfg.wire.max_message_mib * MIB),
+            cfg.wire.activation_dtype,
+        )
+        loop = loops[rank] = build_loop(
+            cfg, RankInfo(rank, cfg.world_size, "loopback", cpu, cpu), channel, train
+        )
         loop.start(0)
         for round_ in range(cfg.rounds):
             loop.run_round(round_)
@@ -76,8 +83,11 @@ def run_in_process(cfg: Config) -> list[dict[str, Any]]:
     train = load_split(cfg, "train")
     loopback = Loopback(list(range(1, cfg.world_size)), cfg.runtime.timeout_s)
     loops: dict[int, RankLoop] = {}
-    _take_turns(loopback, [_rank_job(cfg, loopback, rank, train, loops)
-                           for rank in range(cfg.world_size)], threads)
+    _take_turns(
+        loopback,
+        [_rank_job(cfg, loopback, rank, train, loops) for rank in range(cfg.world_size)],
+        threads,
+    )
     server = loops[0]
     assert isinstance(server, ServerLoop)
     return server.log.records

@@ -19,10 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..config import Config, config_to_dict
-from ..log import logger
-from .process_group import STORE_FILE_ENV
-from .rank_errors import recorded_errors
+from fsl_sage_dist.config import Config, config_to_dict
+from fsl_sage_dist.log import logger
+from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
+from fsl_sage_dist.runtime.rank_errors import recorded_errors
 
 POLL_S = 0.1
 STOP_GRACE_S = 5.0
@@ -46,17 +46,26 @@ def _role(rank: int) -> str:
 
 def _rank_env(cfg: Config, rank: int, store_file: Path) -> dict[str, str]:
     world = str(cfg.world_size)
-    return dict(os.environ, RANK=str(rank), WORLD_SIZE=world, LOCAL_RANK=str(rank),
-                LOCAL_WORLD_SIZE=world, GLOO_SOCKET_IFNAME=LOOPBACK_INTERFACE,
-                NCCL_SOCKET_IFNAME=LOOPBACK_INTERFACE, **{STORE_FILE_ENV: str(store_file)})
+    return dict(
+        os.environ,
+        RANK=str(rank),
+        WORLD_SIZE=world,
+        LOCAL_RANK=str(rank),
+        LOCAL_WORLD_SIZE=world,
+        GLOO_SOCKET_IFNAME=LOOPBACK_INTERFACE,
+        NCCL_SOCKET_IFNAME=LOOPBACK_INTERFACE,
+        **{STORE_FILE_ENV: str(store_file)},
+    )
 
 
 def _start_ranks(cfg: Config, folder: Path) -> list[subprocess.Popen]:
     config_file = folder / "config.json"
     config_file.write_text(json.dumps(config_to_dict(cfg)))
     command = [sys.executable, "-m", "fsl_sage_dist.runtime.rank_process", str(config_file)]
-    return [subprocess.Popen(command, env=_rank_env(cfg, rank, folder / "store"))
-            for rank in range(cfg.world_size)]
+    return [
+        subprocess.Popen(command, env=_rank_env(cfg, rank, folder / "store"))
+        for rank in range(cfg.world_size)
+    ]
 
 
 def _is_stopped(proc: subprocess.Popen) -> bool:
@@ -89,14 +98,14 @@ def _failed(procs: list[subprocess.Popen]) -> dict[int, int]:
     return {rank: code for rank, proc in enumerate(procs) if (code := proc.poll()) not in (None, 0)}
 
 
-def _watch(cfg: Config, procs: list[subprocess.Popen],
-           since_ns: int) -> tuple[dict[int, int], list[int]] | None:
+def _watch(
+    cfg: Config, procs: list[subprocess.Popen], since_ns: int
+) -> tuple[dict[int, int], list[int]] | None:
     """Wait until every rank succeeded (None) or one failed: a non-zero exit, or an error
     recorded by a rank still tearing down (its peers may take long to notice). Returns the
     exit codes of the ranks that failed by themselves and the ranks that were stopped (alive,
     not running) at that moment."""
-    while not _failed(procs) and not recorded_errors(cfg.run_dir, range(cfg.world_size),
-                                                      since_ns):
+    while not _failed(procs) and not recorded_errors(cfg.run_dir, range(cfg.world_size), since_ns):
         if all(proc.poll() == 0 for proc in procs):
             return None
         time.sleep(POLL_S)
@@ -115,15 +124,19 @@ def _cause(cfg: Config, failed: dict[int, int], stopped: list[int], since_ns: in
     """The one line that names the first real cause of a failed attempt."""
     errors = recorded_errors(cfg.run_dir, range(cfg.world_size), since_ns)
     causes = [e for e in errors if not e.consequence]
-    killed = [r for r, code in sorted(failed.items())
-              if code < 0 and r not in {e.rank for e in errors}]
+    killed = [
+        r for r, code in sorted(failed.items()) if code < 0 and r not in {e.rank for e in errors}
+    ]
     if stopped:
         names = ", ".join(f"rank {r} ({_role(r)})" for r in stopped)
-        waited = [e for e in errors if any(f"waiting for rank {r}:" in e.summary
-                                           for r in stopped)] or errors
+        waited = [
+            e for e in errors if any(f"waiting for rank {r}:" in e.summary for r in stopped)
+        ] or errors
         first = f"; {waited[0].summary} (traceback in {waited[0].path})" if waited else ""
-        return (f"{names} stopped responding (process stopped); the others gave up after "
-                f"runtime.timeout_s={cfg.runtime.timeout_s:g} s{first}")
+        return (
+            f"{names} stopped responding (process stopped); the others gave up after "
+            f"runtime.timeout_s={cfg.runtime.timeout_s:g} s{first}"
+        )
     if causes:
         return f"{causes[0].summary} (traceback in {causes[0].path})"
     if killed:
@@ -169,9 +182,11 @@ def launch_local(cfg: Config) -> int:
                 return 0
         return 1
     except _Stopped as stop:  # Ctrl-C, SIGTERM or SIGHUP: `_launch_once` stopped every rank
-        logger.warning(f"stopped by signal {stop.signum}; every rank has exited. Rerun the same "
-                       "command to resume from the last complete checkpoint (if "
-                       "checkpoint.every > 0).")
+        logger.warning(
+            f"stopped by signal {stop.signum}; every rank has exited. Rerun the same "
+            "command to resume from the last complete checkpoint (if "
+            "checkpoint.every > 0)."
+        )
         return 128 + stop.signum
     finally:
         for sig, handler in previous.items():

@@ -15,7 +15,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from ..config import Config, ConfigError
+from fsl_sage_dist.config import Config, ConfigError
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,11 @@ def _choose(cfg: Config, local_rank: int, local_world: int) -> tuple[str, torch.
     if backend == "auto":
         backend = "nccl" if own_gpu else "gloo"
     if backend == "nccl" and not own_gpu:
-        raise ConfigError(f"runtime.backend='nccl' needs one GPU per rank: {local_world} ranks "
-                          f"on this node, {gpus} GPUs; use runtime.backend=auto (Gloo, the "
-                          "GPUs shared by the ranks) or gloo")
+        raise ConfigError(
+            f"runtime.backend='nccl' needs one GPU per rank: {local_world} ranks "
+            f"on this node, {gpus} GPUs; use runtime.backend=auto (Gloo, the "
+            "GPUs shared by the ranks) or gloo"
+        )
     device = torch.device("cuda", local_rank % gpus) if gpus else torch.device("cpu")
     return backend, device
 
@@ -54,17 +56,25 @@ def init_process_group(cfg: Config) -> RankInfo:
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
     if world != cfg.world_size:
-        raise ConfigError(f"the job has {world} ranks but the config needs 1 + launch.client_hosts"
-                          f" = {cfg.world_size}; set launch.client_hosts={world - 1} or start "
-                          f"{cfg.world_size} ranks")
+        raise ConfigError(
+            f"the job has {world} ranks but the config needs 1 + launch.client_hosts"
+            f" = {cfg.world_size}; set launch.client_hosts={world - 1} or start "
+            f"{cfg.world_size} ranks"
+        )
     backend, device = _choose(cfg, local_rank, local_world)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     timeout = timedelta(seconds=cfg.runtime.timeout_s)
     kwargs = {"device_id": device} if backend == "nccl" else {}
     store = _store(rank, world, timeout)
-    dist.init_process_group(backend, rank=rank, world_size=world, timeout=timeout,
-                            **({"store": store} if store else {}), **kwargs)
+    dist.init_process_group(
+        backend,
+        rank=rank,
+        world_size=world,
+        timeout=timeout,
+        **({"store": store} if store else {}),
+        **kwargs,
+    )
     comm_device = device if backend == "nccl" else torch.device("cpu")
     return RankInfo(rank, world, backend, device, comm_device)
 

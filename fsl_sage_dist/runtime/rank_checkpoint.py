@@ -14,7 +14,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from ..checkpoint import (
+from fsl_sage_dist.checkpoint import (
     CheckpointError,
     load_rank_state,
     rank_file,
@@ -22,11 +22,11 @@ from ..checkpoint import (
     save_rank_state,
     write_manifest,
 )
-from ..config import Config
-from ..log import logger
-from ..metrics import MetricsError
-from .process_group import RankInfo
-from .rank_loop import RankLoop
+from fsl_sage_dist.config import Config
+from fsl_sage_dist.log import logger
+from fsl_sage_dist.metrics import MetricsError
+from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.runtime.rank_loop import RankLoop
 
 
 def checkpoint_due(cfg: Config, round_: int) -> bool:
@@ -70,9 +70,11 @@ def resume(cfg: Config, info: RankInfo, loop: RankLoop) -> int:
         raise error
     bad = [_checked_file(cfg, round_, rank, code) for rank, code in enumerate(codes) if code]
     if bad:
-        raise CheckpointError(f"rank {info.rank}: cannot read checkpoint of round {round_ + 1}: "
-                              f"{', '.join(bad)} failed its check on the rank that reads it; "
-                              "RUN_DIR is left as it was")
+        raise CheckpointError(
+            f"rank {info.rank}: cannot read checkpoint of round {round_ + 1}: "
+            f"{', '.join(bad)} failed its check on the rank that reads it; "
+            "RUN_DIR is left as it was"
+        )
     logger.info(f"resuming {cfg.run_dir} after round {round_ + 1}")
     return round_ + 1
 
@@ -89,13 +91,20 @@ def save_checkpoint(cfg: Config, info: RankInfo, loop: RankLoop, round_: int) ->
         row[0], error = err.errno or -1, err
     rows = _gather_rows(row, info)
     if error:
-        raise CheckpointError(f"rank {info.rank}: cannot save its checkpoint of round "
-                              f"{round_ + 1}: {error}") from None
-    failed = [f"rank {rank} ({os.strerror(row[0]).lower() if row[0] > 0 else 'failed'}: "
-              f"{rank_file(cfg.run_dir, round_, rank)})" for rank, row in enumerate(rows) if row[0]]
+        raise CheckpointError(
+            f"rank {info.rank}: cannot save its checkpoint of round {round_ + 1}: {error}"
+        ) from None
+    failed = [
+        f"rank {rank} ({os.strerror(row[0]).lower() if row[0] > 0 else 'failed'}: "
+        f"{rank_file(cfg.run_dir, round_, rank)})"
+        for rank, row in enumerate(rows)
+        if row[0]
+    ]
     if failed:
-        raise CheckpointError(f"rank {info.rank}: could not save the checkpoint of round "
-                              f"{round_ + 1} on {', '.join(failed)}; the previous checkpoint "
-                              "stays in force")
+        raise CheckpointError(
+            f"rank {info.rank}: could not save the checkpoint of round "
+            f"{round_ + 1} on {', '.join(failed)}; the previous checkpoint "
+            "stays in force"
+        )
     if info.rank == 0:
         write_manifest(cfg, round_, [(row[1], bytes(row[2:])) for row in rows])

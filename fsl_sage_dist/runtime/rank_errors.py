@@ -39,8 +39,9 @@ def one_line(err: BaseException) -> str:
 def record_error(run_dir: Path, rank: int, role: str, err: BaseException) -> None:
     """Write this rank's error; never raises (it runs while the rank is already failing)."""
     kind = f" ({CONSEQUENCE})" if is_consequence(err) else ""
-    text = (f"rank {rank} ({role}){kind}: {one_line(err)}\n\n"
-            + "".join(traceback.format_exception(err)))
+    text = f"rank {rank} ({role}){kind}: {one_line(err)}\n\n" + "".join(
+        traceback.format_exception(err)
+    )
     try:
         path = error_file(run_dir, rank)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,8 @@ def main(config_file: str) -> int:
     launcher_pid = os.getppid()
     _die_with_launcher(launcher_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from ..config import config_from_dict
-    from .worker import run_rank
+    from fsl_sage_dist.config import config_from_dict
+    from fsl_sage_dist.runtime.worker import run_rank
 
     with open(config_file) as f:
         cfg = config_from_dict(json.load(f))

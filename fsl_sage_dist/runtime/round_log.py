@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..message_log import Message, RoundLog
-from ..wire import Transport
-from ..wire.meter import CATEGORIES, DIRECTIONS
-from .process_group import RankInfo
+from fsl_sage_dist.message_log import Message, RoundLog
+from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.wire import Transport
+from fsl_sage_dist.wire.meter import CATEGORIES, DIRECTIONS
 
 
 @dataclass
@@ -33,8 +33,9 @@ class ServerTimes:
 
 def compute_rows(compute_s: dict[tuple[int, int], tuple[float, float]]) -> torch.Tensor:
     """[n, 4] float64: client, iteration, forward seconds, update seconds."""
-    return torch.tensor([[c, it, f, u] for (c, it), (f, u) in sorted(compute_s.items())],
-                        dtype=torch.float64).reshape(-1, 4)
+    return torch.tensor(
+        [[c, it, f, u] for (c, it), (f, u) in sorted(compute_s.items())], dtype=torch.float64
+    ).reshape(-1, 4)
 
 
 def gather_rows(rows: torch.Tensor, info: RankInfo, transport: Transport) -> torch.Tensor:
@@ -42,22 +43,37 @@ def gather_rows(rows: torch.Tensor, info: RankInfo, transport: Transport) -> tor
     counts = torch.zeros(info.world_size, dtype=torch.int64, device=info.comm_device)
     counts[info.rank] = len(rows)
     transport.all_reduce(counts)  # every rank sizes the table alike
-    table = torch.zeros(info.world_size, int(counts.max()), rows.shape[1], dtype=rows.dtype,
-                        device=info.comm_device)
-    table[info.rank, :len(rows)] = rows.to(info.comm_device)
+    table = torch.zeros(
+        info.world_size, int(counts.max()), rows.shape[1], dtype=rows.dtype, device=info.comm_device
+    )
+    table[info.rank, : len(rows)] = rows.to(info.comm_device)
     transport.reduce(table)
     if info.rank != 0:
         return rows
     counts, table = counts.cpu(), table.cpu()
-    return torch.cat([table[r, :int(n)] for r, n in enumerate(counts)])
+    return torch.cat([table[r, : int(n)] for r, n in enumerate(counts)])
 
 
-def round_log(round_: int, participants: list[int], messages: torch.Tensor,
-              compute: torch.Tensor, times: ServerTimes, align_s: dict[int, float],
-              eval_s: float | None) -> RoundLog:
+def round_log(
+    round_: int,
+    participants: list[int],
+    messages: torch.Tensor,
+    compute: torch.Tensor,
+    times: ServerTimes,
+    align_s: dict[int, float],
+    eval_s: float | None,
+) -> RoundLog:
     """The round as `messages.jsonl` records it."""
-    msgs = [Message(c, it, CATEGORIES[k], DIRECTIONS[d], n)
-            for c, it, k, d, n in messages.tolist()]
+    msgs = [Message(c, it, CATEGORIES[k], DIRECTIONS[d], n) for c, it, k, d, n in messages.tolist()]
     client_s = {(int(c), int(it)): (f, u) for c, it, f, u in compute.tolist()}
-    return RoundLog(round_, participants, msgs, client_s, dict(times.step_s), dict(align_s),
-                    dict(times.average_s), times.round_end_s, eval_s)
+    return RoundLog(
+        round_,
+        participants,
+        msgs,
+        client_s,
+        dict(times.step_s),
+        dict(align_s),
+        dict(times.average_s),
+        times.round_end_s,
+        eval_s,
+    )

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
-from ..algorithms.base import StepLoss
-from ..wire import Transport
-from .process_group import RankInfo
-from .round_log import gather_rows
+from fsl_sage_dist.algorithms.base import StepLoss
+from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.runtime.round_log import gather_rows
+from fsl_sage_dist.wire import Transport
 
 
 @dataclass
@@ -41,7 +41,8 @@ class RoundResult:
     """[n, 5] int64: the round's metered messages (`ByteMeter.take_messages`; none on the
     server)."""
     client_compute: torch.Tensor = field(
-        default_factory=lambda: torch.zeros(0, 4, dtype=torch.float64))
+        default_factory=lambda: torch.zeros(0, 4, dtype=torch.float64)
+    )
     """[n, 4] float64: this rank's clients' compute times (`round_log.compute_rows`)."""
 
 
@@ -101,13 +102,15 @@ def reduce_round(result: RoundResult, info: RankInfo, transport: Transport) -> R
         loss[step.client, column] += step.loss_sum
         loss[step.client, column + 1] += step.samples
     per_rank = torch.zeros(3, info.world_size, dtype=torch.float64)
-    per_rank[:, info.rank] = torch.tensor([result.wall_s, result.cpu_s, peak_rss_mib()],
-                                          dtype=torch.float64)
+    per_rank[:, info.rank] = torch.tensor(
+        [result.wall_s, result.cpu_s, peak_rss_mib()], dtype=torch.float64
+    )
     staged = [p.to(info.comm_device) for p in (result.byte_counts, loss, per_rank)]
     for tensor in staged:
         transport.reduce(tensor)
-    logged = [gather_rows(rows, info, transport)
-              for rows in (result.messages, result.client_compute)]
+    logged = [
+        gather_rows(rows, info, transport) for rows in (result.messages, result.client_compute)
+    ]
     if info.rank != 0:
         return None
     counts, loss, per_rank = (t.cpu() for t in staged)

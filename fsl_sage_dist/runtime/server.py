@@ -14,22 +14,27 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ..algorithms.averaging import average_flat, mean_of_sum, weighted_sum
-from ..algorithms.base import Algorithm, StepLoss
-from ..data import ImageSet
-from ..data.client_data import batches_per_epoch
-from ..models.objective import CLASSIFICATION, Objective
-from ..placement import participants
-from ..wire import flatten_state, load_flat_state, recv_smashed, recv_state
-from ..wire.meter import zero_counts
-from .round_log import ServerTimes
-from .round_report import RoundResult
-from .text_eval import slot_error_rate
+from fsl_sage_dist.algorithms.averaging import average_flat, mean_of_sum, weighted_sum
+from fsl_sage_dist.algorithms.base import Algorithm, StepLoss
+from fsl_sage_dist.data import ImageSet
+from fsl_sage_dist.data.client_data import batches_per_epoch
+from fsl_sage_dist.models.objective import CLASSIFICATION, Objective
+from fsl_sage_dist.placement import participants
+from fsl_sage_dist.runtime.round_log import ServerTimes
+from fsl_sage_dist.runtime.round_report import RoundResult
+from fsl_sage_dist.runtime.text_eval import slot_error_rate
+from fsl_sage_dist.wire import flatten_state, load_flat_state, recv_smashed, recv_state
+from fsl_sage_dist.wire.meter import zero_counts
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, test: ImageSet, device: torch.device, batch_size: int = 256,
-             objective: Objective = CLASSIFICATION) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module,
+    test: ImageSet,
+    device: torch.device,
+    batch_size: int = 256,
+    objective: Objective = CLASSIFICATION,
+) -> tuple[float, float]:
     """Accuracy over the whole test set and the loss averaged over what the objective scores
     (samples; a language model's target tokens), in eval mode.
 
@@ -56,13 +61,13 @@ class ServerRole:
         self.on_status: Callable[[str], None] = lambda activity: None  # the progress line's
         self.times = ServerTimes()  # this round's, for the message log
         self.global_client = algo.client_module().to(self.ctx.device)
-        self.aux_like = (flatten_state(algo.template.aux)
-                         if "aux_model" in algo.averaged else None)
+        self.aux_like = flatten_state(algo.template.aux) if "aux_model" in algo.averaged else None
         algo.setup_server()
 
     def iterations(self, client: int) -> int:
-        return self.cfg.train.local_epochs * batches_per_epoch(self.sizes[client],
-                                                               self.cfg.train.batch_size)
+        return self.cfg.train.local_epochs * batches_per_epoch(
+            self.sizes[client], self.cfg.train.batch_size
+        )
 
     def upload_order(self, chosen: list[int]) -> list[tuple[int, int]]:
         """(client, iteration) of every upload this round, in the order they are applied."""
@@ -70,8 +75,12 @@ class ServerRole:
         if self.algo.whole_turns:
             return [(c, it) for c in chosen for it in range(self.iterations(c)) if uploads(it)]
         longest = max(self.iterations(c) for c in chosen)
-        return [(c, it) for it in range(longest) for c in chosen
-                if it < self.iterations(c) and uploads(it)]
+        return [
+            (c, it)
+            for it in range(longest)
+            for c in chosen
+            if it < self.iterations(c) and uploads(it)
+        ]
 
     def _serve_uploads(self, round_: int, chosen: list[int]) -> list[StepLoss]:
         losses = []
@@ -80,9 +89,16 @@ class ServerRole:
         for done, (client, it) in enumerate(order):
             self.on_status(f"uploads {done}/{len(order)}")
             host = self.ctx.placement.host_of(client)
-            batch = recv_smashed(self.ctx.channel, host, round_, client, self.algo.slot(it),
-                                 cut_shape, self.cfg.train.batch_size,
-                                 self.algo.template.label_shape)
+            batch = recv_smashed(
+                self.ctx.channel,
+                host,
+                round_,
+                client,
+                self.algo.slot(it),
+                cut_shape,
+                self.cfg.train.batch_size,
+                self.algo.template.label_shape,
+            )
             note = self.algo.server_note(client, it)
             if note:
                 self.on_status(f"uploads {done + 1}/{len(order)}, {note}")
@@ -101,11 +117,17 @@ class ServerRole:
         like = flatten_state(self.global_client) if category == "client_model" else self.aux_like
         sizes = [self.sizes[c] for c in chosen]
         if self.cfg.runtime.averaging == "reduce":
-            sums = [self.ctx.channel.reduce_to_server(zeros, category, chosen, vec)
-                    for zeros, vec in zip(weighted_sum(like, [], []), like)]
+            sums = [
+                self.ctx.channel.reduce_to_server(zeros, category, chosen, vec)
+                for zeros, vec in zip(weighted_sum(like, [], []), like)
+            ]
             return mean_of_sum(sums, sum(sizes))
-        states = [recv_state(self.ctx.channel, self.ctx.placement.host_of(c), round_, c,
-                             category, like, "up") for c in chosen]
+        states = [
+            recv_state(
+                self.ctx.channel, self.ctx.placement.host_of(c), round_, c, category, like, "up"
+            )
+            for c in chosen
+        ]
         return average_flat(states, sizes)
 
     def _average(self, round_: int, chosen: list[int]) -> None:
@@ -114,8 +136,9 @@ class ServerRole:
             start, waited = time.perf_counter(), channel.waited_s
             averaged = self._averaged(round_, chosen, category)
             # compute only: the receives (or the reduction) wait for the hosts
-            self.times.average_s[category] = (time.perf_counter() - start
-                                              - (channel.waited_s - waited))
+            self.times.average_s[category] = (
+                time.perf_counter() - start - (channel.waited_s - waited)
+            )
             for vec in averaged:
                 channel.broadcast(vec, category, chosen)
             if category == "client_model":
@@ -124,8 +147,9 @@ class ServerRole:
     def run_round(self, round_: int) -> RoundResult:
         """One round: serve the uploads, average; the server meters nothing (hosts do)."""
         start, start_cpu = time.perf_counter(), time.process_time()
-        chosen = participants(self.cfg.seed, round_, self.cfg.clients.num,
-                              self.cfg.clients.per_round)
+        chosen = participants(
+            self.cfg.seed, round_, self.cfg.clients.num, self.cfg.clients.per_round
+        )
         self.algo.start_round(round_, chosen)
         self.times = ServerTimes()
         losses = self._serve_uploads(round_, chosen)
@@ -135,8 +159,13 @@ class ServerRole:
         self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])
         self.times.round_end_s = time.perf_counter() - start_end
         self.ctx.channel.flush()
-        return RoundResult(losses, zero_counts(self.cfg.clients.num), time.perf_counter() - start,
-                           time.process_time() - start_cpu, chosen)
+        return RoundResult(
+            losses,
+            zero_counts(self.cfg.clients.num),
+            time.perf_counter() - start,
+            time.process_time() - start_cpu,
+            chosen,
+        )
 
     def slot_error_rate(self) -> float | None:
         """Of greedy decodes of fixed test MRs (text datasets; None when eval.decode_samples
@@ -150,5 +179,10 @@ class ServerRole:
     def evaluate(self) -> tuple[float, float]:
         self.on_status("evaluating")
         template = self.algo.template
-        return evaluate(self.algo.eval_model(self.global_client), self.test, self.ctx.device,
-                        template.eval_batch_size, template.objective)
+        return evaluate(
+            self.algo.eval_model(self.global_client),
+            self.test,
+            self.ctx.device,
+            template.eval_batch_size,
+            template.objective,
+        )

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..data import TokenSet
-from ..data.e2e import slot_errors
-from ..data.token_set import IGNORE
-from ..models.generate import greedy_decode
+from fsl_sage_dist.data import TokenSet
+from fsl_sage_dist.data.e2e import slot_errors
+from fsl_sage_dist.data.token_set import IGNORE
+from fsl_sage_dist.models.generate import greedy_decode
 
 
 def slot_error_rate(model: nn.Module, test: TokenSet, samples: int) -> float:
@@ -20,7 +20,13 @@ def slot_error_rate(model: nn.Module, test: TokenSet, samples: int) -> float:
     rows = sorted(rows)[:samples]
     tok = test.tokenizer
     longest = int((test.targets[rows] != IGNORE).sum(dim=1).max())
-    outputs = greedy_decode(model, [test.prompt_ids(i) for i in rows], test.input_shape[0],
-                            tok.eos_id, tok.pad_id, longest + 8)
+    outputs = greedy_decode(
+        model,
+        [test.prompt_ids(i) for i in rows],
+        test.input_shape[0],
+        tok.eos_id,
+        tok.pad_id,
+        longest + 8,
+    )
     counts = [slot_errors(test.prompts[i], tok.decode(out)) for i, out in zip(rows, outputs)]
     return sum(m for m, _ in counts) / max(1, sum(t for _, t in counts))

@@ -16,16 +16,16 @@ import zlib
 import torch
 import torch.distributed as dist
 
-from ..checkpoint import CheckpointError
-from ..config import Config, config_to_dict, to_toml
-from ..log import setup_logging
-from ..metrics import MIB, write_json
-from ..threads import set_threads
-from ..wire import ByteMeter, Channel, DistTransport
-from .build import build_loop, load_split
-from .process_group import RankInfo, destroy_process_group, init_process_group
-from .rank_checkpoint import checkpoint_due, resume, save_checkpoint
-from .rank_errors import error_file, record_error
+from fsl_sage_dist.checkpoint import CheckpointError
+from fsl_sage_dist.config import Config, config_to_dict, to_toml
+from fsl_sage_dist.log import setup_logging
+from fsl_sage_dist.metrics import MIB, write_json
+from fsl_sage_dist.runtime.build import build_loop, load_split
+from fsl_sage_dist.runtime.process_group import RankInfo, destroy_process_group, init_process_group
+from fsl_sage_dist.runtime.rank_checkpoint import checkpoint_due, resume, save_checkpoint
+from fsl_sage_dist.runtime.rank_errors import error_file, record_error
+from fsl_sage_dist.threads import set_threads
+from fsl_sage_dist.wire import ByteMeter, Channel, DistTransport
 
 
 class RankFailure(RuntimeError):
@@ -38,8 +38,10 @@ def _check_same_config(cfg: Config, info: RankInfo) -> None:
     both = torch.tensor([fp, -fp], dtype=torch.int64, device=info.comm_device)
     dist.all_reduce(both, op=dist.ReduceOp.MIN)
     if int(both[0]) != fp or int(both[1]) != -fp:
-        raise RankFailure(f"rank {info.rank}: the ranks of this job were started with "
-                          "different configs; start every rank with the same command")
+        raise RankFailure(
+            f"rank {info.rank}: the ranks of this job were started with "
+            "different configs; start every rank with the same command"
+        )
 
 
 def _announce(cfg: Config, info: RankInfo, threads: int) -> None:
@@ -47,9 +49,17 @@ def _announce(cfg: Config, info: RankInfo, threads: int) -> None:
     and with how many intra-op threads (for operators)."""
     folder = cfg.run_dir / "ranks"
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / f"rank{info.rank}.json",
-               {"rank": info.rank, "pid": os.getpid(), "host": socket.gethostname(),
-                "backend": info.backend, "device": str(info.device), "threads": threads})
+    write_json(
+        folder / f"rank{info.rank}.json",
+        {
+            "rank": info.rank,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "backend": info.backend,
+            "device": str(info.device),
+            "threads": threads,
+        },
+    )
     error_file(cfg.run_dir, info.rank).unlink(missing_ok=True)  # an earlier attempt's error
 
 
@@ -57,9 +67,14 @@ def _run(cfg: Config, info: RankInfo) -> None:
     setup_logging(info.rank, cfg.runtime.verbose)
     threads = set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
     _check_same_config(cfg, info)
-    channel = Channel(DistTransport(), ByteMeter(cfg.clients.num) if info.rank else None,
-                      info.comm_device, info.device, int(cfg.wire.max_message_mib * MIB),
-                      cfg.wire.activation_dtype)
+    channel = Channel(
+        DistTransport(),
+        ByteMeter(cfg.clients.num) if info.rank else None,
+        info.comm_device,
+        info.device,
+        int(cfg.wire.max_message_mib * MIB),
+        cfg.wire.activation_dtype,
+    )
     loop = build_loop(cfg, info, channel, load_split(cfg, "train"))
     first_round = resume(cfg, info, loop)
     _announce(cfg, info, threads)

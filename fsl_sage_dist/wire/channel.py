@@ -33,10 +33,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .header import (CONTROL_NBYTES, HEADER_LEN, LENGTH_NBYTES, Expect, Header, ProtocolError,
-                     decode)
-from .meter import ByteMeter
-from .transport import Transport, Work
+from fsl_sage_dist.wire.header import (
+    CONTROL_NBYTES,
+    HEADER_LEN,
+    LENGTH_NBYTES,
+    Expect,
+    Header,
+    ProtocolError,
+    decode,
+)
+from fsl_sage_dist.wire.meter import ByteMeter
+from fsl_sage_dist.wire.transport import Transport, Work
 
 
 @contextmanager
@@ -54,8 +61,10 @@ def check_payload(header: Header, payload: torch.Tensor, peer: int) -> None:
     """A sender's own check: the payload is what its header announces (over Gloo, a longer
     body would abort the receiver)."""
     if payload.dtype != header.dtype or tuple(payload.shape) != header.shape:
-        raise ProtocolError(f"refusing to send to rank {peer}: payload {payload.dtype} "
-                            f"{tuple(payload.shape)} does not match its header {header}")
+        raise ProtocolError(
+            f"refusing to send to rank {peer}: payload {payload.dtype} "
+            f"{tuple(payload.shape)} does not match its header {header}"
+        )
 
 
 def frame(header: Header, payload: torch.Tensor, device: torch.device, peer: int) -> torch.Tensor:
@@ -63,8 +72,8 @@ def frame(header: Header, payload: torch.Tensor, device: torch.device, peer: int
     check_payload(header, payload, peer)
     data = payload.detach().contiguous().reshape(-1).view(torch.uint8)
     framed = torch.empty(data.numel() + LENGTH_NBYTES, dtype=torch.uint8, device=device)
-    framed[:data.numel()].copy_(data)
-    framed[data.numel():].copy_(torch.tensor([data.numel()], dtype=torch.int64).view(torch.uint8))
+    framed[: data.numel()].copy_(data)
+    framed[data.numel() :].copy_(torch.tensor([data.numel()], dtype=torch.int64).view(torch.uint8))
     return framed
 
 
@@ -81,8 +90,10 @@ def unframe(framed: torch.Tensor, header: Header, peer: int) -> torch.Tensor:
     nbytes = framed.numel() - LENGTH_NBYTES
     length = int(framed[nbytes:].cpu().clone().view(torch.int64))
     if length != nbytes:  # -1: the body was shorter than the frame
-        raise ProtocolError(f"message from rank {peer}: {header.kind.name} payload is not the "
-                            f"{nbytes} bytes its header announced (length word {length})")
+        raise ProtocolError(
+            f"message from rank {peer}: {header.kind.name} payload is not the "
+            f"{nbytes} bytes its header announced (length word {length})"
+        )
     return framed[:nbytes].view(header.dtype).view(header.shape)
 
 
@@ -107,8 +118,9 @@ class PendingRecv:
         with self.channel.waiting(self.peer):
             for work in self.works:
                 work.wait()
-        return self.channel._accept(self.peer, self.head, self.framed, self.expect,
-                                    self.category, self.direction)
+        return self.channel._accept(
+            self.peer, self.head, self.framed, self.expect, self.category, self.direction
+        )
 
 
 @dataclass
@@ -136,8 +148,9 @@ class Channel:
         finally:
             self.waited_s += time.perf_counter() - start
 
-    def _meter(self, clients: list[int], direction: str, category: str, nbytes: int,
-               headed: bool = True) -> None:
+    def _meter(
+        self, clients: list[int], direction: str, category: str, nbytes: int, headed: bool = True
+    ) -> None:
         """The one place bytes are counted: `nbytes` of `category` for each client, plus the
         header and length word of a point-to-point message (a broadcast has neither)."""
         if self.meter is None:
@@ -147,8 +160,9 @@ class Channel:
             if headed:
                 self.meter.record(client, direction, "control", CONTROL_NBYTES)
 
-    def send(self, peer: int, header: Header, payload: torch.Tensor, category: str,
-             direction: str) -> None:
+    def send(
+        self, peer: int, header: Header, payload: torch.Tensor, category: str, direction: str
+    ) -> None:
         """Post header + payload without waiting; buffers stay referenced until `flush`."""
         head = header.encode().to(self.comm_device)
         framed = frame(header, payload, self.comm_device, peer)
@@ -170,17 +184,26 @@ class Channel:
 
     def irecv(self, peer: int, expect: Expect, category: str, direction: str) -> PendingRecv:
         """Post the receive of a message of exactly `expect.shape` without waiting for it."""
-        assert expect.shape is not None and -1 not in expect.shape and len(expect.dtypes) == 1, \
+        assert expect.shape is not None and -1 not in expect.shape and len(expect.dtypes) == 1, (
             "irecv needs a known shape and dtype"
+        )
         head = torch.empty(HEADER_LEN, dtype=torch.int64, device=self.comm_device)
-        like = Header(expect.kind, expect.round, expect.client, expect.seq, expect.dtypes[0],
-                      expect.shape)
+        like = Header(
+            expect.kind, expect.round, expect.client, expect.seq, expect.dtypes[0], expect.shape
+        )
         framed = framed_buffer(like, self.comm_device)
         works = [self.transport.irecv(head, peer), self.transport.irecv(framed, peer)]
         return PendingRecv(self, peer, expect, category, direction, head, framed, works)
 
-    def _accept(self, peer: int, head: torch.Tensor, framed: torch.Tensor, expect: Expect,
-                category: str, direction: str) -> torch.Tensor:
+    def _accept(
+        self,
+        peer: int,
+        head: torch.Tensor,
+        framed: torch.Tensor,
+        expect: Expect,
+        category: str,
+        direction: str,
+    ) -> torch.Tensor:
         """A received message's payload, once its header and length word check out."""
         header = decode(head.cpu(), expect, peer, self.max_bytes)
         body = unframe(framed, header, peer)
@@ -194,12 +217,12 @@ class Channel:
         per client in `clients` (the participants this rank serves), as one download each."""
         staged = tensor.to(self.comm_device).contiguous()
         self.transport.broadcast(staged)
-        self._meter(clients, "down", category, staged.numel() * staged.element_size(),
-                    headed=False)
+        self._meter(clients, "down", category, staged.numel() * staged.element_size(), headed=False)
         return staged.to(self.compute_device)
 
-    def reduce_to_server(self, partial: torch.Tensor, category: str, clients: list[int],
-                         per_client: torch.Tensor) -> torch.Tensor:
+    def reduce_to_server(
+        self, partial: torch.Tensor, category: str, clients: list[int], per_client: torch.Tensor
+    ) -> torch.Tensor:
         """Every host's `partial` summed onto the server (which passes zeros). Each client in
         `clients` is metered as if it had sent `per_client` (its own state vector at its wire
         dtype) in one message: the logical traffic a reduction stands in for."""

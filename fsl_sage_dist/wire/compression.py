@@ -20,8 +20,12 @@ import math
 
 import torch
 
-WIRE_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16,
-               "int8": torch.int8}
+WIRE_DTYPES = {
+    "fp32": torch.float32,
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+    "int8": torch.int8,
+}
 
 
 def compress(x: torch.Tensor, mode: str, row_ndim: int = 1) -> list[torch.Tensor]:

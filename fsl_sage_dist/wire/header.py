@@ -43,7 +43,11 @@ class Kind(enum.IntEnum):
 
 # Codes are part of the protocol: never renumber, only append.
 DTYPE_CODES: dict[torch.dtype, int] = {
-    torch.float32: 1, torch.float16: 2, torch.bfloat16: 3, torch.int8: 4, torch.uint8: 5,
+    torch.float32: 1,
+    torch.float16: 2,
+    torch.bfloat16: 3,
+    torch.int8: 4,
+    torch.uint8: 5,
     torch.int64: 6,
 }
 CODE_DTYPES = {code: dtype for dtype, code in DTYPE_CODES.items()}
@@ -62,8 +66,16 @@ class Header:
         if len(self.shape) > MAX_NDIM:
             raise ProtocolError(f"cannot send a tensor with {len(self.shape)} > {MAX_NDIM} dims")
         dims = list(self.shape) + [0] * (MAX_NDIM - len(self.shape))
-        fields = [MAGIC | PROTOCOL_VERSION << 32, int(self.kind), self.round, self.client,
-                  self.seq, DTYPE_CODES[self.dtype], len(self.shape), *dims]
+        fields = [
+            MAGIC | PROTOCOL_VERSION << 32,
+            int(self.kind),
+            self.round,
+            self.client,
+            self.seq,
+            DTYPE_CODES[self.dtype],
+            len(self.shape),
+            *dims,
+        ]
         return torch.tensor(fields, dtype=torch.int64)
 
 
@@ -85,8 +97,9 @@ def decode(raw: torch.Tensor, expect: Expect, peer: int, max_bytes: int) -> Head
     """Validate a received header against `expect`; raise ProtocolError naming the field."""
 
     def fail(field: str, got: object, want: object) -> ProtocolError:
-        return ProtocolError(f"message from rank {peer}: header field {field!r} is {got}, "
-                             f"expected {want}")
+        return ProtocolError(
+            f"message from rank {peer}: header field {field!r} is {got}, expected {want}"
+        )
 
     if raw.dtype != torch.int64 or raw.numel() != HEADER_LEN:
         raise fail("length", raw.numel(), HEADER_LEN)
@@ -95,8 +108,12 @@ def decode(raw: torch.Tensor, expect: Expect, peer: int, max_bytes: int) -> Head
         raise fail("magic", hex(word0 & 0xFFFFFFFF), hex(MAGIC))
     if word0 >> 32 != PROTOCOL_VERSION:
         raise fail("version", word0 >> 32, PROTOCOL_VERSION)
-    for name, got, want in (("kind", f[0], int(expect.kind)), ("round", f[1], expect.round),
-                            ("client", f[2], expect.client), ("seq", f[3], expect.seq)):
+    for name, got, want in (
+        ("kind", f[0], int(expect.kind)),
+        ("round", f[1], expect.round),
+        ("client", f[2], expect.client),
+        ("seq", f[3], expect.seq),
+    ):
         if got != want:
             raise fail(name, got, want)
     dtype = CODE_DTYPES.get(f[4])
@@ -105,12 +122,13 @@ def decode(raw: torch.Tensor, expect: Expect, peer: int, max_bytes: int) -> Head
     ndim = f[5]
     if not 0 <= ndim <= MAX_NDIM:
         raise fail("ndim", ndim, f"0..{MAX_NDIM}")
-    shape = tuple(f[6:6 + ndim])
-    if any(d < 0 for d in shape) or any(d != 0 for d in f[6 + ndim:]):
+    shape = tuple(f[6 : 6 + ndim])
+    if any(d < 0 for d in shape) or any(d != 0 for d in f[6 + ndim :]):
         raise fail("shape", f[6:], "non-negative dims, zero padding")
     if expect.shape is not None:
         ok = len(shape) == len(expect.shape) and all(
-            w in (-1, g) for g, w in zip(shape, expect.shape))
+            w in (-1, g) for g, w in zip(shape, expect.shape)
+        )
         if not ok:
             raise fail("shape", shape, expect.shape)
     if expect.max_rows is not None and ndim and shape[0] > expect.max_rows:

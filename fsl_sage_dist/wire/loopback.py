@@ -18,7 +18,7 @@ from collections import deque
 
 import torch
 
-from .header import ProtocolError
+from fsl_sage_dist.wire.header import ProtocolError
 
 BROADCAST = -1  # the queue key's sender for server -> everyone
 REDUCE = -2  # the queue key's receiver for everyone -> the server's sum
@@ -66,9 +66,11 @@ def _copy_into(buffer: torch.Tensor, message: torch.Tensor, src: int) -> None:
     word catches it); a longer one is refused (Gloo would abort the process)."""
     into, data = buffer.view(-1).view(torch.uint8), message.view(-1).view(torch.uint8)
     if data.numel() > into.numel():
-        raise ProtocolError(f"message from rank {src} is {data.numel()} bytes, longer than the "
-                            f"{into.numel()} posted for it")
-    into[:data.numel()].copy_(data)
+        raise ProtocolError(
+            f"message from rank {src} is {data.numel()} bytes, longer than the "
+            f"{into.numel()} posted for it"
+        )
+    into[: data.numel()].copy_(data)
 
 
 class _Done:

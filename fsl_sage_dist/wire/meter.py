@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from ..message_log import NO_ITERATION
+from fsl_sage_dist.message_log import NO_ITERATION
 
 CATEGORIES = ("activations", "labels", "cut_grads", "client_model", "aux_model", "control")
 DIRECTIONS = ("up", "down")  # up = client -> server, down = server -> client
@@ -39,8 +39,7 @@ class ByteMeter:
     def record(self, client: int, direction: str, category: str, nbytes: int) -> None:
         cat, way = CATEGORIES.index(category), DIRECTIONS.index(direction)
         self._round[client, cat, way] += nbytes
-        self._messages.append((client, self._iteration.get(client, NO_ITERATION), cat, way,
-                               nbytes))
+        self._messages.append((client, self._iteration.get(client, NO_ITERATION), cat, way, nbytes))
 
     def take_messages(self) -> torch.Tensor:
         """This round's messages as [messages, 5] int64, in record order: client, iteration,
@@ -67,8 +66,10 @@ def zero_counts(num_clients: int) -> torch.Tensor:
 def counts_to_bytes(counts: torch.Tensor) -> dict[str, dict[str, int]]:
     """Sum a [clients, categories, directions] count tensor over clients: {category: {up, down}}."""
     total = counts.sum(dim=0)
-    return {cat: {d: int(total[i, j]) for j, d in enumerate(DIRECTIONS)}
-            for i, cat in enumerate(CATEGORIES)}
+    return {
+        cat: {d: int(total[i, j]) for j, d in enumerate(DIRECTIONS)}
+        for i, cat in enumerate(CATEGORIES)
+    }
 
 
 def payload_bytes(by_category: dict[str, dict[str, int]]) -> int:

@@ -34,5 +34,5 @@ def load_flat_state(module: nn.Module, flat: list[torch.Tensor]) -> None:
         offset = 0
         for value in group:
             n = value.numel()
-            value.copy_(vec[offset:offset + n].view_as(value))
+            value.copy_(vec[offset : offset + n].view_as(value))
             offset += n
