@@ -74,7 +74,9 @@ def test_a_stalled_rank_is_named_and_every_rank_is_gone_within_the_timeout(tmp_p
         text=True,
     )
     try:
-        while not (run_dir / "metrics.jsonl").exists():
+        announced = [run_dir / "ranks" / f"rank{r}.json" for r in range(3)]
+        # each rank announces itself on its own, so the server may start before a host has
+        while not all(p.exists() for p in [run_dir / "metrics.jsonl", *announced]):
             assert proc.poll() is None, proc.communicate()[1]
             time.sleep(0.1)
         pids = [
