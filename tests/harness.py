@@ -115,6 +115,16 @@ def untimed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in records]
 
 
+HOST_RECEIVES = ("recv", "irecv", "broadcast")
+"""A client host's calls that only fill its own buffer (it is never a broadcast's source): what
+they were handed is uninitialised memory, not anything sent."""
+
+
+def host_sends(log: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The calls in a client host's log that send what they were handed."""
+    return [e for e in log if e["op"] not in HOST_RECEIVES]
+
+
 def handed_bytes(log: list[dict[str, Any]]) -> int:
     """Bytes of the client traffic a rank handed to the transport (collectives excluded)."""
     return sum(e["nbytes"] for e in log if e["op"] in CLIENT_TRAFFIC_OPS)

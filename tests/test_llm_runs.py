@@ -22,7 +22,13 @@ from fsl_sage_dist.runtime.dry_run import round_payload  # noqa: E402
 from fsl_sage_dist.runtime.in_process import run_in_process  # noqa: E402
 from fsl_sage_dist.runtime.server import evaluate  # noqa: E402
 
-from harness import CLIENT_TRAFFIC_OPS, read_metrics, small_config, spawn_job  # noqa: E402
+from harness import (  # noqa: E402
+    CLIENT_TRAFFIC_OPS,
+    host_sends,
+    read_metrics,
+    small_config,
+    spawn_job,
+)
 
 SEQ, TRAIN, TEST, B, Q = 64, 64, 16, 8, 2  # 4 clients of 16 sequences: 2 batches per round
 # One run per algorithm, each with another wire dtype: all algorithms, all dtypes.
@@ -105,12 +111,7 @@ def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(
         # ... and to the closed form that --dry-run and benchmarks/llm_bytes.py print
         planned = round_payload(cfg, [TRAIN // 4] * 4, sizes, aligned=True)
         assert planned == {c: rec["bytes"][c] for c in planned}
-    handed = b"".join(
-        e["tensor"].numpy().tobytes()
-        for log in traffic[1:]
-        for e in log
-        if e["op"] not in ("recv", "irecv")
-    )
+    handed = b"".join(e["tensor"].numpy().tobytes() for log in traffic[1:] for e in host_sends(log))
     train = load_split(cfg, "train")
     scored = train.targets != -100
     found = 0  # rows whose targets went up, as labels: proof that the search sees ids
