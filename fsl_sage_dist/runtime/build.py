@@ -21,6 +21,7 @@ from fsl_sage_dist.data import (
     partition_summary,
 )
 from fsl_sage_dist.llm_options import gpt2_spec
+from fsl_sage_dist.metrics import MIB
 from fsl_sage_dist.models import SplitModel, build_split_model
 from fsl_sage_dist.placement import Placement
 from fsl_sage_dist.runtime.client_host import ClientHostRole
@@ -28,7 +29,7 @@ from fsl_sage_dist.runtime.host_loop import HostLoop
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
 from fsl_sage_dist.runtime.server_loop import ServerLoop
-from fsl_sage_dist.wire import Channel
+from fsl_sage_dist.wire import ByteMeter, Channel, Transport
 
 
 def load_split(cfg: Config, split: str) -> ImageSet:
@@ -93,6 +94,19 @@ def host_role(
         for c in algo.ctx.placement.clients_on(rank)
     }
     return ClientHostRole(algo, data)
+
+
+def build_channel(cfg: Config, info: RankInfo, transport: Transport) -> Channel:
+    """This rank's channel over `transport`; only client hosts meter (`wire/channel.py`)."""
+    meter = ByteMeter(cfg.clients.num) if info.rank else None
+    return Channel(
+        transport,
+        meter,
+        info.comm_device,
+        info.device,
+        int(cfg.wire.max_message_mib * MIB),
+        cfg.wire.activation_dtype,
+    )
 
 
 def build_loop(cfg: Config, info: RankInfo, channel: Channel, train: ImageSet) -> RankLoop:

@@ -18,13 +18,11 @@ import torch
 
 from fsl_sage_dist.config import Config
 from fsl_sage_dist.data import ImageSet
-from fsl_sage_dist.metrics import MIB
-from fsl_sage_dist.runtime.build import build_loop, load_split
+from fsl_sage_dist.runtime.build import build_channel, build_loop, load_split
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
 from fsl_sage_dist.runtime.server_loop import ServerLoop
 from fsl_sage_dist.threads import set_threads
-from fsl_sage_dist.wire import ByteMeter, Channel
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 
 
@@ -57,17 +55,9 @@ def _rank_job(
     cpu = torch.device("cpu")
 
     def job() -> None:
-        channel = Channel(
-            LoopbackTransport(loopback, rank),
-            ByteMeter(cfg.clients.num) if rank else None,
-            cpu,
-            cpu,
-            int(cfg.wire.max_message_mib * MIB),
-            cfg.wire.activation_dtype,
-        )
-        loop = loops[rank] = build_loop(
-            cfg, RankInfo(rank, cfg.world_size, "loopback", cpu, cpu), channel, train
-        )
+        info = RankInfo(rank, cfg.world_size, "loopback", cpu, cpu)
+        channel = build_channel(cfg, info, LoopbackTransport(loopback, rank))
+        loop = loops[rank] = build_loop(cfg, info, channel, train)
         loop.start(0)
         for round_ in range(cfg.rounds):
             loop.run_round(round_)

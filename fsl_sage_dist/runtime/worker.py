@@ -19,13 +19,13 @@ import torch.distributed as dist
 from fsl_sage_dist.checkpoint import CheckpointError
 from fsl_sage_dist.config import Config, config_to_dict, to_toml
 from fsl_sage_dist.log import setup_logging
-from fsl_sage_dist.metrics import MIB, write_json
-from fsl_sage_dist.runtime.build import build_loop, load_split
+from fsl_sage_dist.metrics import write_json
+from fsl_sage_dist.runtime.build import build_channel, build_loop, load_split
 from fsl_sage_dist.runtime.process_group import RankInfo, destroy_process_group, init_process_group
 from fsl_sage_dist.runtime.rank_checkpoint import checkpoint_due, resume, save_checkpoint
 from fsl_sage_dist.runtime.rank_errors import error_file, record_error
 from fsl_sage_dist.threads import set_threads
-from fsl_sage_dist.wire import ByteMeter, Channel, DistTransport
+from fsl_sage_dist.wire import DistTransport
 
 
 class RankFailure(RuntimeError):
@@ -67,14 +67,7 @@ def _run(cfg: Config, info: RankInfo) -> None:
     setup_logging(info.rank, cfg.runtime.verbose)
     threads = set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
     _check_same_config(cfg, info)
-    channel = Channel(
-        DistTransport(),
-        ByteMeter(cfg.clients.num) if info.rank else None,
-        info.comm_device,
-        info.device,
-        int(cfg.wire.max_message_mib * MIB),
-        cfg.wire.activation_dtype,
-    )
+    channel = build_channel(cfg, info, DistTransport())
     loop = build_loop(cfg, info, channel, load_split(cfg, "train"))
     first_round = resume(cfg, info, loop)
     _announce(cfg, info, threads)
