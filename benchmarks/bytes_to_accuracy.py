@@ -11,7 +11,9 @@ clients, same seed; checkpointed every round, so an interrupted benchmark contin
 stopped and finished runs are not redone), then prints final/best test accuracy, payload and
 wire MiB to first reach each target accuracy, total MiB, seconds per round, and the ratios
 FSL-SAGE / CSE-FSL and FSL-SAGE / SplitFed-v1 of MiB to target. The table is also written as
-JSON next to the run folders (OUT/bytes_to_accuracy.json).
+JSON next to the run folders (OUT/bytes_to_accuracy.json); each run's row there also keeps the
+test accuracy of every evaluated round (`acc_by_round`, for accuracy-against-time curves).
+`--jobs N` runs N algorithms at once, each rank with its share of the cores.
 
 With --model gpt2 the runs are configs/llm_tiny_<algorithm>.toml instead (split LoRA
 fine-tuning of the tiny GPT-2 on offline E2E-like data, docs/llm.md): accuracy is next-token
@@ -32,8 +34,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +52,8 @@ ALGORITHMS = tuple(REGISTRY)
 
 def run_algorithm(
     algorithm: str, args: argparse.Namespace, dtype: str = "fp32", seed: int | None = None
-) -> Path:
+) -> tuple[Path, list[str] | None]:
+    """The run folder of `algorithm`, and the command that runs it (None: already finished)."""
     name = algorithm if dtype == "fp32" else f"{algorithm}_{dtype}"
     out = args.out if seed is None else args.out / f"seed{seed}"
     overrides = [
@@ -60,6 +65,7 @@ def run_algorithm(
         f"launch.client_hosts={args.hosts}",
         f"wire.activation_dtype={dtype}",
         *([] if seed is None else [f"seed={seed}"]),
+        *([f"runtime.threads_per_rank={shared_threads(args)}"] if args.jobs > 1 else []),
         *args.set,
     ]
     if args.model == "resnet18":
@@ -76,10 +82,25 @@ def run_algorithm(
     ]
     if finished(out / name, args.rounds):
         print(f"== {algorithm}: {out / name} already has {args.rounds} rounds", flush=True)
-        return out / name
-    print(f"== {algorithm}: {' '.join(cmd[3:])}", flush=True)
-    subprocess.run(cmd, check=True, cwd=ROOT)
-    return out / name
+        return out / name, None
+    return out / name, cmd
+
+
+def shared_threads(args: argparse.Namespace) -> int:
+    """Intra-op threads per rank when `args.jobs` runs share the machine's cores."""
+    return max(1, (os.cpu_count() or 1) // (args.jobs * (args.hosts + 1)))
+
+
+def run_all(commands: list[list[str] | None], jobs: int) -> None:
+    """Run the commands, `jobs` at a time; the first failure stops the benchmark."""
+
+    def run(cmd: list[str]) -> None:
+        print(f"== {' '.join(cmd[3:])}", flush=True)
+        subprocess.run(cmd, check=True, cwd=ROOT)
+
+    with ThreadPoolExecutor(jobs) as pool:
+        for done in [pool.submit(run, cmd) for cmd in commands if cmd]:
+            done.result()
 
 
 def finished(run_dir: Path, rounds: int) -> bool:
@@ -105,6 +126,7 @@ def summarize_run(run: Run, targets: list[float]) -> dict[str, Any]:
         "total_payload_mib": run.payload_mib,
         "total_wire_mib": run.records[-1]["cum_wire_bytes"] / MIB,
         "s_per_round": run.s_per_round,
+        "acc_by_round": [[r["round"], r["test_acc"]] for r in run.evaluated],
         "final_loss": run.evaluated[-1]["test_loss"] if run.evaluated else None,
         **(
             {"final_ser": run.evaluated[-1]["test_ser"]}
@@ -289,8 +311,10 @@ def seeds_table(summary: dict[str, Any], targets: list[float]) -> str:
 
 def one_seed(args: argparse.Namespace, seed: int | None) -> dict[str, Any]:
     """Run (or resume) every algorithm and dtype at one seed; print and return its results."""
-    run_dirs = [run_algorithm(a, args, seed=seed) for a in args.algorithms]
-    run_dirs += [run_algorithm("fsl_sage", args, dtype, seed) for dtype in args.dtypes]
+    planned = [run_algorithm(a, args, seed=seed) for a in args.algorithms]
+    planned += [run_algorithm("fsl_sage", args, dtype, seed) for dtype in args.dtypes]
+    run_all([cmd for _, cmd in planned], args.jobs)
+    run_dirs = [run_dir for run_dir, _ in planned]
     loaded, messages = load_runs(run_dirs)
     if messages or None in loaded:
         sys.exit("\n".join(messages) or "a run could not be read")
@@ -363,6 +387,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--json", type=Path, default=None, help="also write the result JSON here (e.g. under docs/)"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs at a time (each with its share of the cores; s/round is then measured "
+        "while sharing the machine)",
     )
     args = parser.parse_args()
     result = {

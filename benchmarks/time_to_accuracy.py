@@ -16,6 +16,12 @@ profile with every client on its own device, and adds up the rounds to each targ
 that the two-round run's payload per round reproduces the recorded MiB to target exactly, so
 the round counts are those of the recorded runs.
 
+`--recorded` names another bytes-to-accuracy JSON (e.g. runs made on a GPU). Where its rows
+keep the accuracy of every round (`acc_by_round`), the result also has, per algorithm and
+profile, the simulated time at the end of each evaluated round with its accuracy (`curve`), and
+`--plot` draws accuracy against simulated time on the mobile link; otherwise it draws the
+minutes to the first target as bars.
+
 Profiles: a data centre (10 Gbit/s both ways, 0.1 ms RTT), broadband (100 Mbit/s down, 20 up,
 20 ms) and a mobile link (10 Mbit/s down, 2 up, 60 ms).
 """
@@ -25,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -150,24 +157,33 @@ def one_algorithm(
         "round_s": {},
         "time_to_s": {},
     }
+    curves = "acc_by_round" in recorded_run
+    if curves:
+        result["curve"] = {}
     for name, links in PROFILES.items():
         net = NetworkConfig(**links, compute="declared", **compute)
         aligned, plain = (simulate_round(shape, log, net).seconds for log in logs)
         result["round_s"][name] = {"aligned": aligned, "plain": plain}
         result["time_to_s"][name] = {
-            t: None
-            if k is None
-            else sum(aligned if r % ALIGN_INTERVAL == 0 else plain for r in range(k))
-            for t, k in rounds.items()
+            t: None if k is None else elapsed(k, aligned, plain) for t, k in rounds.items()
         }
+        if curves:  # simulated seconds at the end of each evaluated round, and its accuracy
+            result["curve"][name] = [
+                [elapsed(r + 1, aligned, plain), acc] for r, acc in recorded_run["acc_by_round"]
+            ]
     return result
+
+
+def elapsed(rounds: int, aligned: float, plain: float) -> float:
+    """Simulated seconds of the first `rounds` rounds (every ALIGN_INTERVAL-th one aligns)."""
+    return sum(aligned if r % ALIGN_INTERVAL == 0 else plain for r in range(rounds))
 
 
 def table(results: dict[str, dict[str, Any]], targets: list[str]) -> str:
     cells = [
         [
             "algorithm",
-            "rounds to 80% / 85%",
+            "rounds to " + " / ".join(f"{float(t):.0%}" for t in targets),
             *[f"{p}: {int(float(t) * 100)}%" for p in PROFILES for t in targets],
         ]
     ]
@@ -221,6 +237,37 @@ def markdown(results: dict[str, dict[str, Any]], targets: list[str]) -> str:
 
 
 def plot(results: dict[str, dict[str, Any]], target: str, path: Path) -> None:
+    """Accuracy against simulated time on the mobile link where the recorded runs kept their
+    per-round accuracy, else the minutes to `target` as bars."""
+    if all("curve" in r for r in results.values()):
+        plot_curves(results, "mobile", path)
+    else:
+        plot_bars(results, target, path)
+
+
+def plot_curves(results: dict[str, dict[str, Any]], profile: str, path: Path) -> None:
+    """Test accuracy after each round against simulated minutes on `profile` (log scale)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for algorithm, r in results.items():
+        seconds, acc = zip(*r["curve"][profile])
+        ax.plot([s / 60 for s in seconds], acc, marker=".", label=algorithm)
+    links = PROFILES[profile]
+    ax.set_xscale("log")
+    ax.set(
+        xlabel="simulated minutes",
+        ylabel="test accuracy",
+        title=f"{profile} link: {links['down_mbps']:g} Mbit/s down, {links['up_mbps']:g} up, "
+        f"{links['rtt_ms']:g} ms RTT",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.savefig(path, dpi=120)
+
+
+def plot_bars(results: dict[str, dict[str, Any]], target: str, path: Path) -> None:
     """Simulated minutes to `target` per algorithm, one group of bars per profile (log scale)."""
     from matplotlib.figure import Figure
 
@@ -244,6 +291,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=("simple_conv", "resnet18"), default="simple_conv")
     parser.add_argument("--algorithms", nargs="+", choices=ALGORITHMS, default=list(ALGORITHMS))
+    parser.add_argument(
+        "--recorded",
+        type=Path,
+        default=None,
+        help="the bytes-to-accuracy JSON whose runs give the rounds to each target "
+        "(default: docs/bytes_to_accuracy_MODEL.json)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "time_to_accuracy")
     parser.add_argument(
         "--set",
@@ -258,10 +312,12 @@ def main() -> None:
         type=Path,
         default=None,
         metavar="FILE.png",
-        help="also draw the minutes to the first target (needs matplotlib)",
+        help="also draw accuracy against simulated time on the mobile link, or the minutes "
+        "to the first target (needs matplotlib)",
     )
     args = parser.parse_args()
-    recorded = json.loads((ROOT / "docs" / f"bytes_to_accuracy_{args.model}.json").read_text())
+    recorded_path = args.recorded or ROOT / "docs" / f"bytes_to_accuracy_{args.model}.json"
+    recorded = json.loads(recorded_path.read_text())
     targets = [f"{t:g}" for t in recorded["targets"]]
     run_dirs = {a: run_two_rounds(a, recorded, args) for a in args.algorithms}
     logs = {a: read_messages(run_dir) for a, run_dir in run_dirs.items()}
@@ -277,7 +333,7 @@ def main() -> None:
     data = {
         "command": " ".join(["python", "benchmarks/time_to_accuracy.py", *sys.argv[1:]]),
         "model": args.model,
-        "recorded": f"docs/bytes_to_accuracy_{args.model}.json",
+        "recorded": os.path.relpath(recorded_path, ROOT),
         "targets": targets,
         "profiles": PROFILES,
         "per_client_devices": True,
