@@ -72,6 +72,44 @@ def test_bytes_to_accuracy_tables(model):
         ], row
 
 
+def spread(s: dict) -> str:
+    """A benchmark's mean (min–max) over seeds, as docs/results.md prints it."""
+    spec = ".4f" if s["mean"] is not None and s["mean"] < 1 else ".1f"
+    if s["n"] == 0:
+        return "not reached"
+    if s["n"] < s["of"]:
+        return f"{s['mean']:{spec}} ({s['n']} of {s['of']} seeds)"
+    return f"{s['mean']:{spec}} ({s['min']:{spec}}–{s['max']:{spec}})"
+
+
+@pytest.mark.parametrize(
+    "name, targets",
+    [("simple_conv_seeds", ("0.75", "0.8")), ("resnet18_seeds_h200", ("0.8", "0.85"))],
+)
+def test_seeds_tables(name, targets):
+    header = " | ".join(
+        [
+            "algorithm",
+            "final acc",
+            "best acc",
+            *[f"payload MiB to {float(t):.0%}" for t in targets],
+            "total payload MiB",
+        ]
+    )
+    rows = tables("Results")[header]
+    runs = docs(f"bytes_to_accuracy_{name}.json")["over_seeds"]["runs"]
+    assert [[NAMES[row[0]], *row[1:]] for row in rows] == [
+        [
+            algorithm,
+            spread(run["final_acc"]),
+            spread(run["best_acc"]),
+            *[spread(run["payload_mib_to"][t]) for t in targets],
+            f"{run['total_payload_mib']['mean']:.1f}",
+        ]
+        for algorithm, run in runs.items()
+    ]
+
+
 LAYOUTS = {
     "in-process, 2 threads": "in-process, all cores",
     "in-process, 1 thread": "in-process, 1 thread",
@@ -158,26 +196,35 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def test_time_to_accuracy_table():
+@pytest.mark.parametrize(
+    "section, models",
+    [
+        ("Results on three links", ("simple_conv", "resnet18")),
+        ("Time to accuracy on real networks", ("resnet18",)),
+    ],
+)
+def test_time_to_accuracy_tables(section, models):
+    """docs/timeline.md has the simple_conv table, then the ResNet-18 one; the README the
+    ResNet-18 one."""
     header = (
         "algorithm | rounds to 80% / 85% | data centre: 80% | data centre: 85% | "
         "broadband: 80% | broadband: 85% | mobile: 80% | mobile: 85%"
     )
-    rows = tables("Results on three links")[header]
-    results = docs("time_to_accuracy_simple_conv.json")["results"]
-    assert [NAMES[r[0]] for r in rows] == list(results)
-    for row in rows:
-        got = results[NAMES[row[0]]]
-        rounds = " / ".join(
-            "not reached" if got["rounds_to"][t] is None else str(got["rounds_to"][t])
-            for t in ("0.8", "0.85")
-        )
-        times = [
-            duration(got["time_to_s"][p][t])
-            for p in ("data centre", "broadband", "mobile")
-            for t in ("0.8", "0.85")
-        ]
-        assert row[1:] == [rounds, *times], row
+    rows = tables(section)[header]
+    expected = []
+    for model in models:
+        for algorithm, got in docs(f"time_to_accuracy_{model}.json")["results"].items():
+            rounds = " / ".join(
+                "not reached" if got["rounds_to"][t] is None else str(got["rounds_to"][t])
+                for t in ("0.8", "0.85")
+            )
+            times = [
+                duration(got["time_to_s"][p][t])
+                for p in ("data centre", "broadband", "mobile")
+                for t in ("0.8", "0.85")
+            ]
+            expected.append([algorithm, rounds, *times])
+    assert [[NAMES[row[0]], *row[1:]] for row in rows] == expected
 
 
 def test_every_client_scale_table():
