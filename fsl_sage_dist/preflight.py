@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 from pathlib import Path
-
-import torch
 
 from fsl_sage_dist.checkpoint import read_manifest
 from fsl_sage_dist.config import Config, ConfigError
@@ -34,6 +33,7 @@ from fsl_sage_dist.data import (
 from fsl_sage_dist.data.sources import can_reach
 from fsl_sage_dist.llm_options import gpt2_spec
 from fsl_sage_dist.models import LANGUAGE_MODELS, build_split_model
+from fsl_sage_dist.runtime.process_group import choose_backend
 
 
 def check_inputs(cfg: Config) -> None:
@@ -130,14 +130,26 @@ def _check_model(cfg: Config) -> None:
 
 
 def check_this_machine(cfg: Config) -> None:
-    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size))
-    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if cfg.runtime.backend == "nccl" and gpus < local_ranks:
+    """What only the machine the ranks run on can tell: enough GPUs for the backend, and a
+    spill folder this user can write."""
+    choose_backend(cfg, 0, int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size)))
+    if cfg.runtime.spill and cfg.runtime.spill_dir:
+        _check_writable(Path(cfg.runtime.spill_dir).expanduser())
+
+
+def _check_writable(folder: Path) -> None:
+    """Create `folder` and a file in it, so an unusable runtime.spill_dir fails now, not at the
+    first spill rounds into the run."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
         raise ConfigError(
-            f"runtime.backend='nccl' needs one GPU per rank: {local_ranks} ranks "
-            f"on this machine, {gpus} GPU(s) visible; use runtime.backend=auto "
-            "or gloo"
-        )
+            f"runtime.spill_dir={str(folder)!r} cannot hold spilled client state "
+            f"({(err.strerror or str(err)).lower()}); choose a folder this user can write, "
+            "or leave it empty for RUN_DIR/client_state"
+        ) from None
 
 
 def claim_run_dir(cfg: Config, lock: bool = True) -> int | None:

@@ -64,6 +64,11 @@ def _dir_under_file(tmp_path):
     return [f"output.dir={tmp_path / 'file' / 'runs'}"]
 
 
+def _spill_dir_under_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    return ["runtime.spill=true", f"runtime.spill_dir={tmp_path / 'file' / 'spill'}"]
+
+
 def _rounds_below_checkpoint(tmp_path):
     cfg = load_config(None, [f"output.dir={tmp_path / 'out'}", *BASE, "rounds=5"])
     cfg.run_dir.mkdir(parents=True)
@@ -90,6 +95,7 @@ CASES = {
     "mem_gb_inf": (["slurm.mem_gb=inf"], "slurm.mem_gb=inf"),
     "nccl_without_gpus": (["runtime.backend=nccl"], "needs one GPU per rank"),
     "output_dir_under_file": (_dir_under_file, "Not a directory"),
+    "spill_dir_under_file": (_spill_dir_under_file, "cannot hold spilled client state (not a"),
     "config_is_dir": (_config_dir, "is not a regular file"),
     "config_non_utf8": (_config_non_utf8, "is not UTF-8 text"),
     "config_fifo": (_config_fifo, "is not a regular file"),

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from fsl_sage_dist.config import ConfigError, load_config
-from fsl_sage_dist.runtime.process_group import _choose
+from fsl_sage_dist.runtime.process_group import choose_backend
 
 LOCAL_RANKS = 3  # one server and two client hosts on one node
 
@@ -16,7 +16,9 @@ def choices(monkeypatch, gpus: int, backend: str = "auto") -> list[tuple[str, st
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
     cfg = load_config(None, [f"runtime.backend={backend}"])
-    return [(b, str(d)) for b, d in (_choose(cfg, r, LOCAL_RANKS) for r in range(LOCAL_RANKS))]
+    return [
+        (b, str(d)) for b, d in (choose_backend(cfg, r, LOCAL_RANKS) for r in range(LOCAL_RANKS))
+    ]
 
 
 @pytest.mark.parametrize(

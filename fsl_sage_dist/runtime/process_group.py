@@ -29,7 +29,7 @@ class RankInfo:
     """Where tensors handed to torch.distributed live."""
 
 
-def _choose(cfg: Config, local_rank: int, local_world: int) -> tuple[str, torch.device]:
+def choose_backend(cfg: Config, local_rank: int, local_world: int) -> tuple[str, torch.device]:
     """Backend and compute device of local rank `local_rank` of `local_world` on this node.
 
     GPUs are shared round-robin when there are fewer than ranks (a one-GPU workstation running
@@ -61,7 +61,7 @@ def init_process_group(cfg: Config) -> RankInfo:
             f" = {cfg.world_size}; set launch.client_hosts={world - 1} or start "
             f"{cfg.world_size} ranks"
         )
-    backend, device = _choose(cfg, local_rank, local_world)
+    backend, device = choose_backend(cfg, local_rank, local_world)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     timeout = timedelta(seconds=cfg.runtime.timeout_s)
