@@ -9,7 +9,8 @@ sharing the training set, `--per-round` of them (or a `--fraction` of N) sampled
 client hosts + the server.
 Without `--rounds` a run lasts until every client has taken part at least once (the sampling
 is a function of the seed, so the number of rounds is known before the run), which is when a
-store that grows with the clients seen would show it. `--spill both` runs every N with
+store that grows with the clients seen would show it; `--rounds` sets it instead, for every N
+or per N (the table's "took part" column says how many distinct clients did). `--spill both` runs every N with
 `runtime.spill` off and on. Per run it prints samples trained per round, mean seconds per
 round, the peak RSS of each rank (summary.json) and the bytes of spilled client state left on
 disk (RUN_DIR/client_state). The table is also written as JSON (`--json`, default
@@ -42,13 +43,18 @@ def rounds_until_every_client(seed: int, clients: int, per_round: int) -> int:
     return rounds
 
 
+def clients_seen(seed: int, clients: int, per_round: int, rounds: int) -> int:
+    """How many distinct clients took part in the first `rounds` rounds."""
+    return len({c for t in range(rounds) for c in participants(seed, t, clients, per_round)})
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
-def run(clients: int, spill: bool, args: argparse.Namespace) -> dict[str, Any]:
+def run(clients: int, rounds: int, spill: bool, args: argparse.Namespace) -> dict[str, Any]:
     per_round = round(clients * args.fraction) if args.fraction else args.per_round
-    rounds = args.rounds or rounds_until_every_client(args.seed, clients, per_round)
+    rounds = rounds or rounds_until_every_client(args.seed, clients, per_round)
     name = f"clients{clients}{'_spill' if spill else ''}"
     cmd = [
         sys.executable,
@@ -79,6 +85,7 @@ def run(clients: int, spill: bool, args: argparse.Namespace) -> dict[str, Any]:
         "per_round": per_round,
         "spill": spill,
         "rounds": rounds,
+        "clients_seen": clients_seen(args.seed, clients, per_round, rounds),
         "samples_per_round": samples * per_round // clients,
         "mean_round_s": summary["mean_round_s"],
         "peak_rss_mib": summary["peak_rss_mib"],
@@ -92,6 +99,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         "clients",
         "per round",
         "rounds",
+        "took part",
         "spill",
         "samples/round",
         "s/round",
@@ -103,6 +111,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             str(row["clients"]),
             str(row["per_round"]),
             str(row["rounds"]),
+            str(row["clients_seen"]),
             "on" if row["spill"] else "off",
             str(row["samples_per_round"]),
             f"{row['mean_round_s']:.2f}",
@@ -128,8 +137,10 @@ def main() -> None:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=0,
-        help="rounds per run (0 = until every client has taken part)",
+        nargs="+",
+        default=[0],
+        help="rounds per run, one value for every N or one per --clients value "
+        "(0 = until every client has taken part)",
     )
     parser.add_argument(
         "--spill", choices=("off", "on", "both"), default="off", help="runtime.spill for each N"
@@ -153,7 +164,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     spills = {"off": [False], "on": [True], "both": [False, True]}[args.spill]
-    rows = [run(n, spill, args) for n in args.clients for spill in spills]
+    if len(args.rounds) not in (1, len(args.clients)):
+        parser.error("--rounds takes one value, or one per --clients value")
+    rounds = args.rounds * len(args.clients) if len(args.rounds) == 1 else args.rounds
+    rows = [run(n, r, spill, args) for n, r in zip(args.clients, rounds) for spill in spills]
     print()
     print(table(rows))
     out = {
