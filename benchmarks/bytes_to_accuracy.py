@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = tuple(REGISTRY)
 
 
-def run_algorithm(
+def plan_run(
     algorithm: str, args: argparse.Namespace, dtype: str = "fp32", seed: int | None = None
 ) -> tuple[Path, list[str] | None]:
     """The run folder of `algorithm`, and the command that runs it (None: already finished)."""
@@ -311,8 +311,8 @@ def seeds_table(summary: dict[str, Any], targets: list[float]) -> str:
 
 def one_seed(args: argparse.Namespace, seed: int | None) -> dict[str, Any]:
     """Run (or resume) every algorithm and dtype at one seed; print and return its results."""
-    planned = [run_algorithm(a, args, seed=seed) for a in args.algorithms]
-    planned += [run_algorithm("fsl_sage", args, dtype, seed) for dtype in args.dtypes]
+    planned = [plan_run(a, args, seed=seed) for a in args.algorithms]
+    planned += [plan_run("fsl_sage", args, dtype, seed) for dtype in args.dtypes]
     run_all([cmd for _, cmd in planned], args.jobs)
     run_dirs = [run_dir for run_dir, _ in planned]
     loaded, messages = load_runs(run_dirs)
