@@ -6,15 +6,14 @@
 
 Runs FSL-SAGE on the shipped Fashion-MNIST config (or any config and overrides) with N clients
 sharing the training set, `--per-round` of them (or a `--fraction` of N) sampled per round, 2
-client hosts + the server.
-Without `--rounds` a run lasts until every client has taken part at least once (the sampling
-is a function of the seed, so the number of rounds is known before the run), which is when a
-store that grows with the clients seen would show it; `--rounds` sets it instead, for every N
-or per N (the table's "took part" column says how many distinct clients did). `--spill both` runs every N with
-`runtime.spill` off and on. Per run it prints samples trained per round, mean seconds per
-round, the peak RSS of each rank (summary.json) and the bytes of spilled client state left on
-disk (RUN_DIR/client_state). The table is also written as JSON (`--json`, default
-OUT/scale.json).
+client hosts + the server. Without `--rounds` a run lasts until every client has taken part at
+least once (the sampling is a function of the seed, so the number of rounds is known before the
+run), which is when a store that grows with the clients seen would show it; `--rounds` sets it
+instead, for every N or per N (the table's "took part" column says how many distinct clients
+did). `--spill both` runs every N with `runtime.spill` off and on. Per run it prints samples
+trained per round, mean seconds per round, the peak RSS of each rank (summary.json) and the
+bytes of spilled client state left on disk (RUN_DIR/client_state). The table is also written
+as JSON (`--json`, default OUT/scale.json).
 """
 
 from __future__ import annotations
