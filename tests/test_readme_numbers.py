@@ -227,6 +227,30 @@ def test_time_to_accuracy_tables(section, models):
     assert [[NAMES[row[0]], *row[1:]] for row in rows] == expected
 
 
+@pytest.mark.parametrize("section", ["Performance", "Many clients, many nodes"])
+def test_many_clients_took_part_tables(section):
+    """The ResNet-18 table, in docs/results.md and in the README."""
+    header = (
+        "clients | per round | rounds | took part | spill | s/round | spilled MiB | "
+        "peak RSS MiB server | host 1 | host 2"
+    )
+    rows = tables(section)[header]
+    runs = docs("scale_resnet18.json")["runs"]
+    assert rows == [
+        [
+            str(run["clients"]),
+            str(run["per_round"]),
+            str(run["rounds"]),
+            str(run["clients_seen"]),
+            "on" if run["spill"] else "off",
+            f"{run['mean_round_s']:.1f}",
+            f"{run['spill_mib']:.0f}",
+            *[f"{rss:.0f}" for rss in run["peak_rss_mib"]],
+        ]
+        for run in runs
+    ]
+
+
 def test_every_client_scale_table():
     header = (
         "clients | per round | rounds | spill | s/round | spilled MiB | "
