@@ -82,6 +82,16 @@ def _start(
     )
 
 
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory) -> Path:
+    """`_start`'s job run once without interruption: what every interrupted run must equal."""
+    tmp = tmp_path_factory.mktemp("straight")
+    proc = _start(tmp, "straight")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    return tmp / "straight"
+
+
 def _wait_for_rounds(run_dir: Path, rounds: int, deadline_s: float = 120) -> None:
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
@@ -102,7 +112,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("victim", [1, 0], ids=["client_host", "server"])
-def test_killed_rank_fails_fast_and_rerun_resumes(tmp_path, victim):
+def test_killed_rank_fails_fast_and_rerun_resumes(tmp_path, victim, straight):
     proc = _start(tmp_path, "killed")
     run_dir = tmp_path / "killed"
     _wait_for_rounds(run_dir, 3)
@@ -121,9 +131,7 @@ def test_killed_rank_fails_fast_and_rerun_resumes(tmp_path, victim):
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err[-2000:]
     assert "resuming" in out
-    straight = _start(tmp_path, "straight")
-    assert straight.communicate(timeout=300) and straight.returncode == 0
-    assert_same_results(run_dir, tmp_path / "straight")
+    assert_same_results(run_dir, straight)
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -213,7 +221,7 @@ TORCHRUN_RESTARTING = (
 
 @pytest.mark.slow
 @pytest.mark.parametrize("launcher", ["built-in", "torchrun"])
-def test_launcher_restart_resumes_by_itself(tmp_path, launcher):
+def test_launcher_restart_resumes_by_itself(tmp_path, launcher, straight):
     """launch.max_restarts=1, or torchrun --max-restarts=1 (in-place restart, same agent
     store): after a SIGKILL the ranks are restarted and pick up the checkpoint; the job ends
     well and equals an uninterrupted run."""
@@ -227,10 +235,7 @@ def test_launcher_restart_resumes_by_itself(tmp_path, launcher):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert "resuming" in out
-    straight = _start(tmp_path, "straight")
-    straight.communicate(timeout=300)
-    assert straight.returncode == 0
-    assert_same_results(run_dir, tmp_path / "straight")
+    assert_same_results(run_dir, straight)
 
 
 @pytest.mark.slow
