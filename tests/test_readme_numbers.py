@@ -72,9 +72,8 @@ def test_bytes_to_accuracy_tables(model):
         ], row
 
 
-def spread(s: dict) -> str:
+def spread(s: dict, spec: str) -> str:
     """A benchmark's mean (min–max) over seeds, as docs/results.md prints it."""
-    spec = ".4f" if s["mean"] is not None and s["mean"] < 1 else ".1f"
     if s["n"] == 0:
         return "not reached"
     if s["n"] < s["of"]:
@@ -101,9 +100,9 @@ def test_seeds_tables(name, targets):
     assert [[NAMES[row[0]], *row[1:]] for row in rows] == [
         [
             algorithm,
-            spread(run["final_acc"]),
-            spread(run["best_acc"]),
-            *[spread(run["payload_mib_to"][t]) for t in targets],
+            spread(run["final_acc"], ".4f"),
+            spread(run["best_acc"], ".4f"),
+            *[spread(run["payload_mib_to"][t], ".1f") for t in targets],
             f"{run['total_payload_mib']['mean']:.1f}",
         ]
         for algorithm, run in runs.items()
