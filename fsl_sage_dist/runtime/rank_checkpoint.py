@@ -5,6 +5,10 @@ is whether every rank succeeded. Saving and resuming are symmetric: every rank t
 exchange one row of numbers each, and every rank raises the same `CheckpointError` naming the
 ranks and files that failed. So a rank whose save or load failed never leaves the others waiting
 for it, and the manifest is written only when every file is in place.
+
+The agreement is one exempt reduction over the rank's `Transport`, the one a distributed run's
+channel uses (torch.distributed) or the in-process loopback, so the agreement itself runs, and is
+tested, without processes.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import os
 
 import torch
-import torch.distributed as dist
 
 from fsl_sage_dist.checkpoint import (
     CheckpointError,
@@ -27,6 +30,7 @@ from fsl_sage_dist.log import logger
 from fsl_sage_dist.metrics import MetricsError
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
+from fsl_sage_dist.wire.transport import Transport
 
 
 def checkpoint_due(cfg: Config, round_: int) -> bool:
@@ -34,12 +38,13 @@ def checkpoint_due(cfg: Config, round_: int) -> bool:
     return every > 0 and ((round_ + 1) % every == 0 or round_ == cfg.rounds - 1)
 
 
-def _gather_rows(row: list[int], info: RankInfo) -> list[list[int]]:
+def _gather_rows(row: list[int], info: RankInfo, transport: Transport) -> list[list[int]]:
     """Every rank's `row` of integers, in rank order: each rank fills its own row of zeros and a
-    SUM makes the table (an exempt reduction, not client traffic)."""
+    SUM makes the table (an exempt reduction, not client traffic). Every rank calls this, also
+    the one whose save or load failed: that is what keeps the others from waiting for it."""
     table = torch.zeros(info.world_size, len(row), dtype=torch.int64, device=info.comm_device)
     table[info.rank] = torch.tensor(row, dtype=torch.int64)
-    dist.all_reduce(table)
+    transport.all_reduce(table)
     return table.tolist()
 
 
@@ -48,7 +53,7 @@ def _checked_file(cfg: Config, round_: int, rank: int, code: int) -> str:
     return str(cfg.run_dir / "metrics.jsonl" if code == 2 else rank_file(cfg.run_dir, round_, rank))
 
 
-def resume(cfg: Config, info: RankInfo, loop: RankLoop) -> int:
+def resume(cfg: Config, info: RankInfo, transport: Transport, loop: RankLoop) -> int:
     """Load this rank's part of the last complete checkpoint; returns the first round to run.
 
     Every rank verifies its file against the manifest's hash (the server also its
@@ -65,7 +70,7 @@ def resume(cfg: Config, info: RankInfo, loop: RankLoop) -> int:
     except MetricsError as err:
         error, code = CheckpointError(f"rank {info.rank}: {err}"), 2
     # every rank learns which file failed which rank, so whichever error the user sees names it
-    codes = [code for (code,) in _gather_rows([code], info)]
+    codes = [code for (code,) in _gather_rows([code], info, transport)]
     if error:
         raise error
     bad = [_checked_file(cfg, round_, rank, code) for rank, code in enumerate(codes) if code]
@@ -79,7 +84,9 @@ def resume(cfg: Config, info: RankInfo, loop: RankLoop) -> int:
     return round_ + 1
 
 
-def save_checkpoint(cfg: Config, info: RankInfo, loop: RankLoop, round_: int) -> None:
+def save_checkpoint(
+    cfg: Config, info: RankInfo, transport: Transport, loop: RankLoop, round_: int
+) -> None:
     """Every rank writes its file, then all agree (as on resume): the manifest is written only
     when every file is in place, and a rank whose save failed is named, with its file and the
     OS error, on every rank (so whichever rank's error the user sees has the cause)."""
@@ -89,7 +96,7 @@ def save_checkpoint(cfg: Config, info: RankInfo, loop: RankLoop, round_: int) ->
         row = [0, size, *digest]
     except OSError as err:  # atomic_write's WriteError: the OS error and the path
         row[0], error = err.errno or -1, err
-    rows = _gather_rows(row, info)
+    rows = _gather_rows(row, info, transport)
     if error:
         raise CheckpointError(
             f"rank {info.rank}: cannot save its checkpoint of round {round_ + 1}: {error}"

@@ -69,13 +69,13 @@ def _run(cfg: Config, info: RankInfo) -> None:
     _check_same_config(cfg, info)
     channel = build_channel(cfg, info, DistTransport())
     loop = build_loop(cfg, info, channel, load_split(cfg, "train"))
-    first_round = resume(cfg, info, loop)
+    first_round = resume(cfg, info, channel.transport, loop)
     _announce(cfg, info, threads)
     loop.start(first_round)
     for round_ in range(first_round, cfg.rounds):
         loop.run_round(round_)
         if checkpoint_due(cfg, round_):
-            save_checkpoint(cfg, info, loop, round_)
+            save_checkpoint(cfg, info, channel.transport, loop, round_)
     loop.finish()
 
 

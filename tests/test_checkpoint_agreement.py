@@ -1,0 +1,129 @@
+"""Checkpoint agreement without processes: every rank saves or loads, then all agree.
+
+`runtime/rank_checkpoint.py` runs over the rank's Transport, so three ranks taking turns over the
+in-process loopback run exactly the code a distributed job runs. A rank whose save or load fails
+must still take part in the agreement; then every rank raises the same kind of error naming the
+rank and its file, at once, and no manifest is written for a round that is not complete.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from fsl_sage_dist.checkpoint import CheckpointError, checkpoint_dir, rank_file
+from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.runtime.rank_checkpoint import resume, save_checkpoint
+from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
+
+from harness import small_config
+
+WORLD = 3
+TIMEOUT_S = 60.0  # how long a rank left waiting would wait: the bound below is far under it
+AT_ONCE_S = 10.0
+
+
+class FakeLoop:
+    """The part of a RankLoop that checkpoints see: a state to save and to load back."""
+
+    def __init__(self, rank: int) -> None:
+        self.state = {"weights": torch.full((4,), float(rank))}
+        self.loaded: dict | None = None
+
+    def state_dict(self) -> dict:
+        return self.state
+
+    def load_state_dict(self, state: dict, round_: int) -> None:
+        self.loaded = state
+
+
+def on_every_rank(step) -> tuple[dict[int, object], float]:
+    """Run `step(rank, transport)` on WORLD ranks that take turns over one loopback; returns
+    each rank's result or exception, and the seconds until the last rank was done. A rank that
+    raises wakes the others (as a closed connection would), so a rank that skipped the
+    agreement shows up as its peers failing to agree, not as a hang."""
+    loopback = Loopback(hosts=list(range(1, WORLD)), timeout_s=TIMEOUT_S)
+    outcome: dict[int, object] = {}
+
+    def run(rank: int) -> None:
+        with loopback.baton:
+            try:
+                outcome[rank] = step(rank, LoopbackTransport(loopback, rank))
+            except Exception as err:  # noqa: BLE001 - the test reads every rank's outcome
+                outcome[rank] = err
+                loopback.fail(f"rank {rank}: {err}")
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=run, args=(rank,)) for rank in range(WORLD)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcome, time.monotonic() - start
+
+
+def _info(rank: int) -> RankInfo:
+    cpu = torch.device("cpu")
+    return RankInfo(rank, WORLD, "loopback", cpu, cpu)
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return small_config(tmp_path, f"launch.client_hosts={WORLD - 1}", "checkpoint.every=1")
+
+
+def _save_all(cfg, round_: int) -> tuple[dict[int, object], float]:
+    return on_every_rank(
+        lambda rank, transport: save_checkpoint(cfg, _info(rank), transport, FakeLoop(rank), round_)
+    )
+
+
+def test_every_rank_saves_and_resumes_the_same_round(cfg):
+    saved, _ = _save_all(cfg, 0)
+    assert saved == {rank: None for rank in range(WORLD)}
+    assert (checkpoint_dir(cfg.run_dir) / "manifest.json").is_file()
+    loops = {rank: FakeLoop(-1) for rank in range(WORLD)}
+    resumed, _ = on_every_rank(
+        lambda rank, transport: resume(cfg, _info(rank), transport, loops[rank])
+    )
+    assert resumed == {rank: 1 for rank in range(WORLD)}
+    for rank, loop in loops.items():
+        assert torch.equal(loop.loaded["weights"], torch.full((4,), float(rank)))
+
+
+def test_a_failed_save_is_named_on_every_rank_at_once(cfg):
+    """Rank 1 cannot write its file (a folder stands where it goes): every rank raises a
+    CheckpointError naming rank 1 and that file, well before runtime.timeout_s."""
+    blocked = rank_file(cfg.run_dir, 0, 1)
+    (blocked / "in_the_way").mkdir(parents=True)
+    outcome, seconds = _save_all(cfg, 0)
+    print(f"every rank raised after {seconds:.2f} s (a rank left waiting: {TIMEOUT_S:g} s)")
+    assert seconds < AT_ONCE_S
+    assert all(isinstance(outcome[rank], CheckpointError) for rank in range(WORLD)), outcome
+    assert "rank 1: cannot save its checkpoint of round 1" in str(outcome[1])
+    for rank in (0, 2):
+        message = str(outcome[rank])
+        assert "could not save the checkpoint of round 1 on rank 1 (" in message, message
+        assert str(blocked) in message and "previous checkpoint stays in force" in message
+    assert not (checkpoint_dir(cfg.run_dir) / "manifest.json").exists()
+
+
+def test_a_damaged_file_on_resume_is_named_on_every_rank_at_once(cfg):
+    _save_all(cfg, 0)
+    damaged = rank_file(cfg.run_dir, 0, 2)
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    loops = {rank: FakeLoop(-1) for rank in range(WORLD)}
+    outcome, seconds = on_every_rank(
+        lambda rank, transport: resume(cfg, _info(rank), transport, loops[rank])
+    )
+    print(f"every rank raised after {seconds:.2f} s")
+    assert seconds < AT_ONCE_S
+    assert all(isinstance(outcome[rank], CheckpointError) for rank in range(WORLD)), outcome
+    for rank in (0, 1):
+        message = str(outcome[rank])
+        assert f"{damaged} failed its check" in message and "left as it was" in message, message
