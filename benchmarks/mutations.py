@@ -4,9 +4,11 @@
     python benchmarks/mutations.py --only header_bytes_doubled
 
 Each mutation is one edit to one file of the package, applied to a temporary copy of the
-repository (package, tests, configs, docs, README); the fast suite (`pytest -m "not slow" -x`,
-the suites aimed at these edits first) then runs on that copy. A mutation is caught when the
-suite fails. The unmutated copy runs first and must pass, or nothing below it means anything.
+repository (every file git tracks); the whole fast suite (`pytest -m "not slow"
+-x`, with the tests aimed at that edit first so that -x stops early) then runs on that copy. A
+mutation is caught when a test fails (pytest exit status 1); a suite that cannot even run
+(collection error, crash) does not count as catching it. The unmutated copy runs first and must
+pass, or nothing below it means anything.
 An edit whose text is no longer in the code stops the script: the list must follow the code,
 not silently test nothing.
 """
@@ -26,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("fsl_sage_dist", "tests", "configs", "docs", "pyproject.toml", "README.md")
 # The suites that target these edits first, so that -x stops early; then everything else.
 FIRST = ("tests/test_meter.py", "tests/test_averaging_placement.py", "tests/test_learning.py")
 
@@ -37,6 +38,8 @@ class Mutation:
     path: str
     old: str
     new: str
+    first: tuple[str, ...] = ()
+    """Test files run before the rest of the fast suite: the ones aimed at this edit."""
 
 
 MUTATIONS = [
@@ -108,15 +111,61 @@ MUTATIONS = [
         "            optimizer.step()\n",
         "",
     ),
+    # Trust and reliability: what the wire, the launcher and the checkpoints promise.
+    Mutation(
+        "checkpoint_hash_not_verified",
+        "fsl_sage_dist/checkpoint.py",
+        'if hashlib.sha256(data).hexdigest() != entry["sha256"]:',
+        "if False:",
+        ("tests/test_checkpoint_integrity.py",),
+    ),
+    Mutation(
+        "spilled_state_hash_not_verified",
+        "fsl_sage_dist/client_store.py",
+        "if len(data) != ref.bytes or hashlib.sha256(data).hexdigest() != ref.sha256:",
+        "if len(data) != ref.bytes:",
+        ("tests/test_client_store.py",),
+    ),
+    Mutation(
+        "payload_length_not_checked",
+        "fsl_sage_dist/wire/channel.py",
+        "    if length != nbytes:  # -1: the body was shorter than the frame\n",
+        "    if False:\n",
+        ("tests/test_channel.py", "tests/test_wire_framing.py"),
+    ),
+    Mutation(
+        "save_agreement_skipped_on_a_failed_save",
+        "fsl_sage_dist/runtime/rank_checkpoint.py",
+        "        row[0], error = err.errno or -1, err\n",
+        '        raise CheckpointError(f"rank {info.rank}: cannot save: {err}") from None\n',
+        ("tests/test_checkpoint_agreement.py",),
+    ),
+    Mutation(
+        "resume_agreement_skipped_on_a_failed_load",
+        "fsl_sage_dist/runtime/rank_checkpoint.py",
+        "    codes = [code for (code,) in _gather_rows([code], info, transport)]\n"
+        "    if error:\n        raise error\n",
+        "    if error:\n        raise error\n"
+        "    codes = [code for (code,) in _gather_rows([code], info, transport)]\n",
+        ("tests/test_checkpoint_agreement.py",),
+    ),
 ]
 
 
 def copy_repo(dest: Path) -> None:
-    for name in COPIED:
+    """Every file git tracks or would track (the working tree's content), so the copy's suite
+    sees what a clean clone's would, uncommitted edits included."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    for name in filter(None, listed.split("\0")):
         src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
+        if src.is_file():  # a tracked file deleted in the working tree is left out
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
 
 
@@ -132,7 +181,7 @@ def apply(mutation: Mutation, repo: Path) -> None:
     path.write_text(text.replace(mutation.old, mutation.new))
 
 
-def fast_suite(repo: Path) -> dict:
+def fast_suite(repo: Path, first: tuple[str, ...]) -> dict:
     start = time.perf_counter()
     proc = subprocess.run(
         [
@@ -145,7 +194,7 @@ def fast_suite(repo: Path) -> dict:
             "-q",
             "-p",
             "no:cacheprovider",
-            *FIRST,
+            *dict.fromkeys((*first, *FIRST)),
             "tests",
         ],
         check=False,
@@ -156,7 +205,7 @@ def fast_suite(repo: Path) -> dict:
     )
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, flags=re.MULTILINE)
     return {
-        "caught": proc.returncode != 0,
+        "caught": proc.returncode == 1 and bool(failed),
         "exit_status": proc.returncode,
         "first_failure": failed[0] if failed else None,
         "seconds": round(time.perf_counter() - start, 1),
@@ -170,7 +219,7 @@ def check(mutation: Mutation | None) -> dict:
         copy_repo(repo)
         if mutation is not None:
             apply(mutation, repo)
-        return fast_suite(repo)
+        return fast_suite(repo, mutation.first if mutation else ())
 
 
 def main() -> None:
@@ -181,11 +230,11 @@ def main() -> None:
     chosen = [m for m in MUTATIONS if args.only is None or m.name in args.only]
     baseline = check(None)
     print(
-        f"unmutated: {'FAILS' if baseline['caught'] else 'passes'} "
+        f"unmutated: {'FAILS' if baseline['exit_status'] else 'passes'} "
         f"({baseline['seconds']} s) {baseline['summary']}",
         flush=True,
     )
-    if baseline["caught"]:
+    if baseline["exit_status"]:
         sys.exit(f"error: the fast suite fails without any mutation ({baseline['first_failure']})")
     results = []
     for mutation in chosen:
