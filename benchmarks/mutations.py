@@ -143,10 +143,10 @@ MUTATIONS = [
     Mutation(
         "resume_agreement_skipped_on_a_failed_load",
         "fsl_sage_dist/runtime/rank_checkpoint.py",
-        "    codes = [code for (code,) in _gather_rows([code], info, transport)]\n"
+        "    codes = [code for (code,) in gather_rows([code], info, transport)]\n"
         "    if error:\n        raise error\n",
         "    if error:\n        raise error\n"
-        "    codes = [code for (code,) in _gather_rows([code], info, transport)]\n",
+        "    codes = [code for (code,) in gather_rows([code], info, transport)]\n",
         ("tests/test_checkpoint_agreement.py",),
     ),
 ]

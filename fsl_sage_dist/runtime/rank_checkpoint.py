@@ -6,16 +6,13 @@ exchange one row of numbers each, and every rank raises the same `CheckpointErro
 ranks and files that failed. So a rank whose save or load failed never leaves the others waiting
 for it, and the manifest is written only when every file is in place.
 
-The agreement is one exempt reduction over the rank's `Transport`, the one a distributed run's
-channel uses (torch.distributed) or the in-process loopback, so the agreement itself runs, and is
-tested, without processes.
+The agreement is `agreement.gather_rows` over the rank's `Transport`, so it runs, and is tested,
+over the in-process loopback as well as between processes.
 """
 
 from __future__ import annotations
 
 import os
-
-import torch
 
 from fsl_sage_dist.checkpoint import (
     CheckpointError,
@@ -28,6 +25,7 @@ from fsl_sage_dist.checkpoint import (
 from fsl_sage_dist.config import Config
 from fsl_sage_dist.log import logger
 from fsl_sage_dist.metrics import MetricsError
+from fsl_sage_dist.runtime.agreement import gather_rows
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
 from fsl_sage_dist.wire.transport import Transport
@@ -36,16 +34,6 @@ from fsl_sage_dist.wire.transport import Transport
 def checkpoint_due(cfg: Config, round_: int) -> bool:
     every = cfg.checkpoint.every
     return every > 0 and ((round_ + 1) % every == 0 or round_ == cfg.rounds - 1)
-
-
-def _gather_rows(row: list[int], info: RankInfo, transport: Transport) -> list[list[int]]:
-    """Every rank's `row` of integers, in rank order: each rank fills its own row of zeros and a
-    SUM makes the table (an exempt reduction, not client traffic). Every rank calls this, also
-    the one whose save or load failed: that is what keeps the others from waiting for it."""
-    table = torch.zeros(info.world_size, len(row), dtype=torch.int64, device=info.comm_device)
-    table[info.rank] = torch.tensor(row, dtype=torch.int64)
-    transport.all_reduce(table)
-    return table.tolist()
 
 
 def _checked_file(cfg: Config, round_: int, rank: int, code: int) -> str:
@@ -70,7 +58,7 @@ def resume(cfg: Config, info: RankInfo, transport: Transport, loop: RankLoop) ->
     except MetricsError as err:
         error, code = CheckpointError(f"rank {info.rank}: {err}"), 2
     # every rank learns which file failed which rank, so whichever error the user sees names it
-    codes = [code for (code,) in _gather_rows([code], info, transport)]
+    codes = [code for (code,) in gather_rows([code], info, transport)]
     if error:
         raise error
     bad = [_checked_file(cfg, round_, rank, code) for rank, code in enumerate(codes) if code]
@@ -96,7 +84,7 @@ def save_checkpoint(
         row = [0, size, *digest]
     except OSError as err:  # atomic_write's WriteError: the OS error and the path
         row[0], error = err.errno or -1, err
-    rows = _gather_rows(row, info, transport)
+    rows = gather_rows(row, info, transport)
     if error:
         raise CheckpointError(
             f"rank {info.rank}: cannot save its checkpoint of round {round_ + 1}: {error}"

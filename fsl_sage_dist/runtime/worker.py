@@ -13,31 +13,28 @@ import os
 import socket
 import zlib
 
-import torch
-import torch.distributed as dist
-
 from fsl_sage_dist.checkpoint import CheckpointError
 from fsl_sage_dist.config import Config, config_to_dict, to_toml
 from fsl_sage_dist.log import setup_logging
 from fsl_sage_dist.metrics import write_json
+from fsl_sage_dist.runtime.agreement import gather_rows
 from fsl_sage_dist.runtime.build import build_channel, build_loop, load_split
 from fsl_sage_dist.runtime.process_group import RankInfo, destroy_process_group, init_process_group
 from fsl_sage_dist.runtime.rank_checkpoint import checkpoint_due, resume, save_checkpoint
 from fsl_sage_dist.runtime.rank_errors import error_file, record_error
 from fsl_sage_dist.threads import set_threads
 from fsl_sage_dist.wire import DistTransport
+from fsl_sage_dist.wire.transport import Transport
 
 
 class RankFailure(RuntimeError):
     """A rank could not go on; the message names the rank, its role and the round."""
 
 
-def _check_same_config(cfg: Config, info: RankInfo) -> None:
+def _check_same_config(cfg: Config, info: RankInfo, transport: Transport) -> None:
     """Every rank must run the same config; compare fingerprints."""
     fp = zlib.crc32(to_toml(config_to_dict(cfg)).encode())
-    both = torch.tensor([fp, -fp], dtype=torch.int64, device=info.comm_device)
-    dist.all_reduce(both, op=dist.ReduceOp.MIN)
-    if int(both[0]) != fp or int(both[1]) != -fp:
+    if any(other != fp for (other,) in gather_rows([fp], info, transport)):
         raise RankFailure(
             f"rank {info.rank}: the ranks of this job were started with "
             "different configs; start every rank with the same command"
@@ -66,16 +63,17 @@ def _announce(cfg: Config, info: RankInfo, threads: int) -> None:
 def _run(cfg: Config, info: RankInfo) -> None:
     setup_logging(info.rank, cfg.runtime.verbose)
     threads = set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
-    _check_same_config(cfg, info)
-    channel = build_channel(cfg, info, DistTransport())
+    transport = DistTransport()
+    _check_same_config(cfg, info, transport)
+    channel = build_channel(cfg, info, transport)
     loop = build_loop(cfg, info, channel, load_split(cfg, "train"))
-    first_round = resume(cfg, info, channel.transport, loop)
+    first_round = resume(cfg, info, transport, loop)
     _announce(cfg, info, threads)
     loop.start(first_round)
     for round_ in range(first_round, cfg.rounds):
         loop.run_round(round_)
         if checkpoint_due(cfg, round_):
-            save_checkpoint(cfg, info, channel.transport, loop, round_)
+            save_checkpoint(cfg, info, transport, loop, round_)
     loop.finish()
 
 

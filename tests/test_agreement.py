@@ -1,9 +1,10 @@
-"""Checkpoint agreement without processes: every rank saves or loads, then all agree.
+"""What the ranks agree on, without processes: the config at start-up, and each checkpoint.
 
-`runtime/rank_checkpoint.py` runs over the rank's Transport, so three ranks taking turns over the
-in-process loopback run exactly the code a distributed job runs. A rank whose save or load fails
-must still take part in the agreement; then every rank raises the same kind of error naming the
-rank and its file, at once, and no manifest is written for a round that is not complete.
+`runtime/agreement.py` runs over the rank's Transport, so three ranks taking turns over the
+in-process loopback run exactly the code a distributed job runs. Ranks started with different
+configs all refuse to go on. A rank whose save or load fails must still take part in the
+agreement; then every rank raises the same kind of error naming the rank and its file, at once,
+and no manifest is written for a round that is not complete.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from fsl_sage_dist.checkpoint import CheckpointError, checkpoint_dir, rank_file
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_checkpoint import resume, save_checkpoint
+from fsl_sage_dist.runtime.worker import RankFailure, _check_same_config
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 
 from harness import small_config
@@ -73,6 +75,21 @@ def _info(rank: int) -> RankInfo:
 @pytest.fixture
 def cfg(tmp_path):
     return small_config(tmp_path, f"launch.client_hosts={WORLD - 1}", "checkpoint.every=1")
+
+
+def test_ranks_with_different_configs_all_refuse_to_start(cfg, tmp_path):
+    same, _ = on_every_rank(lambda rank, transport: _check_same_config(cfg, _info(rank), transport))
+    assert same == {rank: None for rank in range(WORLD)}
+    other = small_config(
+        tmp_path, f"launch.client_hosts={WORLD - 1}", "checkpoint.every=1", "seed=7"
+    )
+    outcome, _ = on_every_rank(
+        lambda rank, transport: _check_same_config(
+            other if rank == 2 else cfg, _info(rank), transport
+        )
+    )
+    assert all(isinstance(outcome[rank], RankFailure) for rank in range(WORLD)), outcome
+    assert "started with different configs" in str(outcome[0])
 
 
 def _save_all(cfg, round_: int) -> tuple[dict[int, object], float]:
