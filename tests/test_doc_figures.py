@@ -1421,7 +1421,6 @@ NOT_RESULTS: list[tuple[str, str | re.Pattern, str]] = [
     ("*", "{}-based", "how rounds are numbered"),
     ("*", "{} in q", "one batch in q"),
     ("*", "> {})", "a config threshold"),
-    ("*", "round {}", "a round's index"),
     (R, "the paper's model, batch size, q = {} and l = {}", "the quickstart's settings"),
     (T, '"how long to 80% on a {} Mbit/s uplink with {} ms RTT?"', "an example question"),
     (T, "default {} {};", "the CLI's default targets"),
@@ -1431,6 +1430,8 @@ NOT_RESULTS: list[tuple[str, str | re.Pattern, str]] = [
         "alone takes {}·b/W + rtt/{}",
         "the transfer-time formula",
     ),
+    (T, "s for round {},", "the first round"),
+    (W, "differed from round {} in", "the first round"),
     (T, "at it = {} of", "an iteration index"),
     (T, "(iteration it + {} starts", "an iteration index"),
     (T, "(a phone {}× slower", "an example setting"),
@@ -1658,3 +1659,60 @@ def test_quickstart_excerpt_is_the_recorded_output():
     for block in blocks:
         lines = block.splitlines()
         assert any(output[i : i + len(lines)] == lines for i in range(len(output))), lines
+
+
+# Command-line flags of the benchmarks and the JSON field each one is recorded in.
+FLAGS = {
+    "--rounds": "rounds",
+    "--train-limit": "train_limit",
+    "--seeds": "seeds",
+    "--targets": "targets",
+    "--set": "extra_overrides",
+    "--align-interval": "align_interval",
+    "--align-epochs": "align_epochs",
+    "--per-round": "per_round",
+    "--fraction": "fraction",
+    "--model": "model",
+}
+
+
+def commands() -> list[tuple[str, str, dict[str, list[str]]]]:
+    """(page, JSON written, flags) of every benchmark command in an indented block that names
+    the JSON it writes under docs/."""
+    found = []
+    for name in PAGES:
+        for block in re.findall(r"(?:^ {4}.*\n)+", page(name), flags=re.MULTILINE):
+            for command in re.split(r"\n(?! {8})", block.replace("\\\n", " ")):
+                words = command.split()
+                if "--json" not in words or "python" not in words:
+                    continue
+                flags: dict[str, list[str]] = {}
+                for word in words[words.index("python") + 2 :]:
+                    if word.startswith("--"):
+                        key = word
+                        flags[key] = []
+                    else:
+                        flags[key].append(word.strip('"'))
+                found.append((name, flags.pop("--json")[0], flags))
+    return found
+
+
+@pytest.mark.parametrize("name, out, flags", commands(), ids=lambda v: str(v)[:40])
+def test_a_command_states_the_settings_its_json_records(name, out, flags):
+    """The command a page gives for a result is the one its JSON was made with: rounds,
+    train_limit, seeds, targets, overrides... as the JSON records them."""
+    assert out.startswith("docs/"), out
+    recorded = load(out.removeprefix("docs/"))
+    checked = 0
+    for flag, values in flags.items():
+        if flag not in FLAGS or FLAGS[flag] not in recorded:
+            continue
+        got = recorded[FLAGS[flag]]
+        if isinstance(got, list):
+            got = [str(v) for v in got]
+        else:
+            (values,) = values
+            got = str(got)
+        assert got == values, f"{name}: {flag} {values} but {out} records {got}"
+        checked += 1
+    assert checked, f"{name}: no setting of {out} is checked"
