@@ -802,6 +802,13 @@ FIGURES: list[Figure] = [
 
 SETTINGS: list[Figure] = [
     Figure(
+        "docs/running.md",
+        "s/round is the mean of rounds {} and {} of {}.",
+        "averaging_modes.json",
+        lambda j: (1, j["rounds"] - 2, j["rounds"]),
+        "d",
+    ),
+    Figure(
         R,
         "three seeds** (reduced: {} samples per client, {} rounds)",
         SC_SEEDS,
