@@ -257,15 +257,14 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         M,
-        "To reach CSE-FSL's best accuracy ({}, its last round, so a target read off "
-        "CSE-FSL's curve after the run whose cost is CSE-FSL's whole budget) FSL-SAGE needs {} "
-        "MiB against CSE-FSL's {}: {}× (it first gets there in round {}, at {}). To 80% / 85% "
-        "it needs {}× / {}× of CSE-FSL's payload and {}× / {}× of SplitFed-v1's. Its final "
-        "accuracy is {} points below FedAvg's ({} against {})",
+        "To reach CSE-FSL's best accuracy ({}, reached only in its last round: a target read "
+        "off CSE-FSL's curve after the run, which costs CSE-FSL its whole budget) FSL-SAGE "
+        "needs {} MiB against CSE-FSL's {}: {}× (it first gets there in round {}, at {}). To "
+        "80% / 85% it needs {}× / {}× of CSE-FSL's payload and {}× / {}× of SplitFed-v1's. Its "
+        "final accuracy is {} points below FedAvg's ({} against {})",
         (RN, TTA_RN),
         lambda j, tta: (
-            *best_of_cse(j)[:1],
-            *best_of_cse(j)[1:],
+            *best_of_cse(j, last_round=True),
             rounds_for(j["comparisons"]["to_cse_fsl_best_acc"]["payload_mib"]["fsl_sage"], tta),
             j["runs"]["fsl_sage"]["best_acc"],
             *[

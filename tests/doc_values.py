@@ -175,9 +175,13 @@ def minutes_of_rounds(run: dict) -> tuple[int, float, float]:
     return run["rounds"], run["mean_round_s"], run["rounds"] * run["mean_round_s"] / 60
 
 
-def best_of_cse(j: dict) -> tuple:
-    """CSE-FSL's best accuracy, FSL-SAGE's and CSE-FSL's MiB to it, and their ratio."""
+def best_of_cse(j: dict, last_round: bool = False) -> tuple:
+    """CSE-FSL's best accuracy, FSL-SAGE's and CSE-FSL's MiB to it, and their ratio; with
+    `last_round`, the phrase says CSE-FSL got there only in its last round, with its whole
+    payload."""
     c = j["comparisons"]["to_cse_fsl_best_acc"]
+    if last_round:
+        assert c["payload_mib"]["cse_fsl"] == j["runs"]["cse_fsl"]["total_payload_mib"]
     return (
         c["acc"],
         c["payload_mib"]["fsl_sage"],
