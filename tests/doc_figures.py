@@ -112,7 +112,7 @@ FIGURES: list[Figure] = [
     ),
     Figure(
         R,
-        "the whole command took {} min {} s",
+        "took {} min {} s",
         "quickstart_output.txt",
         lambda text: divmod(round(wall_s(text)), 60),
         "d",
