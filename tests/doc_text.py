@@ -45,7 +45,7 @@ def scanned(text: str, skipped: set[str]) -> str:
     for regex in (
         r"^```(?s:.*?)^```",
         r"(?:^(?: {4}|\t).*\n)+",
-        r"`[^`]+`",
+        r"`[^`\n]+(?:\n[^`\n]+){0,2}`",  # a span may wrap; a stray ` must not hide a page
         r"\]\([^)]*\)",
         r"https?://\S+",
     ):
@@ -92,21 +92,27 @@ def groups(phrase: str | re.Pattern, text: str) -> list[tuple[int, int]]:
 
 
 def commands() -> list[tuple[str, str, dict[str, list[str]]]]:
-    """(page, JSON written, flags) of every benchmark command in an indented block that names
-    the JSON it writes under docs/."""
+    """(page, JSON written, flags) of every benchmark command, in an indented block or a `code`
+    span, that names the JSON it writes under docs/."""
     found = []
     for name in PAGES:
-        for block in re.findall(r"(?:^ {4}.*\n)+", page(name), flags=re.MULTILINE):
-            for command in re.split(r"\n(?! {8})", block.replace("\\\n", " ")):
-                words = command.split()
-                if "--json" not in words or "python" not in words:
-                    continue
-                flags: dict[str, list[str]] = {}
-                for word in words[words.index("python") + 2 :]:
-                    if word.startswith("--"):
-                        key = word
-                        flags[key] = []
-                    else:
-                        flags[key].append(word.strip('"'))
-                found.append((name, flags.pop("--json")[0], flags))
+        text = page(name)
+        lines = [
+            command
+            for block in re.findall(r"(?:^ {4}.*\n)+", text, flags=re.MULTILINE)
+            for command in re.split(r"\n(?! {8})", block.replace("\\\n", " "))
+        ]
+        lines += re.findall(r"`(python benchmarks/[^`]*)`", text)
+        for command in lines:
+            words = command.split()
+            if "--json" not in words or "python" not in words:
+                continue
+            flags: dict[str, list[str]] = {}
+            for word in words[words.index("python") + 2 :]:
+                if word.startswith("--"):
+                    key = word
+                    flags[key] = []
+                else:
+                    flags[key].append(word.strip('"'))
+            found.append((name, flags.pop("--json")[0], flags))
     return found
