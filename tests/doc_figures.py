@@ -21,6 +21,7 @@ from doc_text import Figure
 from doc_values import (
     CLIENTS,
     LLM,
+    LLM_ALIGN_INTERVAL,
     LLM_CLIENTS,
     LLM_TINY,
     LLM_TINY_CLIENTS,
@@ -712,7 +713,7 @@ FIGURES: list[Figure] = [
         L,
         "blocks, {} MiB each) go down once per 10 rounds",
         LLM,
-        lambda j: llm_row(j, "fsl_sage")["aux_model"] * 10 / LLM_CLIENTS,
+        lambda j: llm_row(j, "fsl_sage")["aux_model"] * LLM_ALIGN_INTERVAL / LLM_CLIENTS,
         ".0f",
     ),
     Figure(

@@ -19,6 +19,7 @@ LLM = "llm_bytes.json"
 LLM_TINY = "bytes_to_accuracy_llm_tiny.json"
 FASHION_MNIST_TRAIN = 60_000
 LLM_CLIENTS = 10  # clients.num of configs/e2e_gpt2m_fsl_sage.toml, which llm_bytes.json names
+LLM_ALIGN_INTERVAL = 10  # fsl.align_interval of that config: aux heads go down once per 10
 LLM_TINY_CLIENTS = 4  # clients.num of configs/llm_tiny_*.toml
 CLIENTS = 10  # clients.num of every bytes-to-accuracy run (the JSON records train_limit only)
 
