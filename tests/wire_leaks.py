@@ -7,12 +7,14 @@ the frame's bytes as the dtype and shape it announced: an fp16, bf16 or int8 pay
 as the values its receiver gets, not as bytes. Collectives (reduce, all_reduce, broadcast) carry
 typed tensors and are searched as they are.
 
-`images_in` looks for every raw image at every offset of a payload's flat values: the normalised
-cross-correlation of each window of an image's length with each image, by FFT (overlap-save). A
-copy, a cast (fp16, bf16), an int8 quantisation (an affine map per row) or any other affine map
-of an image correlates near 1 wherever it starts; a sample's row of a batch is a run of the flat
-payload, so per-sample rows are covered too. A window of activations or weights correlates with
-the synthetic images (a class pattern plus unit noise) at about 1/sqrt(pixels).
+`ImageSearch.found` looks for every raw image at every offset of a payload's flat values: the
+normalised cross-correlation of each window of an image's length with each image. A copy, a cast
+(fp16, bf16), an int8 quantisation (an affine map per row) or any other affine map of an image
+correlates near 1 wherever it starts; a sample's row of a batch is a run of the flat payload, so
+per-sample rows are covered too. A window of activations or weights correlates with the
+synthetic images (a class pattern plus unit noise) at about 1/sqrt(pixels). The correlations
+come from a float32 FFT (overlap-save: a candidate at 0.9 of the threshold), and each candidate
+is decided in float64 against every image. The cost grows with images x values searched.
 """
 
 from __future__ import annotations
