@@ -1,10 +1,10 @@
 """A deliberately leaking run, the positive control of the leak checks (`wire_leaks.py`).
 
 `install(plan)` patches the package in the process it runs in (each rank of a spawned job, or
-the one process of an in-process run): client 0 copies its last input batch, unnormalised
-pixels as the model saw them, into the messages its host hands over in the planned rounds. Every
-message keeps its dtype and shape; only the reductions of the round report grow, on every rank
-alike (zeros where nothing leaks), so that an image fits.
+the one process of an in-process run): client 0 copies its last input batch, as the model saw
+it (normalised: an affine map of the raw pixels), into what its host hands over in the planned
+rounds. Every message keeps its dtype and shape; only the reductions of the round report grow,
+on every rank alike (zeros where nothing leaks), so that an image fits.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ PATCHED = (
     (host_loop, "reduce_round"),
     (server_loop, "reduce_round"),
 )
-"""What `install` replaces (a test that runs in its own process undoes it from this list)."""
+"""What `install` replaces: a test that installs it in its own process restores these after."""
 
 
 class _Leak:
