@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -147,18 +148,68 @@ def _recording(name: str, log: list[dict[str, Any]], keep: bool):
             log.append({"op": name, "nbytes": 0})
             return original(*args, **kwargs)
         for tensor in _tensors(args, kwargs):  # before the call: what this rank hands over
-            entry = {
-                "op": name,
-                "dtype": str(tensor.dtype),
-                "shape": list(tensor.shape),
-                "nbytes": tensor.numel() * tensor.element_size(),
-            }
-            if keep:
-                entry["tensor"] = tensor.detach().cpu().clone()
-            log.append(entry)
+            log.append(_entry(name, tensor, keep))
         return original(*args, **kwargs)
 
     return wrapper
+
+
+def _entry(op: str, tensor: torch.Tensor, keep: bool) -> dict[str, Any]:
+    entry = {
+        "op": op,
+        "dtype": str(tensor.dtype),
+        "shape": list(tensor.shape),
+        "nbytes": tensor.numel() * tensor.element_size(),
+    }
+    if keep:
+        entry["tensor"] = tensor.detach().cpu().clone()
+    return entry
+
+
+class RecordingTransport:
+    """A rank's transport that logs, with its tensor, everything handed to it before handing it
+    on: what `_recording` logs of torch.distributed, for an in-process run."""
+
+    def __init__(self, inner: LoopbackTransport, log: list[dict[str, Any]]) -> None:
+        self.inner, self.log = inner, log
+
+    def isend(self, tensor: torch.Tensor, peer: int) -> Any:
+        self.log.append(_entry("isend", tensor, keep=True))
+        return self.inner.isend(tensor, peer)
+
+    def irecv(self, tensor: torch.Tensor, peer: int) -> Any:
+        self.log.append(_entry("irecv", tensor, keep=True))
+        return self.inner.irecv(tensor, peer)
+
+    def recv(self, tensor: torch.Tensor, peer: int) -> None:
+        self.log.append(_entry("recv", tensor, keep=True))
+        self.inner.recv(tensor, peer)
+
+    def broadcast(self, tensor: torch.Tensor) -> None:
+        self.log.append(_entry("broadcast", tensor, keep=True))
+        self.inner.broadcast(tensor)
+
+    def reduce(self, tensor: torch.Tensor) -> None:
+        self.log.append(_entry("reduce", tensor, keep=True))
+        self.inner.reduce(tensor)
+
+    def all_reduce(self, tensor: torch.Tensor) -> None:
+        self.log.append(_entry("all_reduce", tensor, keep=True))
+        self.inner.all_reduce(tensor)
+
+
+def record_in_process(monkeypatch: Any) -> dict[int, list[dict[str, Any]]]:
+    """Make `run_in_process` record each rank's traffic (with tensors) into the returned logs,
+    by rank."""
+    from fsl_sage_dist.runtime import in_process
+
+    logs: dict[int, list[dict[str, Any]]] = {}
+
+    def transport(loopback: Loopback, rank: int) -> RecordingTransport:
+        return RecordingTransport(LoopbackTransport(loopback, rank), logs.setdefault(rank, []))
+
+    monkeypatch.setattr(in_process, "LoopbackTransport", transport)
+    return logs
 
 
 def record_busy(intervals: list[list[float]]) -> None:
@@ -184,7 +235,12 @@ def read_busy(record_dir: Path, rank: int) -> list[list[float]]:
 
 
 def _rank_main(
-    rank: int, cfg_dict: dict, store_file: str, record_dir: str | None, keep_tensors: bool
+    rank: int,
+    cfg_dict: dict,
+    store_file: str,
+    record_dir: str | None,
+    keep_tensors: bool,
+    patch: Callable[[], None] | None,
 ) -> None:
     from fsl_sage_dist.runtime.worker import run_rank
 
@@ -204,6 +260,8 @@ def _rank_main(
         for name in (*CLIENT_TRAFFIC_OPS, *COLLECTIVE_OPS, *OBJECT_OPS):
             setattr(dist, name, _recording(name, log, keep_tensors))
         record_busy(busy)
+    if patch is not None:
+        patch()
     run_rank(config_from_dict(cfg_dict))
     if record_dir:
         torch.save(log, Path(record_dir) / f"traffic_rank{rank}.pt")
@@ -211,10 +269,15 @@ def _rank_main(
 
 
 def spawn_job(
-    cfg: Config, record_dir: Path | None = None, keep_tensors: bool = False
+    cfg: Config,
+    record_dir: Path | None = None,
+    keep_tensors: bool = False,
+    patch: Callable[[], None] | None = None,
 ) -> list[list[dict[str, Any]]] | None:
     """Run every rank of `cfg` in this machine's processes; return each rank's traffic log.
-    The ranks meet through a FileStore, as under the built-in launcher: no port is opened."""
+    The ranks meet through a FileStore, as under the built-in launcher: no port is opened.
+    `patch` (picklable: a module-level function, or a partial of one) runs in every rank
+    before it starts: a test's change to the package, made where the code runs."""
     if record_dir:
         record_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fsl-sage-test-rdzv-") as folder:
@@ -227,6 +290,7 @@ def spawn_job(
                 str(Path(folder) / "store"),
                 str(record_dir) if record_dir else None,
                 keep_tensors,
+                patch,
             ),
         )
     if not record_dir:
