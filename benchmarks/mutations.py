@@ -3,9 +3,9 @@
     python benchmarks/mutations.py                 # every mutation; writes docs/mutations.json
     python benchmarks/mutations.py --only header_bytes_doubled
 
-Each mutation is one edit to one file of the package, applied to a temporary copy of the
-repository (every file git tracks); the whole fast suite (`pytest -m "not slow"
--x`, with the tests aimed at that edit first so that -x stops early) then runs on that copy. A
+Each mutation is one edit to one file of the package (or to one published figure), applied to a
+temporary copy of the repository (every file git tracks); the whole fast suite (`pytest -m "not
+slow" -x`, with the tests aimed at that edit first so that -x stops early) then runs on it. A
 mutation is caught when a test fails (pytest exit status 1); a suite that cannot even run
 (collection error, crash) does not count as catching it. The unmutated copy runs first and must
 pass, or nothing below it means anything.
@@ -138,7 +138,7 @@ MUTATIONS = [
         "fsl_sage_dist/runtime/rank_checkpoint.py",
         "        row[0], error = err.errno or -1, err\n",
         '        raise CheckpointError(f"rank {info.rank}: cannot save: {err}") from None\n',
-        ("tests/test_checkpoint_agreement.py",),
+        ("tests/test_agreement.py",),
     ),
     Mutation(
         "resume_agreement_skipped_on_a_failed_load",
@@ -147,7 +147,23 @@ MUTATIONS = [
         "    if error:\n        raise error\n",
         "    if error:\n        raise error\n"
         "    codes = [code for (code,) in gather_rows([code], info, transport)]\n",
-        ("tests/test_checkpoint_agreement.py",),
+        ("tests/test_agreement.py",),
+    ),
+    Mutation(
+        "raw_input_leaked_inside_smashed_upload",
+        "fsl_sage_dist/runtime/client_host.py",
+        "            smashed = SmashedBatch(client.id, self.algo.slot(it), z.detach(), y)\n",
+        "            leaked = torch.cat("
+        "[x.flatten(1), z.detach().flatten(1)[:, x[0].numel() :]], 1)\n"
+        "            smashed = SmashedBatch(client.id, self.algo.slot(it), leaked.view_as(z), y)\n",
+        ("tests/test_raw_inputs.py",),
+    ),
+    Mutation(
+        "readme_gpu_bullet_quotes_the_cpu_run",
+        "README.md",
+        "(0.31× CSE-FSL's payload to it, 1380.9 against 4415.1 MiB)",
+        "(0.30× CSE-FSL's payload to it, 1380.9 against 4647.4 MiB)",
+        ("tests/test_doc_figures.py",),
     ),
 ]
 
