@@ -14,11 +14,17 @@ What is shared with the package, and why none of it is an algorithm rule:
 - the initial weights: `build_split_model` (every client starts from the template's client and
   aux weights, decision 10);
 - the round's sample of clients: `placement.participants` (a seeded draw, decision 10).
-Bookkeeping conventions are mirrored, not imported, where they decide the last bit of a
-recorded number: averaging accumulates in float64 in ascending client id with weights
-n_i / sum(n) (decision 4; `algorithms/averaging.py` documents the same order), training losses
-are per-client float64 sums of each batch's summed NLL, and evaluation sums the NLL over
-batches of `eval_batch_size` test samples.
+Float orders are mirrored, not imported, where they decide only the last bit: averaging
+accumulates in float64 in ascending client id with weights n_i / sum(n) (decision 4, and the
+order `algorithms/averaging.py` documents); alignment targets are each stored row's gradient of
+its own NLL divided by |batch|, over rows shuffled by the (seed, "align", client, round) stream
+(decision 10; the order `algorithms/alignment.py` documents); recorded training losses are
+per-client float64 sums of each batch's summed NLL (the aux head's: its mean times the batch
+size); evaluation sums the NLL over batches of `eval_batch_size` test samples.
+
+Covered: the five algorithms, synchronous alignment, both server orders, both alignment
+staleness rules, classifiers. Not covered: `fsl.async_align`, activation compression,
+language models (the shared inputs are then different).
 """
 
 from __future__ import annotations
@@ -493,7 +499,12 @@ def fsl_sage(setup: _Setup) -> Restated:
 
 
 def restate(cfg: Config) -> Restated:
-    """Run `cfg`'s algorithm as re-stated here."""
+    """Run `cfg`'s algorithm as re-stated here, on as many intra-op threads as each of the
+    package's ranks uses (a kernel's float order may depend on its thread count)."""
+    if cfg.runtime.threads_per_rank < 1:
+        raise ValueError("restate needs an explicit runtime.threads_per_rank to match")
+    if cfg.wire.activation_dtype != "fp32" or cfg.model.name == "gpt2":
+        raise NotImplementedError("re-stated for fp32 activations and classifiers")
     setup = _Setup(cfg)
     runs = {
         "fedavg": lambda: fedavg(setup),
@@ -502,4 +513,9 @@ def restate(cfg: Config) -> Restated:
         "cse_fsl": lambda: cse_fsl(setup),
         "fsl_sage": lambda: fsl_sage(setup),
     }
-    return runs[cfg.algorithm]()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.runtime.threads_per_rank)
+    try:
+        return runs[cfg.algorithm]()
+    finally:
+        torch.set_num_threads(threads)

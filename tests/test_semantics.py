@@ -22,6 +22,9 @@ server and aux modules, so their inner layers do not matter, and each run takes 
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 import torch
 from restated import restate
@@ -46,6 +49,14 @@ SEMANTICS = [
     "fsl.align_epochs=5",
     "fsl.aux_lr=2e-3",
 ]
+# What the re-statement may take from the package: inputs, never rules (restated.py's docstring).
+SHARED_MODULES = {
+    "fsl_sage_dist.config",
+    "fsl_sage_dist.data",
+    "fsl_sage_dist.models",
+    "fsl_sage_dist.placement",
+    "fsl_sage_dist.seeding",
+}
 CASES = {
     "fedavg": ["algorithm=fedavg"],
     "splitfed_v1": ["algorithm=splitfed_v1"],
@@ -90,3 +101,15 @@ def test_run_equals_the_restatement(case, tmp_path):
     assert list(final) == list(ours.full)
     differing = [k for k in final if not torch.equal(final[k], ours.full[k])]
     assert not differing, f"final parameters differ from the re-statement: {differing}"
+
+
+def test_restatement_imports_no_algorithm_code():
+    """Were restated.py to import the package's algorithms, roles, wire or averaging, the
+    comparison would hold the package to itself."""
+    tree = ast.parse((Path(__file__).parent / "restated.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {
+        a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names
+    }
+    package = {m for m in imported if m.split(".")[0] == "fsl_sage_dist"}
+    assert package <= SHARED_MODULES, package - SHARED_MODULES
