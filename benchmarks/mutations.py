@@ -111,6 +111,29 @@ MUTATIONS = [
         "            optimizer.step()\n",
         "",
     ),
+    # Rules both the in-process and the distributed run share: only an independent
+    # re-statement of the algorithms (tests/restated.py) sees them change.
+    Mutation(
+        "lazy_server_order_swapped",
+        "fsl_sage_dist/algorithms/lazy_server.py",
+        'return self.cfg.fsl.server_order == "client_major"',
+        'return self.cfg.fsl.server_order != "client_major"',
+        ("tests/test_semantics.py",),
+    ),
+    Mutation(
+        "cse_fsl_aux_lr_is_model_lr",
+        "fsl_sage_dist/algorithms/cse_fsl.py",
+        "adam(client.aux, self.cfg.fsl.aux_lr, weight_decay=0.0)",
+        "adam(client.aux, self.cfg.train.lr, weight_decay=0.0)",
+        ("tests/test_semantics.py",),
+    ),
+    Mutation(
+        "splitfed_v2_interleaved_instead_of_whole_turns",
+        "fsl_sage_dist/algorithms/splitfed.py",
+        "    def whole_turns(self) -> bool:\n        return True",
+        "    def whole_turns(self) -> bool:\n        return False",
+        ("tests/test_semantics.py",),
+    ),
     # Trust and reliability: what the wire, the launcher and the checkpoints promise.
     Mutation(
         "checkpoint_hash_not_verified",
