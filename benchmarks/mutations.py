@@ -9,6 +9,7 @@ the suites aimed at these edits first) then runs on that copy. A mutation is cau
 suite fails. The unmutated copy runs first and must pass, or nothing below it means anything.
 An edit whose text is no longer in the code stops the script: the list must follow the code,
 not silently test nothing.
+The JSON carries a `provenance` record (benchmarks/provenance.py) of the tree copied.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from provenance import record
 
 ROOT = Path(__file__).resolve().parent.parent
 COPIED = ("fsl_sage_dist", "tests", "configs", "docs", "pyproject.toml", "README.md")
@@ -179,6 +182,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "mutations.json")
     args = parser.parse_args()
     chosen = [m for m in MUTATIONS if args.only is None or m.name in args.only]
+    provenance = record()  # of the tree the copies are made from; pytest runs no ranks
     baseline = check(None)
     print(
         f"unmutated: {'FAILS' if baseline['caught'] else 'passes'} "
@@ -203,6 +207,7 @@ def main() -> None:
         args.out.write_text(
             json.dumps(
                 {
+                    "provenance": provenance,
                     "baseline": baseline,
                     "mutations": results,
                     "caught": caught,
