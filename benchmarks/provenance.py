@@ -6,9 +6,9 @@
 `record()` returns the exact command (interpreter and arguments as typed, absolute paths inside
 the working directory made relative to it, and that directory relative to the repository), the
 git commit and whether the tree had uncommitted changes (and which files), the device (CPU model
-and core count, GPU names), the Python and torch versions, the thread settings and the UTC
-date-time. It records no host name, user or absolute path outside the repository, so a JSON can
-be published as it is. REQUIRED names the keys tests/test_provenance.py holds every docs/*.json
+and core count, GPU names, the load average when it started), the Python and torch versions,
+the thread settings and the UTC date-time. It records no host name or user, so a JSON can be
+published as it is. REQUIRED names the keys tests/test_provenance.py holds every docs/*.json
 to; a file written before the record existed says `"backfilled": true` and lists in `unknown`
 the keys nobody can recover (benchmarks/backfill_provenance.py).
 """
@@ -104,6 +104,8 @@ def record(threads_per_rank: int | dict[str, int] | None = None) -> dict[str, An
         "dirty": bool(changed),
         "dirty_files": changed,
         "device": device(),
+        # other work on the machine slows every timing in the result
+        "load_average_1_5_15_min": list(os.getloadavg()),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "threads": {
