@@ -172,3 +172,11 @@ def test_the_static_check_sees_a_writer_without_a_provenance():
         "from provenance import record\nwrite_json(p, {'provenance': record(), 'rounds': 3})\n"
     )
     assert _takes_its_provenance_from_record(good)
+
+
+@pytest.mark.parametrize("path", DOCS_JSON, ids=lambda p: p.name)
+def test_a_target_taken_from_the_results_is_labelled_as_such(path):
+    """MiB to CSE-FSL's best accuracy measures to a bar the runs set; the file must say so."""
+    data = json.loads(path.read_text())
+    if "to_cse_fsl_best_acc" in json.dumps(data):
+        assert "comparisons.to_cse_fsl_best_acc" in data.get("realised_targets", {})
