@@ -108,6 +108,17 @@ def test_a_record_says_which_code_ran_where_and_when():
     assert datetime.timedelta(0) <= age < datetime.timedelta(minutes=5)
 
 
+def test_the_command_can_be_typed_again_from_its_directory(monkeypatch):
+    """Paths inside the working directory become relative to it; one outside stays as it was."""
+    monkeypatch.chdir(ROOT)
+    argv = ["benchmarks/x.py", f"--json={ROOT}/docs/x.json", f"output.dir={ROOT}/runs", "/tmp/y"]
+    monkeypatch.setattr(sys, "argv", argv)
+    got = record()
+    want = ["benchmarks/x.py", "--json=docs/x.json", "output.dir=runs", "/tmp/y"]
+    assert got["command"].split() == [sys.executable, *want]
+    assert got["cwd"] == "."
+
+
 def _writes_json(tree: ast.Module) -> bool:
     """A call of write_json / write_atomic, or .write_text(json.dumps(...)), anywhere."""
     for node in ast.walk(tree):
