@@ -7,7 +7,9 @@ Runs `fsl-sage run configs/fmnist_fsl_sage.toml` on ResNet-18 (docs/results.md's
 cut after layer2, ImageNet stem, 10 iid clients, batch 256) once per mode, then prints per
 round the wall seconds, whether it was an alignment round, test accuracy and payload MiB, and
 the mean seconds of alignment rounds and of the others per mode. Results go to
-OUT/async_align.json (and --json). Finished runs are not redone (they are checkpointed).
+OUT/async_align.json (and --json), with a `provenance` record (benchmarks/provenance.py). An
+existing run folder under OUT is an error unless `--reuse` is given: then a finished run is read,
+an interrupted one continues from its checkpoint, and `provenance.reused` lists them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from provenance import record, threads_per_rank
+from run_folders import claim
+
 from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import MIB, load_runs
 from fsl_sage_dist.text_table import align
@@ -26,8 +31,11 @@ from fsl_sage_dist.text_table import align
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_mode(async_align: bool, args: argparse.Namespace) -> Path:
+def run_mode(async_align: bool, args: argparse.Namespace, reused: list[dict[str, Any]]) -> Path:
     name = "async" if async_align else "sync"
+    if claim(args.out / name, args.rounds, args.reuse, reused):
+        print(f"== {name}: reusing {args.out / name}, it has {args.rounds} rounds", flush=True)
+        return args.out / name
     overrides = [
         f"rounds={args.rounds}",
         f"data.train_limit={args.train_limit}",
@@ -100,13 +108,22 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="extra config overrides for both runs",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="read finished run folders under --out and continue interrupted ones; "
+        "the JSON's provenance lists each",
+    )
     args = parser.parse_args()
+    provenance = record(threads_per_rank=threads_per_rank(args.set))
+    reused: list[dict[str, Any]] = []
     load_before = load_average()
-    dirs = [run_mode(False, args), run_mode(True, args)]
+    dirs = [run_mode(False, args, reused), run_mode(True, args, reused)]
     runs, messages = load_runs(dirs)
     if messages or None in runs:
         sys.exit("\n".join(messages) or "a run could not be read")
     result = {
+        "provenance": provenance | {"reused": reused},
         "rounds": args.rounds,
         "align_interval": args.align_interval,
         "align_epochs": args.align_epochs,

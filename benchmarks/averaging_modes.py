@@ -7,7 +7,8 @@ model, 5.5 MB), every client participating every round with two samples, so a ro
 only its round end: exact sends one state message per client to the server, which sums them in
 client-id order; reduce sums on each host and sends one reduction per state vector. Prints the
 steady seconds per round (mean of rounds 1..R-2: round 0 includes start-up, the last round an
-evaluation) and the ratio; writes OUT/averaging_modes.json.
+evaluation) and the ratio; writes --json (default docs/averaging_modes.json) with a
+`provenance` record (benchmarks/provenance.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from provenance import record
 
 from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import load_runs
@@ -60,6 +63,7 @@ def main() -> None:
     parser.add_argument("--json", default=str(ROOT / "docs" / "averaging_modes.json"))
     args = parser.parse_args()
     assert args.rounds >= 3, "rounds 1..R-2 are the steady ones"
+    provenance = record(threads_per_rank=0)  # the runs set none: the config's auto
     steady = {mode: run(mode, args) for mode in ("exact", "reduce")}
     ratio = steady["exact"] / steady["reduce"]
     print(
@@ -70,6 +74,7 @@ def main() -> None:
     write_json(
         Path(args.json),
         {
+            "provenance": provenance,
             "clients": args.clients,
             "hosts": args.hosts,
             "rounds": args.rounds,

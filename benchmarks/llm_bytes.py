@@ -12,7 +12,8 @@ Beside it, what the reference's counter (llm branch: `calculate_load` of whole m
 model transfers at full size (frozen weights, each block's 1024x1024 attention-mask buffer and
 the tied embedding matrix included) and, with every upload, the key/value cache of the client's
 blocks (2 x the hidden states per block) and the input shape. FSL-SAGE's aux heads go down
-once per `fsl.align_interval` rounds: its rows are the mean over such a cycle.
+once per `fsl.align_interval` rounds: its rows are the mean over such a cycle. The JSON carries a
+`provenance` record (benchmarks/provenance.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 
 import torch
+from provenance import record
 
 from fsl_sage_dist.algorithms.expected_bytes import ModelBytes
 from fsl_sage_dist.config import Config, load_config
@@ -157,7 +159,8 @@ def main() -> None:
     parser.add_argument("--size", default="medium", choices=sorted(SIZES))
     parser.add_argument("--json", type=Path, help="also write the table here")
     args = parser.parse_args()
-    result = report(args.config.resolve(), args.size)
+    provenance = record()  # nothing runs: the bytes come from the model's shape
+    result = {"provenance": provenance} | report(args.config.resolve(), args.size)
     if args.json:
         write_json(args.json, result)
 

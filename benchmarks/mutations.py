@@ -11,6 +11,7 @@ mutation is caught when a test fails (pytest exit status 1); a suite that cannot
 pass, or nothing below it means anything.
 An edit whose text is no longer in the code stops the script: the list must follow the code,
 not silently test nothing.
+The JSON carries a `provenance` record (benchmarks/provenance.py) of the tree copied.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from provenance import record
 
 ROOT = Path(__file__).resolve().parent.parent
 # The suites that target these edits first, so that -x stops early; then everything else.
@@ -267,6 +270,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "mutations.json")
     args = parser.parse_args()
     chosen = [m for m in MUTATIONS if args.only is None or m.name in args.only]
+    provenance = record()  # of the tree the copies are made from; pytest runs no ranks
     baseline = check(None)
     print(
         f"unmutated: {'FAILS' if baseline['exit_status'] else 'passes'} "
@@ -291,6 +295,7 @@ def main() -> None:
         args.out.write_text(
             json.dumps(
                 {
+                    "provenance": provenance,
                     "baseline": baseline,
                     "mutations": results,
                     "caught": caught,

@@ -12,7 +12,8 @@ Prints seconds per round and the speed-up over the all-cores baseline. Round 0 i
 its own: it includes start-up effects and, for FSL-SAGE, an alignment (every
 `fsl.align_interval` rounds); "steady" is the mean over the later rounds, which is what a long
 run mostly consists of.
-The table is also written as JSON (OUT/round_time.json).
+The table is also written as JSON (OUT/round_time.json), with a `provenance` record
+(benchmarks/provenance.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from provenance import record, threads_per_rank
 
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.runtime.in_process import run_in_process
@@ -120,6 +123,10 @@ def main() -> None:
         parser.error("--rounds must be at least 2: round 0 is reported apart from the others")
     results: dict[str, dict[str, Any]] = {}
     cores = os.cpu_count() or 1
+    # what each layout ran with: the in-process ones set it, the ranks take the config's auto
+    threads = {BASELINE: cores, "in-process, 1 thread": 1}
+    threads |= {f"{1 + h} ranks": threads_per_rank(args.set) for h in args.hosts}
+    provenance = record(threads_per_rank=threads)
     for algorithm in args.algorithms:
         results[algorithm] = {BASELINE: in_process(algorithm, args, cores)}
         if cores > 1:
@@ -130,6 +137,7 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; rounds {args.rounds}, train_limit {args.train_limit}")
     print(table(results))
     out = {
+        "provenance": provenance,
         "cores": os.cpu_count(),
         "rounds": args.rounds,
         "train_limit": args.train_limit,

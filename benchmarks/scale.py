@@ -13,7 +13,8 @@ instead, for every N or per N (the table's "took part" column says how many dist
 did). `--spill both` runs every N with `runtime.spill` off and on. Per run it prints samples
 trained per round, mean seconds per round, the peak RSS of each rank (summary.json) and the
 bytes of spilled client state left on disk (RUN_DIR/client_state). The table is also written
-as JSON (`--json`, default OUT/scale.json).
+as JSON (`--json`, default OUT/scale.json) with a `provenance` record (benchmarks/provenance.py);
+`config` is relative to the repository when the file lies in it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from provenance import record, relative, threads_per_rank
 
 from fsl_sage_dist.atomic_write import write_atomic
 from fsl_sage_dist.placement import participants
@@ -166,11 +169,13 @@ def main() -> None:
     if len(args.rounds) not in (1, len(args.clients)):
         parser.error("--rounds takes one value, or one per --clients value")
     rounds = args.rounds * len(args.clients) if len(args.rounds) == 1 else args.rounds
+    provenance = record(threads_per_rank=threads_per_rank(args.set))
     rows = [run(n, r, spill, args) for n, r in zip(args.clients, rounds) for spill in spills]
     print()
     print(table(rows))
     out = {
-        "config": str(args.config),
+        "provenance": provenance,
+        "config": relative(args.config),
         "per_round": args.per_round,
         "fraction": args.fraction,
         "rounds": args.rounds,

@@ -10,6 +10,7 @@ measures, on the test split:
 - nearest class mean, with the means estimated from the training split;
 - every algorithm's test accuracy after each of 2 rounds of the default synthetic job
   (`data.name=synthetic rounds=2`, everything else at its default), run in-process.
+The JSON carries a `provenance` record (benchmarks/provenance.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from provenance import record
 
 from fsl_sage_dist.algorithms import REGISTRY
 from fsl_sage_dist.config import load_config
@@ -64,11 +66,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "synthetic_difficulty.json")
     args = parser.parse_args()
+    provenance = record(threads_per_rank=1)  # two_rounds sets runtime.threads_per_rank=1
     seed = load_config(None, []).seed  # the default job's seed, which draws the class patterns
     train = load_dataset("synthetic", "train", seed=seed)
     test = load_dataset("synthetic", "test", seed=seed)
     means = torch.from_numpy(class_means(train.input_shape, train.num_classes, seed))
     result = {
+        "provenance": provenance,
         "setting": "data.name=synthetic defaults: 2000/500 images of 1x28x28, 10 classes",
         "pattern_distance_noise_sigmas": round(
             torch.cdist(means.flatten(1)[:1], means.flatten(1)[1:]).mean().item(), 1

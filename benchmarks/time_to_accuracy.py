@@ -24,6 +24,9 @@ minutes to the first target as bars.
 
 Profiles: a data centre (10 Gbit/s both ways, 0.1 ms RTT), broadband (100 Mbit/s down, 20 up,
 20 ms) and a mobile link (10 Mbit/s down, 2 up, 60 ms).
+
+The JSON carries a `provenance` record (benchmarks/provenance.py). An existing two-round run
+folder under OUT is an error unless `--reuse` is given; `provenance.reused` then lists it.
 """
 
 from __future__ import annotations
@@ -31,12 +34,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from provenance import record, relative, threads_per_rank
+from run_folders import claim
 
 from fsl_sage_dist.config import NetworkConfig
 from fsl_sage_dist.message_log import RoundLog, read_messages
@@ -55,7 +60,12 @@ PROFILES = {
 ALIGN_INTERVAL = 10  # the benchmark's fsl.align_interval (the configs' default)
 
 
-def run_two_rounds(algorithm: str, recorded: dict[str, Any], args: argparse.Namespace) -> Path:
+def run_two_rounds(
+    algorithm: str,
+    recorded: dict[str, Any],
+    args: argparse.Namespace,
+    reused: list[dict[str, Any]],
+) -> Path:
     out = args.out / recorded["model"]
     overrides = [
         "rounds=2",
@@ -68,8 +78,8 @@ def run_two_rounds(algorithm: str, recorded: dict[str, Any], args: argparse.Name
     ]
     if recorded["model"] == "resnet18":  # as benchmarks/bytes_to_accuracy.py runs it
         overrides += ["model.name=resnet18", "model.cut=layer2", "model.stem=imagenet"]
-    if (out / algorithm / "summary.json").is_file():
-        print(f"== {algorithm}: {out / algorithm} is done", flush=True)
+    if claim(out / algorithm, 2, args.reuse, reused):
+        print(f"== {algorithm}: reusing {out / algorithm}, it has 2 rounds", flush=True)
         return out / algorithm
     cmd = [
         sys.executable,
@@ -315,11 +325,20 @@ def main() -> None:
         help="also draw accuracy against simulated time on the mobile link, or the minutes "
         "to the first target (needs matplotlib)",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="read finished two-round run folders under --out instead of stopping at them; "
+        "the JSON's provenance lists each",
+    )
     args = parser.parse_args()
     recorded_path = args.recorded or ROOT / "docs" / f"bytes_to_accuracy_{args.model}.json"
     recorded = json.loads(recorded_path.read_text())
     targets = [f"{t:g}" for t in recorded["targets"]]
-    run_dirs = {a: run_two_rounds(a, recorded, args) for a in args.algorithms}
+    overrides = [*recorded["extra_overrides"], *args.set]
+    provenance = record(threads_per_rank=threads_per_rank(overrides))
+    reused: list[dict[str, Any]] = []
+    run_dirs = {a: run_two_rounds(a, recorded, args, reused) for a in args.algorithms}
     logs = {a: read_messages(run_dir) for a, run_dir in run_dirs.items()}
     compute = declared_compute(logs)
     results = {
@@ -331,9 +350,9 @@ def main() -> None:
     if args.plot:
         plot(results, targets[0], args.plot)
     data = {
-        "command": " ".join(["python", "benchmarks/time_to_accuracy.py", *sys.argv[1:]]),
+        "provenance": provenance | {"reused": reused},
         "model": args.model,
-        "recorded": os.path.relpath(recorded_path, ROOT),
+        "recorded": relative(recorded_path),
         "targets": targets,
         "profiles": PROFILES,
         "per_client_devices": True,

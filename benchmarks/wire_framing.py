@@ -7,7 +7,8 @@ Two local Gloo ranks (loopback) send the ResNet-18 smashed activations of one CI
 time, alternately through `Channel` (header + framed payload, validated) and as header + bare
 payload with plain `dist.send`/`dist.recv` (the wire before the length word). Also times the
 framing work alone in one process (sender copy, receiver buffer and check), which is what the
-length word adds. Prints and writes the medians.
+length word adds. Prints and writes the medians, with a `provenance` record
+(benchmarks/provenance.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from provenance import record
 
 from fsl_sage_dist.models import build_split_model
 from fsl_sage_dist.wire import Channel, DistTransport, Expect, Header, Kind
@@ -59,7 +61,7 @@ def _framing_only(header: Header, x: torch.Tensor, messages: int) -> float:
     return statistics.median(times) - statistics.median(copy)
 
 
-def _bench(rank: int, store_file: str, messages: int, out: str) -> None:
+def _bench(rank: int, store_file: str, messages: int, out: str, provenance: dict) -> None:
     dist.init_process_group(
         "gloo",
         store=dist.FileStore(store_file, 2),
@@ -98,6 +100,7 @@ def _bench(rank: int, store_file: str, messages: int, out: str) -> None:
             framed.append(f)
     if rank == 0:
         report = {
+            "provenance": provenance,
             "payload_bytes": x.numel() * x.element_size(),
             "shape": list(x.shape),
             "messages": messages,
@@ -115,12 +118,13 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--out", default="docs/wire_framing.json")
     args = parser.parse_args()
+    provenance = record(threads_per_rank=1)  # each rank sets torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         mp.start_processes(
             _bench,
             nprocs=2,
             start_method="spawn",
-            args=(str(Path(folder) / "store"), args.messages, args.out),
+            args=(str(Path(folder) / "store"), args.messages, args.out, provenance),
         )
 
 
