@@ -185,6 +185,13 @@ MUTATIONS = [
         ("tests/test_raw_inputs.py",),
     ),
     Mutation(
+        "benchmark_reuses_run_folders_silently",
+        "benchmarks/run_folders.py",
+        "    if not reuse:\n        action",
+        "    if False:\n        action",
+        ("tests/test_run_folders.py",),
+    ),
+    Mutation(
         "readme_gpu_bullet_quotes_the_cpu_run",
         "README.md",
         "(0.31× CSE-FSL's payload to it, 1380.9 against 4415.1 MiB)",
