@@ -68,7 +68,12 @@ def check_losses_finite(record: dict[str, Any]) -> None:
 
 
 class MetricsError(RuntimeError):
-    """metrics.jsonl cannot back a resume; the message names the file and line."""
+    """A JSON-lines file (metrics.jsonl, messages.jsonl) cannot back a resume; the message
+    names the file and line, `path` the file."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class MetricsLog:
@@ -94,19 +99,21 @@ class MetricsLog:
                 record = json.loads(line)
             except (ValueError, RecursionError) as err:
                 raise MetricsError(
-                    f"{where} is not valid JSON ({err}); RUN_DIR is left as it was"
+                    f"{where} is not valid JSON ({err}); RUN_DIR is left as it was", self.path
                 ) from None
             if not isinstance(record, dict) or record.get("round") != lineno - 1:
                 raise MetricsError(
                     f"{where} is not round {lineno - 1}: it was edited or "
-                    "belongs to another run; RUN_DIR is left as it was"
+                    "belongs to another run; RUN_DIR is left as it was",
+                    self.path,
                 )
             records.append(record)
         if len(records) < round_ + 1:
             raise MetricsError(
                 f"{self.path} holds {len(records)} round(s) but the checkpoint "
                 f"covers {round_ + 1}; it was cut or belongs to another run; "
-                "RUN_DIR is left as it was"
+                "RUN_DIR is left as it was",
+                self.path,
             )
         return records
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from fsl_sage_dist.checkpoint import CheckpointError, checkpoint_dir, rank_file
+from fsl_sage_dist.metrics import MetricsLog
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_checkpoint import resume, save_checkpoint
 from fsl_sage_dist.runtime.worker import RankFailure, _check_same_config
@@ -144,3 +145,24 @@ def test_a_damaged_file_on_resume_is_named_on_every_rank_at_once(cfg):
     for rank in (0, 1):
         message = str(outcome[rank])
         assert f"{damaged} failed its check" in message and "left as it was" in message, message
+
+
+@pytest.mark.parametrize("name", ["metrics.jsonl", "messages.jsonl"])
+def test_a_damaged_log_on_resume_is_named_by_its_own_name(cfg, name):
+    """The server checks both JSON-lines files a checkpoint covers; the other ranks' error
+    names the one that failed, not always metrics.jsonl."""
+    _save_all(cfg, 0)
+    log = MetricsLog(cfg.run_dir, name)
+
+    class ServerReadingItsLog(FakeLoop):
+        def load_state_dict(self, state: dict, round_: int) -> None:
+            log.read_covered(round_)  # the file is missing: it cannot back the resume
+
+    loops = {0: ServerReadingItsLog(0), 1: FakeLoop(-1), 2: FakeLoop(-1)}
+    outcome, _ = on_every_rank(
+        lambda rank, transport: resume(cfg, _info(rank), transport, loops[rank])
+    )
+    assert all(isinstance(outcome[rank], CheckpointError) for rank in range(WORLD)), outcome
+    assert str(log.path) in str(outcome[0])
+    for rank in (1, 2):
+        assert f"{log.path} failed its check" in str(outcome[rank]), outcome[rank]

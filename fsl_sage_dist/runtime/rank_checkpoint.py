@@ -24,6 +24,7 @@ from fsl_sage_dist.checkpoint import (
 )
 from fsl_sage_dist.config import Config
 from fsl_sage_dist.log import logger
+from fsl_sage_dist.message_log import MESSAGES_FILE
 from fsl_sage_dist.metrics import MetricsError
 from fsl_sage_dist.runtime.agreement import gather_rows
 from fsl_sage_dist.runtime.process_group import RankInfo
@@ -36,9 +37,16 @@ def checkpoint_due(cfg: Config, round_: int) -> bool:
     return every > 0 and ((round_ + 1) % every == 0 or round_ == cfg.rounds - 1)
 
 
+LOG_FILES = ("metrics.jsonl", MESSAGES_FILE)
+"""The server's JSON-lines files a checkpoint covers; code 2 + i in the agreement is file i."""
+
+
 def _checked_file(cfg: Config, round_: int, rank: int, code: int) -> str:
-    """The file a rank's resume check failed on: code 1 its checkpoint file, 2 metrics.jsonl."""
-    return str(cfg.run_dir / "metrics.jsonl" if code == 2 else rank_file(cfg.run_dir, round_, rank))
+    """The file a rank's resume check failed on: code 1 its checkpoint file, 2 + i the i-th of
+    LOG_FILES."""
+    return str(
+        rank_file(cfg.run_dir, round_, rank) if code == 1 else cfg.run_dir / LOG_FILES[code - 2]
+    )
 
 
 def resume(cfg: Config, info: RankInfo, transport: Transport, loop: RankLoop) -> int:
@@ -56,7 +64,10 @@ def resume(cfg: Config, info: RankInfo, transport: Transport, loop: RankLoop) ->
     except CheckpointError as err:
         error, code = err, 1
     except MetricsError as err:
-        error, code = CheckpointError(f"rank {info.rank}: {err}"), 2
+        error, code = (
+            CheckpointError(f"rank {info.rank}: {err}"),
+            2 + LOG_FILES.index(err.path.name),
+        )
     # every rank learns which file failed which rank, so whichever error the user sees names it
     codes = [code for (code,) in gather_rows([code], info, transport)]
     if error:
