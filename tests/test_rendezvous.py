@@ -3,8 +3,9 @@
 The built-in launcher gives every rank Gloo and NCCL bound to the loopback interface and a
 FileStore in a fresh private folder (mode 0700) that is gone when the attempt ends, however it
 ends. Under torchrun (or `fsl-sage submit`) the code runs the rank in place and passes no
-rendezvous of its own: torch's env:// one (MASTER_ADDR, MASTER_PORT as exported), behind a
-prefix on an in-place restart. A real run's sockets are checked in test_network_trust.py.
+rendezvous of its own: torch's env:// one (MASTER_ADDR, MASTER_PORT as exported; a submitted
+task's MASTER_ADDR is its job's first node), behind a prefix on an in-place restart. A real
+run's sockets are checked in test_network_trust.py.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ import struct
 from pathlib import Path
 
 import pytest
+import submitit
 import torch
 import torch.distributed as dist
 
-from fsl_sage_dist import run_command
+from fsl_sage_dist import run_command, submit
 from fsl_sage_dist.runtime import launcher, process_group, worker
 from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
 
@@ -221,3 +223,29 @@ def test_fsl_sage_run_launches_only_outside_torchrun(tmp_path, monkeypatch, torc
     monkeypatch.setattr(launcher, "launch_local", lambda cfg: called.append("launcher") or 0)
     assert run_command.start(["data.name=synthetic", f"output.dir={tmp_path}"]) == 0
     assert called == ["rank" if torchrun else "launcher"]
+
+
+class SlurmTask:
+    """submitit's view of task 2 of a 3-task job on one node, node-a."""
+
+    hostnames = ["node-a"]
+    num_nodes, num_tasks, global_rank, local_rank, job_id = 1, 3, 2, 2, "4242"
+
+    def __init__(self, folder: Path) -> None:
+        self.paths = type("Paths", (), {"result_pickle": folder / "result.pkl"})()
+
+
+def test_a_submitted_rank_meets_on_its_jobs_first_node(tmp_path, monkeypatch):
+    """sbatch copies the submitting shell's environment; its MASTER_ADDR or RANK (from a
+    torchrun, say) must not decide where the job's ranks rendezvous."""
+    leftovers = {"MASTER_ADDR": "192.0.2.1", "RANK": "0", "WORLD_SIZE": "9", "LOCAL_RANK": "0"}
+    shell = {k: v for k, v in os.environ.items() if k != "MASTER_PORT"}
+    monkeypatch.setattr(os, "environ", shell | leftovers)  # export's writes end with the test
+    task = SlurmTask(tmp_path)
+    monkeypatch.setattr(submitit, "JobEnvironment", lambda: task)
+    monkeypatch.setattr(submitit.helpers, "JobEnvironment", lambda: task)
+    seen: dict[str, str] = {}
+    monkeypatch.setattr(run_command, "start", lambda args: seen.update(os.environ) or 0)
+    submit.RankJob(["rounds=1"])()
+    assert seen["MASTER_ADDR"] == "node-a"
+    assert (seen["RANK"], seen["WORLD_SIZE"], seen["LOCAL_RANK"]) == ("2", "3", "2")
