@@ -140,6 +140,14 @@ def test_a_start_that_raises_stops_the_started_ranks_and_removes_the_folder(tmp_
     assert not fake.folders[0][0].exists()
 
 
+def test_a_restart_rendezvous_in_a_new_folder(tmp_path, starts):
+    """launch.max_restarts: the new ranks must not find the failed attempt's store."""
+    fake = starts(None, 1, None, 0, 0, 0)
+    assert launcher.launch_local(small_config(tmp_path, "launch.max_restarts=1")) == 0
+    folders = {folder for folder, *_ in fake.folders}
+    assert len(folders) == 2 and not any(folder.exists() for folder in folders)
+
+
 class InitCall(Exception):
     """Raised by the stubbed `dist.init_process_group` to hand its arguments to the test."""
 
