@@ -58,14 +58,14 @@ def _rank_env(cfg: Config, rank: int, store_file: Path) -> dict[str, str]:
     )
 
 
-def _start_ranks(cfg: Config, folder: Path) -> list[subprocess.Popen]:
+def _start_ranks(cfg: Config, folder: Path, procs: list[subprocess.Popen]) -> None:
+    """Start every rank into `procs`, one by one, so that if a start fails the caller still
+    holds (and stops) the ranks already running."""
     config_file = folder / "config.json"
     config_file.write_text(json.dumps(config_to_dict(cfg)))
     command = [sys.executable, "-m", "fsl_sage_dist.runtime.rank_process", str(config_file)]
-    return [
-        subprocess.Popen(command, env=_rank_env(cfg, rank, folder / "store"))
-        for rank in range(cfg.world_size)
-    ]
+    for rank in range(cfg.world_size):
+        procs.append(subprocess.Popen(command, env=_rank_env(cfg, rank, folder / "store")))
 
 
 def _is_stopped(proc: subprocess.Popen) -> bool:
@@ -158,7 +158,7 @@ def _launch_once(cfg: Config) -> bool:
     folder = Path(tempfile.mkdtemp(prefix="fsl-sage-rdzv-"))  # mode 0700: only this user
     procs: list[subprocess.Popen] = []
     try:
-        procs = _start_ranks(cfg, folder)
+        _start_ranks(cfg, folder, procs)
         failure = _watch(cfg, procs, since_ns)
         if failure:
             _stop(procs)
