@@ -11,6 +11,7 @@ tests can compare the meter against what actually went to the transport.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -114,6 +115,38 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 def untimed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """metrics.jsonl records without the fields in seconds: equal for identical runs."""
     return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in records]
+
+
+def assert_same_results(a: Path, b: Path) -> list[dict[str, Any]]:
+    """Two RUN_DIRs hold the same run: metrics.jsonl equal but for the seconds, and the final
+    client and full models equal bitwise. Returns the (untimed) records."""
+    records = untimed(read_metrics(a))
+    assert records == untimed(read_metrics(b))
+    wa = torch.load(a / "final_model.pt", weights_only=True)
+    wb = torch.load(b / "final_model.pt", weights_only=True)
+    for part in ("client", "full"):
+        assert wa[part].keys() == wb[part].keys(), part
+        for key in wa[part]:
+            assert torch.equal(wa[part][key], wb[part][key]), f"{part}: {key}"
+    return records
+
+
+def digest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """SHA-256 of every file under `folder` by relative path, but those in subfolders named in
+    `skip`: compare before and after to show nothing was written."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.parent.name not in skip
+    }
+
+
+def alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (exited, not yet reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 HOST_RECEIVES = ("recv", "irecv", "broadcast")

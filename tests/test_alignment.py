@@ -12,9 +12,17 @@ from fsl_sage_dist.data import load_dataset
 from fsl_sage_dist.models import build_split_model
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _single_thread():
+    """One thread for these small fits; the next module gets back what it had."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def smashed():
-    torch.set_num_threads(1)
     model = build_split_model("simple_conv", (1, 28, 28), 10, seed=1)
     data = load_dataset("synthetic", "train", synthetic_size=(600, 10), seed=1)
     x, y = data.batch(torch.arange(600))

@@ -15,6 +15,7 @@ from fsl_sage_dist.atomic_write import WriteError, write_atomic
 from fsl_sage_dist.metrics import MetricsLog, finite_json, write_json
 from fsl_sage_dist.run_reader import read_metrics
 
+from availability import unavailable
 from harness import run_cli
 
 
@@ -107,9 +108,7 @@ def small_fs(tmp_path):
         check=False,
     )
     if done.returncode != 0:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must be able to mount a tmpfs: {done.stderr.strip()}")
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        unavailable(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     yield mount
     subprocess.run(["umount", str(mount)], check=True)
 

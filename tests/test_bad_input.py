@@ -29,14 +29,6 @@ BASE = [
 ]
 
 
-@pytest.fixture
-def no_spawn(monkeypatch):
-    def spawn(cfg):
-        raise AssertionError("a rank was about to be spawned: the input was not refused")
-
-    monkeypatch.setattr("fsl_sage_dist.runtime.launcher.launch_local", spawn)
-
-
 def _run(capsys, tmp_path, *items: str) -> tuple[int, list[str]]:
     """`fsl-sage run [CONFIG] BASE... items...`: the case's overrides come last, so they win."""
     config = [items[0]] if items and "=" not in items[0] else []

@@ -3,7 +3,7 @@ fails is named on every rank."""
 
 from __future__ import annotations
 
-import hashlib
+import re
 import shutil
 import time
 from pathlib import Path
@@ -21,8 +21,9 @@ from fsl_sage_dist.checkpoint import (
 )
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.metrics import MetricsError, MetricsLog
+from fsl_sage_dist.runtime.rank_errors import error_file
 
-from harness import SMALL_JOB, run_cli
+from harness import SMALL_JOB, digest, run_cli
 
 SMALL = [
     *SMALL_JOB,
@@ -32,6 +33,8 @@ SMALL = [
     "runtime.timeout_s=60",
     "checkpoint.every=1",
 ]
+TIMEOUT_S = 300  # runtime.timeout_s where a test times how fast every rank stops
+FAIL_FAST_S = 30  # generous for a loaded 2-core machine, and far below TIMEOUT_S
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,14 +122,6 @@ def test_metrics_past_the_checkpoint_are_dropped_half_line_included(tmp_path):
 # Slow: the whole job refuses to resume and RUN_DIR stays bitwise as it was.
 
 
-def _digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
 def _unchanged(before: dict[str, str], after: dict[str, str]) -> None:
     """Every file as it was; the only new files allowed are ranks' error records."""
     assert {k: after.get(k) for k in before} == before
@@ -168,26 +163,39 @@ def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_p
     if damage != "cut_metrics":  # a round finished after the checkpoint: a resume would cut it
         with (run_dir / "metrics.jsonl").open("a") as f:
             f.write('{"round": 1}\n')
-    before = _digest(run_dir)
+    before = digest(run_dir)
     proc = run_cli("run", *SMALL, "rounds=2", f"output.dir={tmp_path}")
     print(proc.stderr[-1500:])
     assert proc.returncode != 0
     assert named in proc.stderr and "RUN_DIR is left as it was" in proc.stderr
-    _unchanged(before, _digest(run_dir))
+    _unchanged(before, digest(run_dir))
 
 
 @pytest.mark.slow
 def test_a_rank_whose_save_fails_is_named_and_every_rank_stops_fast(tmp_path):
     """rank1.pt of the first checkpoint is a folder, so only rank 1's save fails (os.replace
-    onto a directory). Before, the other ranks did not even notice."""
+    onto a directory). Every rank raises the same error at once, naming rank 1 and its file:
+    the job ends within FAIL_FAST_S of the failure, far below runtime.timeout_s."""
     blocked = tmp_path / "run" / "checkpoints" / "round_000000" / "rank1.pt"
     blocked.mkdir(parents=True)
-    start = time.monotonic()
-    proc = run_cli("run", *SMALL, "rounds=2", f"output.dir={tmp_path}", "runtime.timeout_s=240")
-    elapsed = time.monotonic() - start
-    print(f"job ended after {elapsed:.1f} s; stderr tail:\n{proc.stderr[-1500:]}")
+    job = ["run", *SMALL, "rounds=2", f"output.dir={tmp_path}", f"runtime.timeout_s={TIMEOUT_S}"]
+    proc = run_cli(*job, timeout=TIMEOUT_S / 2)  # a job waiting for the timeout never returns
+    ended = time.time_ns()
+    errors = [error_file(tmp_path / "run", r) for r in range(3)]
+    failed_at = min(e.stat().st_mtime_ns for e in errors if e.exists())
+    stop_s = (ended - failed_at) / 1e9
+    print(f"job ended {stop_s:.1f} s after the first rank failed; stderr:\n{proc.stderr[-1500:]}")
     assert proc.returncode != 0
-    assert "CheckpointError" in proc.stderr and "rank 1" in proc.stderr
-    assert f"is a directory: {blocked}" in proc.stderr
-    assert elapsed < 240, "every rank stops before runtime.timeout_s (start-up included)"
+    cause = re.compile(
+        rf"error: rank \d \((server|client host)\): CheckpointError: rank \d: "
+        rf"(cannot save its checkpoint of round 1: is a directory: {re.escape(str(blocked))}"
+        rf"|could not save the checkpoint of round 1 on rank 1 \(is a directory: "
+        rf"{re.escape(str(blocked))}\); the previous checkpoint stays in force) "
+    )
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and cause.match(lines[0]), lines
+    for rank, path in enumerate(errors):  # the agreement: every rank names rank 1's file
+        first = path.read_text().split("\n", 1)[0] if path.exists() else "(no error recorded)"
+        assert f"is a directory: {blocked}" in first, f"rank {rank}: {first}"
+    assert stop_s < FAIL_FAST_S, f"{stop_s:.0f} s: ranks waited for runtime.timeout_s"
     assert not (tmp_path / "run" / "checkpoints" / "manifest.json").exists()

@@ -6,25 +6,13 @@ The CLI is called in this process (`cli.main`): none of these cases may get as f
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 
 from fsl_sage_dist import cli
 
-from harness import SMALL_JOB, small_config, spawn_job
-
-
-@pytest.fixture
-def no_spawn(monkeypatch):
-    """Any attempt to start ranks fails the test."""
-    from fsl_sage_dist.runtime import launcher
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("ranks were started")
-
-    monkeypatch.setattr(launcher, "launch_local", refuse)
+from harness import SMALL_JOB, digest, small_config, spawn_job
 
 
 def run(capsys, *args: str) -> tuple[int, list[str], str]:
@@ -87,22 +75,14 @@ def test_missing_fashion_mnist_is_one_line():
     assert "\n" not in message and "/a, /b" in message and "dataset-fashion-mnist" in message
 
 
-def _digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
 def test_run_dir_that_already_holds_a_run_is_refused(tmp_path, capsys, no_spawn):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "metrics.jsonl").write_text('{"round": 0}\n')
-    before = _digest(run_dir)
+    before = digest(run_dir)
     line = one_line_error(capsys, *SMALL_JOB, f"output.dir={tmp_path}")
     assert f"{run_dir} already holds a run" in line and "output.name" in line
-    assert _digest(run_dir) == before
+    assert digest(run_dir) == before
 
 
 @pytest.mark.slow
@@ -111,10 +91,10 @@ def test_rerun_of_a_complete_run_does_nothing(tmp_path, capsys, no_spawn):
     nothing and exits 0."""
     cfg = small_config(tmp_path, "algorithm=cse_fsl", "checkpoint.every=1")
     spawn_job(cfg)
-    before = _digest(cfg.run_dir)
+    before = digest(cfg.run_dir)
     code, lines, out = run(
         capsys, *SMALL_JOB, "algorithm=cse_fsl", "checkpoint.every=1", f"output.dir={tmp_path}"
     )
     assert code == 0 and lines == []
     assert out.strip() == f"{cfg.run_dir} is already complete (2 rounds); nothing to do"
-    assert _digest(cfg.run_dir) == before
+    assert digest(cfg.run_dir) == before

@@ -12,6 +12,7 @@ import pytest
 
 from fsl_sage_dist.cli import main
 
+from availability import require
 from harness import ROOT
 
 MIB = 2**20
@@ -173,7 +174,7 @@ def test_missing_metrics_file_is_reported(runs, tmp_path, capsys):
 
 
 def test_plot_writes_a_png(runs, tmp_path, capsys):
-    pytest.importorskip("matplotlib", reason="--plot needs the optional extra 'plot'")
+    require("matplotlib", "--plot needs the optional extra 'plot'")
     png = tmp_path / "cmp.png"
     assert main(["compare", *map(str, runs), "--plot", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000

@@ -36,6 +36,8 @@ from fsl_sage_dist.data import fashion_mnist as fashion_module
 from fsl_sage_dist.data.client_data import batches_per_epoch
 from fsl_sage_dist.data.sources import can_reach
 
+from availability import require
+
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -240,11 +242,8 @@ def nowhere(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.skipif(
-    not DEBIAN_FASHION.is_dir(),
-    reason=f"{DEBIAN_FASHION} absent (apt-get install dataset-fashion-mnist)",
-)
 def test_fashion_mnist_from_debian_package():
+    require(DEBIAN_FASHION, "apt-get install dataset-fashion-mnist")
     train = load_dataset("fashion_mnist", "train")
     test = load_dataset("fashion_mnist", "test")
     assert (len(train), len(test)) == (60000, 10000)

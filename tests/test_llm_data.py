@@ -17,6 +17,8 @@ from fsl_sage_dist.data.token_set import IGNORE, PROMPT_END, encode_pair
 from fsl_sage_dist.data.tokenizer import ByteTokenizer, load_tokenizer
 from fsl_sage_dist.seeding import numpy_rng
 
+from availability import require
+
 BYTES = ByteTokenizer()
 
 
@@ -103,16 +105,6 @@ def test_a_folder_without_tokenizer_files_means_bytes(tmp_path):
     assert isinstance(load_tokenizer(str(tmp_path)), ByteTokenizer)
 
 
-@pytest.fixture
-def no_spawn(monkeypatch):
-    from fsl_sage_dist.runtime import launcher
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("ranks were started")
-
-    monkeypatch.setattr(launcher, "launch_local", refuse)
-
-
 def one_line_error(capsys, *args: str) -> str:
     code = cli.main(["run", *args])
     lines = capsys.readouterr().err.splitlines()
@@ -123,7 +115,7 @@ def one_line_error(capsys, *args: str) -> str:
 def test_a_hub_name_offline_is_one_line_before_anything_starts(
     tmp_path, capsys, no_spawn, monkeypatch
 ):
-    pytest.importorskip("transformers")
+    require("transformers", "the `llm` extra: pip install -e .[llm]")
     monkeypatch.setenv("FSL_SAGE_OFFLINE", "1")  # the hub is unreachable, whatever this host has
     line = one_line_error(
         capsys,

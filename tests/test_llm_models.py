@@ -1,6 +1,6 @@
 """The split GPT-2: the same function as the unsplit model, LoRA the only state that travels.
 
-Needs the `llm` extra (transformers); skipped without it.
+Needs the `llm` extra (transformers); skipped without it, failed without it under CI=true.
 """
 
 from __future__ import annotations
@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-pytest.importorskip("transformers")
+from availability import require
+
+require("transformers", "the `llm` extra: pip install -e .[llm]")
 
 from fsl_sage_dist.models import GPT2Spec, build_split_model, state_nbytes  # noqa: E402
 from fsl_sage_dist.models.gpt2 import SIZES, base_model  # noqa: E402

@@ -1,7 +1,7 @@
 """Split LoRA fine-tuning of the tiny GPT-2 end to end: all five algorithms on real ranks, the
 meter against the closed form, what a host hands to the transport, learning.
 
-Needs the `llm` extra (transformers); skipped without it.
+Needs the `llm` extra (transformers); skipped without it, failed without it under CI=true.
 """
 
 from __future__ import annotations
@@ -11,7 +11,17 @@ import math
 import pytest
 import torch
 
-pytest.importorskip("transformers")
+from availability import require
+from harness import (
+    CLIENT_TRAFFIC_OPS,
+    assert_same_results,
+    host_sends,
+    read_metrics,
+    small_config,
+    spawn_job,
+)
+
+require("transformers", "the `llm` extra: pip install -e .[llm]")
 
 from test_llm_models import LAYERS, D, aux_nbytes, lora_nbytes  # noqa: E402
 
@@ -21,14 +31,6 @@ from fsl_sage_dist.runtime.build import build_template, load_split  # noqa: E402
 from fsl_sage_dist.runtime.dry_run import round_payload  # noqa: E402
 from fsl_sage_dist.runtime.in_process import run_in_process  # noqa: E402
 from fsl_sage_dist.runtime.server import evaluate  # noqa: E402
-
-from harness import (  # noqa: E402
-    CLIENT_TRAFFIC_OPS,
-    host_sends,
-    read_metrics,
-    small_config,
-    spawn_job,
-)
 
 SEQ, TRAIN, TEST, B, Q = 64, 64, 16, 8, 2  # 4 clients of 16 sequences: 2 batches per round
 # One run per algorithm, each with another wire dtype: all algorithms, all dtypes.
@@ -103,9 +105,8 @@ def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(
     records = read_metrics(cfg.run_dir)
     assert [r["round"] for r in records] == [0, 1]
     for rec in records:
-        assert math.isfinite(rec["test_loss"]) and 0 <= rec["test_acc"] <= 1
+        assert math.isfinite(rec["test_loss"])
         assert rec["test_ppl"] == pytest.approx(math.exp(rec["test_loss"]))
-        assert 0 <= rec["test_ser"] <= 1
         expected = closed_form_round(algorithm, dtype)
         assert {c: rec["bytes"][c] for c in expected} == expected, rec["round"]
         # ... and to the closed form that --dry-run and benchmarks/llm_bytes.py print
@@ -141,9 +142,11 @@ def test_loss_is_next_token_cross_entropy_on_target_tokens_only(tmp_path):
     torch.testing.assert_close(template.objective.mean(logits, y), means.mean().detach())
 
 
-# Measured on this setting (3 rounds; docs/llm.md): the untrained model scores ln(258) = 5.55
-# nats, FedAvg ends at 4.99 and FSL-SAGE at 5.01. The frozen random embeddings, which are also
-# the LM head, cap how sharp a prediction LoRA can make, so the tiny model plateaus near 4.95.
+# The untrained model scores ln(258) = 5.55 nats. In docs/llm.md's tiny setting (400 training
+# sequences, 6 rounds; docs/bytes_to_accuracy_llm_tiny.json) every algorithm ends between 4.63
+# and 4.88: the frozen random embeddings, which are also the LM head, cap how sharp a
+# prediction LoRA can make. This run is smaller (160 sequences, 3 rounds), so it is held only
+# to a drop of START_MARGIN below the start.
 START_MARGIN = 0.3
 
 
@@ -190,8 +193,6 @@ def test_int8_scales_each_token_of_a_hidden_state_row():
 def test_resumed_llm_run_equals_uninterrupted(tmp_path):
     """As for the vision models: stop after 2 rounds, continue to 3, bitwise the same as 3 at
     once; round 2 aligns with the restored aux heads, optimizers and smashed stores."""
-    from test_resume import assert_same_results
-
     common = ["algorithm=fsl_sage", "checkpoint.every=1", "fsl.align_interval=2"]
     straight = llm_config(tmp_path, *common, "rounds=3", "output.name=straight")
     spawn_job(straight)

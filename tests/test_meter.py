@@ -273,7 +273,6 @@ def test_compressed_activations_and_gradients_are_metered_at_their_size(
         "up": 2 * len(batches) * (messages + 1) * HEADER + 2 * HEADER,
         "down": 2 * len(batches) * messages * HEADER,
     }
-    assert 0 <= rec["test_acc"] <= 1
     assert sum(handed_bytes(log) for log in traffic[1:]) == rec["round_wire_bytes"]
 
 
@@ -306,4 +305,3 @@ def test_resnet18_other_algorithms_match_closed_form(tmp_path, algorithm):
     assert rec["bytes"]["client_model"] == {"up": 4 * model, "down": 4 * model}
     aux = 4 * RESNET_AUX if algorithm == "cse_fsl" else 0
     assert rec["bytes"]["aux_model"] == {"up": aux, "down": aux}
-    assert 0 <= rec["test_acc"] <= 1

@@ -23,6 +23,8 @@ from fsl_sage_dist.models import (
     state_nbytes,
 )
 
+from availability import require
+
 FMNIST = (1, 28, 28)
 CIFAR = (3, 32, 32)
 F32, I64 = 4, 8
@@ -171,7 +173,7 @@ def _same_state(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 def test_seed_determines_weights(name):
     shape, classes = FMNIST, 10
     if name in LANGUAGE_MODELS:
-        pytest.importorskip("transformers")
+        require("transformers", "the `llm` extra: pip install -e .[llm]")
         shape, classes = (16,), 258  # 16 tokens of a byte-level vocabulary
     first = _states(build_split_model(name, shape, classes, seed=7))
     # Global draws in between must not matter: construction uses a derived stream.

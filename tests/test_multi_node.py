@@ -15,12 +15,10 @@ import subprocess
 import uuid
 
 import pytest
-import torch
 
 from fsl_sage_dist.config import load_config
-from fsl_sage_dist.metrics import TIMING_FIELDS
 
-from harness import NO_GPU, ROOT, SMALL_JOB, read_metrics, spawn_job
+from harness import NO_GPU, ROOT, SMALL_JOB, assert_same_results, spawn_job
 
 NODES, RANKS_PER_NODE = 2, 2
 JOB = [
@@ -90,13 +88,6 @@ def _two_node_job(out_dir) -> list[subprocess.CompletedProcess]:
     return done
 
 
-def _results(run_dir):
-    metrics = [
-        {k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in read_metrics(run_dir)
-    ]
-    return metrics, torch.load(run_dir / "final_model.pt", weights_only=True)
-
-
 @pytest.mark.slow
 def test_two_torchrun_nodes_equal_one_node(tmp_path):
     for agent in _two_node_job(tmp_path):
@@ -119,9 +110,4 @@ def test_two_torchrun_nodes_equal_one_node(tmp_path):
         ],
     )
     spawn_job(one_node)
-    (m2, w2), (m1, w1) = _results(run_dir), _results(one_node.run_dir)
-    assert len(m2) == 2 and m2 == m1
-    for part in ("client", "full"):
-        assert w1[part].keys() == w2[part].keys()
-        for key, value in w1[part].items():
-            assert torch.equal(value, w2[part][key]), key
+    assert len(assert_same_results(run_dir, one_node.run_dir)) == 2

@@ -35,7 +35,7 @@ def test_run_writes_the_run_dir_contract(tmp_path, algorithm):
     records = read_metrics(run_dir)
     assert [r["round"] for r in records] == [0, 1]
     for rec in records:
-        assert 0.0 <= rec["test_acc"] <= 1.0 and rec["test_loss"] > 0 and rec["round_s"] > 0
+        assert rec["test_loss"] > 0 and rec["round_s"] > 0
         assert rec["train_loss"] > 0 and rec["algorithm"] == algorithm
         assert set(rec["bytes"]) == {
             "activations",
@@ -54,7 +54,9 @@ def test_run_writes_the_run_dir_contract(tmp_path, algorithm):
     assert [c["samples"] for c in partition["clients"]] == [120] * 4
     # the progress line, one per round, on the server's stdout
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("round ")]
-    assert len(lines) == 2 and "test_acc" in lines[0] and "MiB" in lines[0]
+    assert len(lines) == 2 and "MiB" in lines[0]
+    for line, rec in zip(lines, records, strict=True):  # the accuracy metrics.jsonl recorded
+        assert f"test_acc {rec['test_acc']:.4f}" in line, (line, rec["test_acc"])
     final = torch.load(run_dir / "final_model.pt", weights_only=True)
     assert set(final) == {"client", "full"}
 
@@ -130,23 +132,3 @@ def test_client_hosts_compute_at_the_same_time(tmp_path, algorithm):
     )
     assert distributed > 0.7
     assert _overlap(*hosts) < 0.05
-
-
-@pytest.mark.slow
-def test_async_alignment_runs_and_meters_the_same_bytes(tmp_path):
-    """With fsl.async_align clients keep stepping while the new aux head travels; the bytes
-    are those of the synchronous run (only the moment of the swap differs)."""
-    runs = []
-    for mode in ("false", "true"):
-        cfg = small_config(
-            tmp_path,
-            "algorithm=fsl_sage",
-            f"fsl.async_align={mode}",
-            "fsl.align_interval=1",
-            f"output.name=async_{mode}",
-        )
-        spawn_job(cfg)
-        runs.append(read_metrics(cfg.run_dir))
-    sync, async_ = runs
-    assert [r["bytes"] for r in sync] == [r["bytes"] for r in async_]
-    assert all(0 <= r["test_acc"] <= 1 for r in async_)

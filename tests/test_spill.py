@@ -7,13 +7,11 @@ import json
 from collections import Counter
 
 import pytest
-import torch
 
 from fsl_sage_dist.checkpoint import load_rank_state, read_manifest
-from fsl_sage_dist.metrics import TIMING_FIELDS
 from fsl_sage_dist.placement import participants
 
-from harness import read_metrics, small_config, spawn_job
+from harness import assert_same_results, small_config, spawn_job
 
 # 6 clients, 3 sampled per round, 6 rounds: every client takes part at least twice
 SAMPLED = [
@@ -27,20 +25,8 @@ SAMPLED = [
 ]
 
 
-def results(run_dir):
-    metrics = [
-        {k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in read_metrics(run_dir)
-    ]
-    return metrics, torch.load(run_dir / "final_model.pt", weights_only=True)
-
-
 def assert_same(a, b) -> None:
-    (ma, wa), (mb, wb) = results(a), results(b)
-    assert len(ma) == 6 and ma == mb
-    for part in ("client", "full"):
-        assert wa[part].keys() == wb[part].keys()
-        for key, value in wa[part].items():
-            assert torch.equal(value, wb[part][key]), key
+    assert len(assert_same_results(a, b)) == 6
 
 
 def job(tmp_path, algorithm: str, name: str, *extra: str):

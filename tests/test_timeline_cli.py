@@ -12,6 +12,8 @@ from test_timeline import NET, round_log, shape
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.timeline import simulate_round
 
+from availability import require
+
 
 def write_timeline_run(
     root: Path, name: str, algorithm: str, accs: list[float | None], network: str = ""
@@ -100,7 +102,7 @@ def test_a_run_without_message_log_is_skipped_by_name(runs, tmp_path, capsys):
 
 
 def test_plot_writes_a_png(runs, tmp_path):
-    pytest.importorskip("matplotlib", reason="--plot needs the optional extra 'plot'")
+    require("matplotlib", "--plot needs the optional extra 'plot'")
     png = tmp_path / "t.png"
     assert main(["timeline", *map(str, runs), *PROFILE, "--plot", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

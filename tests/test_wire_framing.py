@@ -90,11 +90,11 @@ def _forger_and_receiver(rank: int, store_file: str, result_file: str) -> None:
 
 
 @pytest.mark.slow
-def test_forged_messages_over_gloo_are_protocol_errors(tmp_path):
+def test_forged_messages_over_gloo_are_protocol_errors(tmp_path, monkeypatch):
     """Over real Gloo: a short body and a batch with more rows than train.batch_size both
     raise ProtocolError naming the peer (a short body used to be accepted)."""
     result = tmp_path / "result.txt"
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", os.environ.get("GLOO_SOCKET_IFNAME", "lo"))
     mp.start_processes(
         _forger_and_receiver,
         nprocs=2,
