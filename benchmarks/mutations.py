@@ -137,6 +137,21 @@ MUTATIONS = [
         "    def whole_turns(self) -> bool:\n        return False",
         ("tests/test_semantics.py",),
     ),
+    # Data: every sample used once, and only a batch of one left out.
+    Mutation(
+        "dirichlet_partition_repeats_samples",
+        "fsl_sage_dist/data/partition.py",
+        "pieces.append(pools[c][taken[c] : taken[c] + counts[c]])",
+        "pieces.append(pools[c][: counts[c]])",
+        ("tests/test_dirichlet_equal.py", "tests/test_data.py"),
+    ),
+    Mutation(
+        "epoch_leaves_out_more_than_a_batch_of_one",
+        "fsl_sage_dist/data/client_data.py",
+        "    return num_samples - (",
+        "    return num_samples - 2 * (",
+        ("tests/test_data.py", "tests/test_rank_errors.py"),
+    ),
     # Trust and reliability: what the wire, the launcher and the checkpoints promise.
     Mutation(
         "checkpoint_hash_not_verified",
