@@ -1209,6 +1209,7 @@ NOT_RESULTS: list[tuple[str, str | re.Pattern, str]] = [
     ("docs/running.md", "(port {}–{} derived", "the port range"),
     (W, "after {} s;", "the launcher's kill delay"),
     (W, "`runtime.timeout_s` + {} s", "the launcher's bound"),
+    (W, "end the job within {} s with", "the fail-fast tests' bound, far below their timeout"),
     (W, "at most {} bytes", "the file system's limit"),
     (W, "(mode {},", "a file mode"),
     (W, "port {} by default", "torchrun's default port"),
