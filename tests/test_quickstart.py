@@ -51,9 +51,10 @@ def _clauses(sentence: str) -> dict[str, list[str]]:
 
 
 def _close(stated: str, value: float) -> bool:
-    """`stated` is `value` rounded to as many decimals as it shows."""
+    """`stated` is `value` rounded to as many decimals as it shows (1e-4 for the table cells'
+    own rounding to 0.01 MiB, which a ratio of two cells inherits)."""
     decimals = len(stated.split(".")[1]) if "." in stated else 0
-    return abs(float(stated.replace(",", "")) - value) <= 0.5 * 10**-decimals + 0.006
+    return abs(float(stated.replace(",", "")) - value) <= 0.5 * 10**-decimals + 1e-4
 
 
 def check_closing_sentence(rows: dict[str, dict[str, str]], sentence: str) -> None:
