@@ -259,6 +259,21 @@ def copy_repo(dest: Path) -> None:
         if src.is_file():  # a tracked file deleted in the working tree is left out
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
+    # A repository of its own, as a clone is: tests that record provenance read its commit.
+    for git in (
+        ["init", "-q"],
+        ["add", "-A"],
+        [
+            "-c",
+            "user.name=mutations",
+            "-c",
+            "user.email=mutations@localhost",
+            "commit",
+            "-qm",
+            "copy",
+        ],
+    ):
+        subprocess.run(["git", *git], cwd=dest, check=True, capture_output=True)
 
 
 def apply(mutation: Mutation, repo: Path) -> None:
