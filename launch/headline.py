@@ -89,26 +89,23 @@ def headline(runs: list[Run], target: float) -> str:
     each other algorithm's, or which of them did not reach it."""
     mib = {run.algorithm: run.mib_to_target(target) for run in runs}
     ours = mib["fsl_sage"]
+
+    def other(algorithm: str) -> str:
+        theirs, name = mib[algorithm], NAMES[algorithm]
+        if theirs is None:
+            return f"{name} did not reach it"
+        if ours is None:
+            return f"{name} needed {theirs:,.0f} MiB"
+        return f"{ours / theirs:.2f}x {name}'s {theirs:,.0f} MiB"
+
+    others = " and ".join(other(a) for a in ALGORITHMS[1:])
     if ours is None:
-        others = [
-            f"{NAMES[a]} did not reach it"
-            if mib[a] is None
-            else f"{NAMES[a]} needed {mib[a]:,.0f} MiB"
-            for a in ALGORITHMS[1:]
-        ]
         return (
-            f"FSL-SAGE did not reach {target:.0%} test accuracy; {others[0]} and {others[1]} "
-            "(measured in these runs)."
+            f"FSL-SAGE did not reach {target:.0%} test accuracy; {others} (measured in these runs)."
         )
-    others = [
-        f"{NAMES[a]} did not reach it"
-        if mib[a] is None
-        else f"{ours / mib[a]:.2f}x {NAMES[a]}'s {mib[a]:,.0f} MiB"
-        for a in ALGORITHMS[1:]
-    ]
     return (
         f"FSL-SAGE reached {target:.0%} test accuracy with {ours:,.0f} MiB of payload: "
-        f"{others[0]} and {others[1]} (measured in these runs)."
+        f"{others} (measured in these runs)."
     )
 
 
