@@ -9,7 +9,6 @@ and no manifest is written for a round that is not complete.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -17,6 +16,7 @@ import torch
 
 from fsl_sage_dist.checkpoint import CheckpointError, checkpoint_dir, rank_file
 from fsl_sage_dist.metrics import MetricsLog
+from fsl_sage_dist.runtime.in_process import take_turns
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_checkpoint import resume, save_checkpoint
 from fsl_sage_dist.runtime.worker import RankFailure, _check_same_config
@@ -44,28 +44,23 @@ class FakeLoop:
 
 
 def on_every_rank(step) -> tuple[dict[int, object], float]:
-    """Run `step(rank, transport)` on WORLD ranks that take turns over one loopback; returns
-    each rank's result or exception, and the seconds until the last rank was done. A rank that
-    raises wakes the others (as a closed connection would), so a rank that skipped the
-    agreement shows up as its peers failing to agree, not as a hang."""
+    """Run `step(rank, transport)` on WORLD ranks that take turns over one loopback, as the
+    in-process runner's roles do; returns each rank's result or exception, and the seconds until
+    the last rank was done. A rank that raises wakes the others (as a closed connection would),
+    so a rank that skipped the agreement shows up as its peers failing to agree, not as a
+    hang."""
     loopback = Loopback(hosts=list(range(1, WORLD)), timeout_s=TIMEOUT_S)
     outcome: dict[int, object] = {}
 
-    def run(rank: int) -> None:
-        with loopback.baton:
-            try:
-                outcome[rank] = step(rank, LoopbackTransport(loopback, rank))
-            except Exception as err:  # noqa: BLE001 - the test reads every rank's outcome
-                outcome[rank] = err
-                loopback.fail(f"rank {rank}: {err}")
+    def job(rank: int):
+        def run() -> None:
+            outcome[rank] = step(rank, LoopbackTransport(loopback, rank))
+
+        return run
 
     start = time.monotonic()
-    threads = [threading.Thread(target=run, args=(rank,)) for rank in range(WORLD)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcome, time.monotonic() - start
+    failures = take_turns(loopback, [job(rank) for rank in range(WORLD)], torch.get_num_threads())
+    return {**outcome, **dict(failures)}, time.monotonic() - start
 
 
 def _info(rank: int) -> RankInfo:

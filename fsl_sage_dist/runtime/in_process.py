@@ -26,26 +26,29 @@ from fsl_sage_dist.threads import set_threads
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 
 
-def _take_turns(loopback: Loopback, jobs: list[Callable[[], None]], threads: int) -> None:
-    """Run each job in a thread that computes only while it holds the baton."""
-    errors: list[BaseException] = []
+def take_turns(
+    loopback: Loopback, jobs: list[Callable[[], None]], threads: int
+) -> list[tuple[int, BaseException]]:
+    """Run each job in a thread that computes only while it holds the baton. A job that raises
+    wakes the others (as a closed connection would), so none waits for it in vain. Returns the
+    jobs that raised, by index, in the order they raised."""
+    failures: list[tuple[int, BaseException]] = []
 
-    def hold_baton(job: Callable[[], None]) -> None:
+    def hold_baton(index: int, job: Callable[[], None]) -> None:
         with loopback.baton:
             try:
                 torch.set_num_threads(threads)  # OpenMP's thread count is per calling thread
                 job()
-            except BaseException as err:  # noqa: BLE001 - handed to the caller below
-                errors.append(err)
+            except BaseException as err:  # noqa: BLE001 - handed to the caller
+                failures.append((index, err))
                 loopback.fail(f"{type(err).__name__}: {err}")
 
-    workers = [threading.Thread(target=hold_baton, args=(job,)) for job in jobs]
+    workers = [threading.Thread(target=hold_baton, args=item) for item in enumerate(jobs)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    if errors:
-        raise errors[0]
+    return failures
 
 
 def _rank_job(
@@ -73,11 +76,13 @@ def run_in_process(cfg: Config) -> list[dict[str, Any]]:
     train = load_split(cfg, "train")
     loopback = Loopback(list(range(1, cfg.world_size)), cfg.runtime.timeout_s)
     loops: dict[int, RankLoop] = {}
-    _take_turns(
+    failures = take_turns(
         loopback,
         [_rank_job(cfg, loopback, rank, train, loops) for rank in range(cfg.world_size)],
         threads,
     )
+    if failures:
+        raise failures[0][1]  # the first to fail: the others stopped because of it
     server = loops[0]
     assert isinstance(server, ServerLoop)
     return server.log.records
