@@ -2,8 +2,9 @@
 
 A point-to-point message reaches the transport as an int64 header tensor and then a uint8 frame:
 the payload's bytes followed by an int64 length word (`wire/channel.py`). `decoded` pairs each
-frame with the header before it, validates the header with `wire/header.py`'s `decode` and views
-the frame's bytes as the dtype and shape it announced: an fp16, bf16 or int8 payload is searched
+frame with the header before it, validates the header with `wire/header.py`'s `decode` and
+unpacks the frame with the receiver's own `unframe` (length word checked, bytes viewed as the
+dtype and shape the header announced): an fp16, bf16 or int8 payload is searched
 as the values its receiver gets, not as bytes. Collectives (reduce, all_reduce, broadcast) carry
 typed tensors and are searched as they are.
 
@@ -24,10 +25,10 @@ from typing import Any
 
 import torch
 
+from fsl_sage_dist.wire.channel import unframe
 from fsl_sage_dist.wire.header import (
     CODE_DTYPES,
     HEADER_LEN,
-    LENGTH_NBYTES,
     MAGIC,
     Expect,
     Header,
@@ -89,11 +90,7 @@ def decoded(log: list[dict[str, Any]]) -> list[Payload]:
             header = read_header(tensor)
             continue
         assert tensor.dtype == torch.uint8, f"{op} #{index}: a frame is uint8, got {tensor.dtype}"
-        body = tensor[:-LENGTH_NBYTES]
-        length = int(tensor[-LENGTH_NBYTES:].clone().view(torch.int64))
-        assert length == body.numel(), f"{op} #{index}: length word {length}, {body.numel()} bytes"
-        values = body.clone().view(header.dtype).view(header.shape)
-        payloads.append(Payload(op, header, values))
+        payloads.append(Payload(op, header, unframe(tensor.clone(), header, peer=-1)))
         header = None
     assert header is None, "a header without its frame"
     return payloads
