@@ -118,23 +118,23 @@ MUTATIONS = [
     # re-statement of the algorithms (tests/restated.py) sees them change.
     Mutation(
         "lazy_server_order_swapped",
-        "fsl_sage_dist/algorithms/lazy_server.py",
-        'return self.cfg.fsl.server_order == "client_major"',
-        'return self.cfg.fsl.server_order != "client_major"',
+        "fsl_sage_dist/plan/spec.py",
+        'return fsl.server_order == "client_major"',
+        'return fsl.server_order != "client_major"',
         ("tests/test_semantics.py",),
     ),
     Mutation(
         "cse_fsl_aux_lr_is_model_lr",
         "fsl_sage_dist/algorithms/cse_fsl.py",
-        "adam(client.aux, self.cfg.fsl.aux_lr, weight_decay=0.0)",
-        "adam(client.aux, self.cfg.train.lr, weight_decay=0.0)",
+        "adam(client.aux, self.ctx.fsl.aux_lr, weight_decay=0.0)",
+        "adam(client.aux, self.ctx.train.lr, weight_decay=0.0)",
         ("tests/test_semantics.py",),
     ),
     Mutation(
         "splitfed_v2_interleaved_instead_of_whole_turns",
-        "fsl_sage_dist/algorithms/splitfed.py",
-        "    def whole_turns(self) -> bool:\n        return True",
-        "    def whole_turns(self) -> bool:\n        return False",
+        "fsl_sage_dist/plan/spec.py",
+        'AlgorithmSpec("splitfed_v2", "every", True, "whole",',
+        'AlgorithmSpec("splitfed_v2", "every", True, "lockstep",',
         ("tests/test_semantics.py",),
     ),
     # Data: every sample used once, and only a batch of one left out.
@@ -221,10 +221,10 @@ MUTATIONS = [
     Mutation(
         "raw_input_leaked_inside_smashed_upload",
         "fsl_sage_dist/runtime/client_host.py",
-        "            smashed = SmashedBatch(client.id, self.algo.slot(it), z.detach(), y)\n",
+        "            smashed = SmashedBatch(client.id, self.ctx.slot(it), z.detach(), y)\n",
         "            leaked = torch.cat("
         "[x.flatten(1), z.detach().flatten(1)[:, x[0].numel() :]], 1)\n"
-        "            smashed = SmashedBatch(client.id, self.algo.slot(it), leaked.view_as(z), y)\n",
+        "            smashed = SmashedBatch(client.id, self.ctx.slot(it), leaked.view_as(z), y)\n",
         ("tests/test_raw_inputs.py",),
     ),
     Mutation(

@@ -23,12 +23,12 @@ def set_threads(cfg: Config, local_world: int) -> int:
 
 
 @contextmanager
-def borrowed_cores(cfg: Config) -> Iterator[None]:
+def borrowed_cores(threads_per_rank: int) -> Iterator[None]:
     """Every core of the node for a stretch in which this rank's peers wait for it (the server
-    during synchronous alignment), then the fair share again. Automatic thread counts only: an
-    explicit `runtime.threads_per_rank` is always kept."""
+    during synchronous alignment), then the fair share again. Automatic thread counts only
+    (`runtime.threads_per_rank` = 0): an explicit count is always kept."""
     fair = torch.get_num_threads()
-    if cfg.runtime.threads_per_rank == 0:
+    if threads_per_rank == 0:
         torch.set_num_threads(os.cpu_count() or 1)
     try:
         yield

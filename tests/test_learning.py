@@ -69,11 +69,11 @@ def learning_config(algorithm: str, hosts: int, out: Path):
     )
 
 
-def _client_objective(algo, client, y: torch.Tensor, z: torch.Tensor, cut_grad) -> torch.Tensor:
+def _client_objective(side, client, y: torch.Tensor, z: torch.Tensor, cut_grad) -> torch.Tensor:
     """What the client's step must decrease, as a function of its output z on the batch."""
-    if algo.name == "fedavg":
+    if side.ctx.spec.name == "fedavg":
         return F.nll_loss(z, y)  # the full model's own loss
-    if algo.name.startswith("splitfed"):
+    if side.ctx.spec.name.startswith("splitfed"):
         return (cut_grad[0] * z).sum()  # first order, along the server's true cut gradient
     return F.nll_loss(client.aux(z), y)  # the aux head's loss
 
@@ -92,11 +92,12 @@ def _watch_client_steps(monkeypatch, changes: list[float], aux_changes: list[flo
 
     original_recv = splitfed.recv_cut_grad
     monkeypatch.setattr(splitfed, "recv_cut_grad", remember_cut_grad)
-    for cls in REGISTRY.values():
+    for cls in dict.fromkeys(client for client, _ in REGISTRY.values()):  # SplitFed's: once
 
-        def client_update(self, client, round_, it, x, y, z, _original=cls.client_update):
+        def update(self, step, _original=cls.update):
+            client, x, y, z = step.client, step.x, step.y, step.z
             aux_before = copy.deepcopy(client.aux) if client.aux_optimizer else None
-            result = _original(self, client, round_, it, x, y, z)
+            result = _original(self, step)
             with torch.no_grad():
                 after = client.model(x)
                 changes.append(
@@ -111,7 +112,7 @@ def _watch_client_steps(monkeypatch, changes: list[float], aux_changes: list[flo
                     )
             return result
 
-        monkeypatch.setattr(cls, "client_update", client_update)
+        monkeypatch.setattr(cls, "update", update)
 
 
 def _relative_error(aux, server, z: torch.Tensor, y: torch.Tensor) -> float:
@@ -119,16 +120,16 @@ def _relative_error(aux, server, z: torch.Tensor, y: torch.Tensor) -> float:
     return float((aux_input_grad(aux, z, y) - true).norm() / true.norm())
 
 
-def _server_model(algo, client: int):
-    if algo.name == "splitfed_v1":
-        return algo.server_for(client)[0]  # built at its first upload of the round
-    return algo.server[0] if algo.name == "splitfed_v2" else algo.server
+def _server_model(side, client: int):
+    if side.ctx.spec.name == "splitfed_v1":
+        return side.server_for(client)[0]  # built at its first upload of the round
+    return side.server[0] if side.ctx.spec.name == "splitfed_v2" else side.server
 
 
 def _watch_server_steps(monkeypatch, changes: list[float]) -> None:
-    for cls in REGISTRY.values():
+    for _, cls in REGISTRY.values():
 
-        def server_step(self, round_, it, batch, _original=cls.server_step):
+        def step(self, round_, it, batch, _original=cls.step):
             model = _server_model(self, batch.client)
             z, y = batch.activations.detach().clone(), batch.labels
             with torch.no_grad():
@@ -138,7 +139,7 @@ def _watch_server_steps(monkeypatch, changes: list[float]) -> None:
                 changes.append(float(F.nll_loss(model(z), y) - before))
             return result
 
-        monkeypatch.setattr(cls, "server_step", server_step)
+        monkeypatch.setattr(cls, "step", step)
 
 
 def _watch_alignment(monkeypatch, alignments: list[tuple[float, float]]) -> None:

@@ -1,31 +1,35 @@
-"""What an algorithm tells the round driver, and the state of a client during its round.
+"""An algorithm in two halves, and what they tell the round driver.
 
 The driver (`runtime/client_host.py`, `runtime/server.py`) owns everything the algorithms share:
-sampling, the local loop over batches, uploading smashed batches on schedule, averaging,
-evaluation, metrics. An algorithm says only what differs:
+sampling, the local loop over batches, uploading smashed batches on the schedule of the
+algorithm's spec (`plan/spec.py`: when uploads go up, whole turns or lockstep, which parts are
+averaged), averaging, evaluation, metrics. Each algorithm says only what differs, in two halves
+that never meet in one process except the in-process baseline:
 
-- `upload_interval`: smashed batches go up at iterations `it % interval == 0` (None: never);
-- `start_round`: told the round's participants, on the server and on every client host;
-- `client_update`: the client's step once its forward pass (and upload) is done;
-- `server_step`: what the server does with one uploaded batch;
-- `server_round_end` / `eval_model`: server-side state at the round's end, and what is evaluated;
-- `averaged`: which client-side states are averaged every round.
+- `ClientSide` (client hosts): `new_client`, `update(step)` (the client's step once its forward
+  pass and upload are done), `round_end`, and its checkpointed state;
+- `ServerSide` (rank 0): `step` (what the server does with one uploaded batch), `round_end`,
+  `eval_model`, `notes` (what the reports show beyond the usual), and its checkpointed state.
+
+Both are told each round's participants (`start_round`) and take a `Context`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
+from fsl_sage_dist.checkpoint import CheckpointError
 from fsl_sage_dist.client_store import ClientStateStore
-from fsl_sage_dist.config import Config
+from fsl_sage_dist.config import FSLConfig, RuntimeConfig, TrainConfig
 from fsl_sage_dist.data import ClientData
 from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.models.objective import Objective
-from fsl_sage_dist.placement import Placement
+from fsl_sage_dist.placement import Placement, participants
+from fsl_sage_dist.plan import AlgorithmSpec
 from fsl_sage_dist.wire import Channel, SmashedBatch
 
 PARTS = {"client_model": "model", "aux_model": "aux"}
@@ -80,19 +84,72 @@ class StepLoss:
     `client_loss`, over every batch, where `train_loss` has only the uploaded ones."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context:
-    """What an algorithm may use on either side: config, layout, device, the channel, and where
-    per-client state waits between a client's participations."""
+    """What both halves of an algorithm and the role that drives each may use: the sections of
+    the config they read, the algorithm's schedule, layout, device, the channel, and where
+    per-client state waits between a client's participations. Built once per rank by
+    `runtime/build.py`, so neither a half nor a role reaches into the whole config."""
 
-    cfg: Config
+    spec: AlgorithmSpec
+    train: TrainConfig
+    fsl: FSLConfig
+    runtime: RuntimeConfig
+    """`averaging` (read by the roles) and `threads_per_rank` (FSL-SAGE's borrowed cores)."""
+    seed: int
     placement: Placement
+    per_round: int
+    """`clients.per_round`: 0 for all clients in every round."""
     device: torch.device
     channel: Channel
     states: ClientStateStore
     """This rank's per-client state between participations: on a client host, what its clients
     keep (`runtime/client_host.py`); on the server, what it keeps for each client (FSL-SAGE's
     aux heads, SplitFed-v1's optimizers). In memory, or on disk with `runtime.spill`."""
+
+    def participants(self, round_: int) -> list[int]:
+        """The round's clients, ascending; every rank derives the same."""
+        return participants(self.seed, round_, self.placement.num_clients, self.per_round)
+
+    def uploads(self, it: int) -> bool:
+        """Whether iteration `it` sends its smashed batch up."""
+        return self.spec.uploads_at(self.fsl, it)
+
+    def slot(self, it: int) -> int:
+        """The upload's number within the client's round (its wire tag)."""
+        interval = self.spec.upload_interval(self.fsl)
+        assert interval is not None, f"{self.spec.name} uploads no smashed batches"
+        return it // interval
+
+
+@dataclass(frozen=True)
+class Step:
+    """One client iteration, once `z = client.model(x)` (and its upload, if scheduled) is done."""
+
+    client: VirtualClient
+    round: int
+    it: int
+    x: torch.Tensor
+    y: torch.Tensor
+    z: torch.Tensor
+
+
+@dataclass
+class RoundNotes:
+    """What the server half reports about its round beyond the usual (FSL-SAGE: alignments),
+    for metrics.jsonl, the message log and the progress line; empty for the others."""
+
+    aligned: list[int] | None = None
+    """The clients aligned this round (metrics.jsonl's `aligned`); None: no such key."""
+    align_s: dict[int, float] = field(default_factory=dict)
+    """Seconds of each alignment fit of this round so far, by client; a synchronous fit is
+    recorded during the server step it belongs to."""
+    status: dict[tuple[int, int], str] = field(default_factory=dict)
+    """(client, iteration) -> what the server's step on that upload does beyond the usual."""
+
+    def metrics(self) -> dict[str, Any]:
+        """Extra keys for the round's metrics.jsonl row."""
+        return {} if self.aligned is None else {"aligned": list(self.aligned)}
 
 
 def adam(module: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -113,106 +170,85 @@ def loss_sum(objective: Objective, out: torch.Tensor, labels: torch.Tensor) -> f
     return float(objective.sum(out.detach(), labels))
 
 
-class Algorithm:
-    name: ClassVar[str]
-    averaged: ClassVar[tuple[str, ...]] = ("client_model",)
+def client_module(spec: AlgorithmSpec, template: SplitModel) -> nn.Module:
+    """A fresh copy of what a client trains and averages as `client_model`: the client part,
+    or the whole model where the spec says so (FedAvg). The server keeps the global copy."""
+    return clone(template.full() if spec.full_model_on_client else template.client)
+
+
+def no_state(side: str, name: str, state: dict[str, Any]) -> None:
+    """Refuse checkpointed state for a half that keeps none (a checkpoint of another version)."""
+    if state:
+        raise CheckpointError(
+            f"the checkpoint holds {side} state {sorted(state)} for {name}, which keeps none "
+            "there; it was written by another version of the package"
+        )
+
+
+class ClientSide:
+    """The half on client hosts: each virtual client's step and round end."""
 
     def __init__(self, ctx: Context, template: SplitModel) -> None:
         self.ctx = ctx
-        self.cfg = ctx.cfg
         self.template = template
         self.objective = template.objective
 
-    # -- schedule ---------------------------------------------------------------------------
-
-    @property
-    def upload_interval(self) -> int | None:
-        return None
-
-    @property
-    def whole_turns(self) -> bool:
-        """Clients take whole turns in ascending id instead of advancing in lockstep."""
-        return False
-
-    def uploads(self, it: int) -> bool:
-        return self.upload_interval is not None and it % self.upload_interval == 0
-
-    def slot(self, it: int) -> int:
-        assert self.upload_interval is not None
-        return it // self.upload_interval
-
     def start_round(self, round_: int, participants: list[int]) -> None:
-        """Called on every rank before the round, with its participants (ascending)."""
-
-    def round_metrics(self) -> dict[str, Any]:
-        """Extra keys for this round's metrics.jsonl row (server side, after the round)."""
-        return {}
-
-    def align_seconds(self) -> dict[int, float]:
-        """Seconds of each alignment fit of this round so far, by client (FSL-SAGE), for the
-        message log; a synchronous fit is recorded during the server step it belongs to."""
-        return {}
-
-    def server_note(self, client: int, it: int) -> str | None:
-        """What the server's step on this upload does beyond the usual, for the live progress
-        line (FSL-SAGE: an alignment); None when nothing."""
-        return None
-
-    # -- client host side -------------------------------------------------------------------
-
-    def client_module(self) -> nn.Module:
-        """The module a client trains and averages as `client_model` (FedAvg: the full model)."""
-        return clone(self.template.client)
+        """Called on every host before the round, with its participants (ascending)."""
 
     def new_client(self, cid: int, data: ClientData) -> VirtualClient:
-        model = self.client_module().to(self.ctx.device)
-        opt = adam(model, self.cfg.train.lr, self.cfg.train.weight_decay)
+        model = client_module(self.ctx.spec, self.template).to(self.ctx.device)
+        opt = adam(model, self.ctx.train.lr, self.ctx.train.weight_decay)
         return VirtualClient(cid, data, model, opt)
 
-    def client_update(
-        self,
-        client: VirtualClient,
-        round_: int,
-        it: int,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        z: torch.Tensor,
-    ) -> StepLoss | None:
-        """Finish iteration `it` after `z = client.model(x)` (and its upload, if scheduled)."""
+    def update(self, step: Step) -> StepLoss | None:
+        """Finish the step's iteration after its forward pass (and upload, if scheduled)."""
         raise NotImplementedError
 
-    def client_round_end(self, client: VirtualClient, round_: int) -> None:
+    def round_end(self, client: VirtualClient, round_: int) -> None:
         """After the client's last iteration of the round, once states are exchanged."""
 
-    def host_state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         """Host-side algorithm state to checkpoint beside the clients' own."""
         return {}
 
-    def load_host_state_dict(self, state: dict[str, Any]) -> None:
-        assert not state, f"{self.name} keeps no host state, got {list(state)}"
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        no_state("client-host", self.ctx.spec.name, state)
 
-    # -- server side ------------------------------------------------------------------------
 
-    def setup_server(self) -> None:
-        """Build server-side state (the driver calls this on rank 0 only)."""
+class ServerSide:
+    """The half on rank 0: what the server does with each upload and at each round end, and
+    what is evaluated. Its state is built here, on the server only."""
+
+    def __init__(self, ctx: Context, template: SplitModel) -> None:
+        self.ctx = ctx
+        self.template = template
+        self.objective = template.objective
+
+    def start_round(self, round_: int, participants: list[int]) -> None:
+        """Called on the server before the round, with its participants (ascending)."""
 
     def new_server(self) -> tuple[nn.Module, torch.optim.Optimizer]:
         model = clone(self.template.server).to(self.ctx.device)
-        return model, adam(model, self.cfg.train.lr, self.cfg.train.weight_decay)
+        return model, adam(model, self.ctx.train.lr, self.ctx.train.weight_decay)
 
-    def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss | None:
-        raise NotImplementedError(f"{self.name} uploads no smashed batches")
+    def step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss | None:
+        raise NotImplementedError(f"{self.ctx.spec.name} uploads no smashed batches")
 
-    def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
+    def round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
         """Server-side work after the clients' states were averaged."""
-
-    def server_state_dict(self) -> dict[str, Any]:
-        """Server-side state to checkpoint (models, optimizers, stores)."""
-        return {}
-
-    def load_server_state_dict(self, state: dict[str, Any]) -> None:
-        assert not state, f"{self.name} keeps no server state, got {list(state)}"
 
     def eval_model(self, client_model: nn.Module) -> nn.Module:
         """The full model to evaluate, given the averaged client-side model."""
         raise NotImplementedError
+
+    def notes(self) -> RoundNotes:
+        """This round's notes so far (read during and after the round)."""
+        return RoundNotes()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Server-side state to checkpoint (models, optimizers, stores)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        no_state("server", self.ctx.spec.name, state)

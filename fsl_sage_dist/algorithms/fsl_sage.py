@@ -24,9 +24,17 @@ from torch import nn
 
 from fsl_sage_dist.algorithms.align_schedule import AlignSchedule
 from fsl_sage_dist.algorithms.alignment import align_aux, fit_aux, per_sample_cut_grads
-from fsl_sage_dist.algorithms.base import Context, StepLoss, VirtualClient, adam
+from fsl_sage_dist.algorithms.base import (
+    Context,
+    RoundNotes,
+    Step,
+    StepLoss,
+    VirtualClient,
+    adam,
+)
 from fsl_sage_dist.algorithms.lazy_server import (
-    LazyServerAlgorithm,
+    LazyClient,
+    LazyServer,
     aux_loss_and_grad,
     client_aux_loss,
 )
@@ -78,36 +86,26 @@ class ServerAux:
         )
 
 
-class FSLSAGE(LazyServerAlgorithm):
-    name = "fsl_sage"
+def aligns(schedule: AlignSchedule, client: int, it: int) -> bool:
+    """A client is aligned at its first iteration of a round it is scheduled in."""
+    return it == 0 and client in schedule.aligned
+
+
+class FSLSAGEClient(LazyClient):
+    """Steps on its aux head's gradient; takes the head the server fitted when one is due."""
 
     def __init__(self, ctx: Context, template: SplitModel) -> None:
         super().__init__(ctx, template)
-        self.schedule = AlignSchedule(self.cfg.fsl.align_interval, self.cfg.fsl.align_staleness)
+        self.schedule = AlignSchedule(ctx.fsl.align_interval, ctx.fsl.align_staleness)
         self.pending_aux: dict[int, list[PendingRecv]] = {}  # client id -> aux on its way
 
     def start_round(self, round_: int, participants: list[int]) -> None:
         self.schedule.start_round(round_, participants)
-        self.fit_s: dict[int, float] = {}
 
-    def align_seconds(self) -> dict[int, float]:
-        return self.fit_s
-
-    def aligns(self, client: int, it: int) -> bool:
-        return it == 0 and client in self.schedule.aligned
-
-    def round_metrics(self) -> dict[str, Any]:
-        return {"aligned": list(self.schedule.aligned)}
-
-    def server_note(self, client: int, it: int) -> str | None:
-        if not self.aligns(client, it):
-            return None
-        return f"{'fitting' if self.cfg.fsl.async_align else 'aligning'} client {client}'s aux"
-
-    def host_state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"align_schedule": self.schedule.state_dict()}
 
-    def load_host_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.schedule.load_state_dict(state["align_schedule"])
 
     def _take_new_aux(self, client: VirtualClient) -> None:
@@ -115,26 +113,19 @@ class FSLSAGE(LazyServerAlgorithm):
         if pending is not None:
             load_flat_state(client.aux, [p.result() for p in pending])
 
-    def client_update(
-        self,
-        client: VirtualClient,
-        round_: int,
-        it: int,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        z: torch.Tensor,
-    ) -> StepLoss:
-        if self.aligns(client.id, it):
+    def update(self, step: Step) -> StepLoss:
+        client, z, y = step.client, step.z, step.y
+        if aligns(self.schedule, client.id, step.it):
             self.pending_aux[client.id] = irecv_state(
                 self.ctx.channel,
                 SERVER_RANK,
-                round_,
+                step.round,
                 client.id,
                 "aux_model",
                 flatten_state(client.aux),
                 "down",
             )
-            if not self.cfg.fsl.async_align:
+            if not self.ctx.fsl.async_align:
                 self._take_new_aux(client)  # this very step uses the new head
         loss, grad = aux_loss_and_grad(client.aux, z, y, objective=self.objective)
         client.optimizer.zero_grad(set_to_none=True)
@@ -142,21 +133,40 @@ class FSLSAGE(LazyServerAlgorithm):
         client.optimizer.step()
         return client_aux_loss(client.id, loss, len(y))
 
-    def client_round_end(self, client: VirtualClient, round_: int) -> None:
+    def round_end(self, client: VirtualClient, round_: int) -> None:
         self._take_new_aux(client)  # asynchronous: the head fitted this round, for the next one
 
-    def setup_server(self) -> None:
-        super().setup_server()
-        self.per_client: dict[int, ServerAux] = {}  # this round's participants'; the others'
-        # wait in ctx.states, so memory grows with a round's participants, not with clients
+
+class FSLSAGEServer(LazyServer):
+    """The lazy server, plus each client's aux head, store and alignment fits."""
+
+    def __init__(self, ctx: Context, template: SplitModel) -> None:
+        super().__init__(ctx, template)
+        self.schedule = AlignSchedule(ctx.fsl.align_interval, ctx.fsl.align_staleness)
+        # This round's participants' heads and stores; the others' wait in ctx.states, so
+        # memory grows with a round's participants, not with clients.
+        self.per_client: dict[int, ServerAux] = {}
         self.fits: list[tuple[int, Future]] = []  # (client, background fit) of this round
         self.fitter: ThreadPoolExecutor | None = None
+        self.fit_s: dict[int, float] = {}  # this round's fit seconds, by client
 
-    def server_state_dict(self) -> dict[str, Any]:
-        return super().server_state_dict() | {"align_schedule": self.schedule.state_dict()}
+    def start_round(self, round_: int, participants: list[int]) -> None:
+        self.schedule.start_round(round_, participants)
+        self.fit_s = {}
 
-    def load_server_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_server_state_dict({k: v for k, v in state.items() if k != "align_schedule"})
+    def notes(self) -> RoundNotes:
+        doing = "fitting" if self.ctx.fsl.async_align else "aligning"
+        return RoundNotes(
+            aligned=self.schedule.aligned,
+            align_s=self.fit_s,
+            status={(c, 0): f"{doing} client {c}'s aux" for c in self.schedule.aligned},
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return super().state_dict() | {"align_schedule": self.schedule.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict({k: v for k, v in state.items() if k != "align_schedule"})
         self.schedule.load_state_dict(state["align_schedule"])
 
     def _server_aux(self, client: int) -> ServerAux:
@@ -164,27 +174,27 @@ class FSLSAGE(LazyServerAlgorithm):
         left them at the end of its last round, or new at its first."""
         if client not in self.per_client:
             aux = clone(self.template.aux).to(self.ctx.device)
-            state = ServerAux(aux, self.cfg.fsl.aux_lr, self.cfg.fsl.store_size)
+            state = ServerAux(aux, self.ctx.fsl.aux_lr, self.ctx.fsl.store_size)
             saved = self.ctx.states.get(client)
             if saved is not None:
                 state.load_state_dict(saved)
             self.per_client[client] = state
         return self.per_client[client]
 
-    def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
-        loss = super().server_step(round_, it, batch)
+    def step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
+        loss = super().step(round_, it, batch)
         self._server_aux(batch.client).store.append(batch.activations, batch.labels)
-        if self.aligns(batch.client, it):
+        if aligns(self.schedule, batch.client, it):
             self._align(round_, batch.client)
         return loss
 
     def _align(self, round_: int, client: int) -> None:
-        fsl, state = self.cfg.fsl, self.per_client[client]
+        fsl, state = self.ctx.fsl, self.per_client[client]
         z, y = state.store.activations, state.store.labels
-        gen = torch_generator(self.cfg.seed, "align", client, round_)
+        gen = torch_generator(self.ctx.seed, "align", client, round_)
         if not fsl.async_align:
             # The one stretch where every host waits for the server: it takes their cores.
-            with borrowed_cores(self.cfg):
+            with borrowed_cores(self.ctx.runtime.threads_per_rank):
                 self.fit_s[client] = timed(
                     align_aux,
                     state.aux,
@@ -237,7 +247,7 @@ class FSLSAGE(LazyServerAlgorithm):
             "down",
         )
 
-    def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
+    def round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
         for client, fit in self.fits:  # in upload order: the order the hosts expect them in
             self.fit_s[client] = fit.result()
             self._send_aux(round_, client)

@@ -2,8 +2,8 @@
 
 Clients step on a gradient their auxiliary head provides, upload a smashed batch every q-th
 iteration (`fsl.server_interval`) without waiting for a reply, and the one shared server takes
-one optimizer step per upload, in the fixed order of `fsl.server_order`. The two algorithms
-differ only in how the auxiliary head is trained.
+one optimizer step per upload, in the fixed order of `fsl.server_order` (both are the spec's,
+`plan/spec.py`). The two algorithms differ only in how the auxiliary head is trained.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from fsl_sage_dist.algorithms.base import (
-    Algorithm,
+    ClientSide,
+    Context,
+    ServerSide,
     StepLoss,
     VirtualClient,
     load_pair_state,
@@ -22,7 +24,7 @@ from fsl_sage_dist.algorithms.base import (
     pair_state,
 )
 from fsl_sage_dist.data import ClientData
-from fsl_sage_dist.models import clone
+from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.models.objective import CLASSIFICATION, Objective
 from fsl_sage_dist.wire import SmashedBatch
 
@@ -59,30 +61,29 @@ def client_aux_loss(client: int, loss: torch.Tensor, samples: int) -> StepLoss:
     return StepLoss(client, float(loss.detach()) * samples, samples, aux=True)
 
 
-class LazyServerAlgorithm(Algorithm):
-    @property
-    def upload_interval(self) -> int:
-        return self.cfg.fsl.server_interval
-
-    @property
-    def whole_turns(self) -> bool:
-        return self.cfg.fsl.server_order == "client_major"
+class LazyClient(ClientSide):
+    """A client with an aux head of its own, built with it."""
 
     def new_client(self, cid: int, data: ClientData) -> VirtualClient:
         client = super().new_client(cid, data)
         client.aux = clone(self.template.aux).to(self.ctx.device)
         return client
 
-    def setup_server(self) -> None:
+
+class LazyServer(ServerSide):
+    """The one shared server: one optimizer step per upload, in the order of the uploads."""
+
+    def __init__(self, ctx: Context, template: SplitModel) -> None:
+        super().__init__(ctx, template)
         self.server, self.server_opt = self.new_server()
 
-    def server_state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return pair_state((self.server, self.server_opt))
 
-    def load_server_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         load_pair_state((self.server, self.server_opt), state)
 
-    def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
+    def step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
         out = self.server(batch.activations)
         self.server_opt.zero_grad(set_to_none=True)
         self.objective.mean(out, batch.labels).backward()

@@ -2,8 +2,8 @@
 
 Every iteration the client uploads its smashed batch and blocks until the server returns
 d(loss)/d(activations); the server computes that gradient before its own step. The two variants
-differ only in the server side: one model copy per client, averaged at round end (v1), or one
-shared model that serves clients one whole turn at a time (v2).
+differ only in the server half: one model copy per client, averaged at round end (v1), or one
+shared model that serves clients one whole turn at a time (v2, whole turns by its spec).
 """
 
 from __future__ import annotations
@@ -15,15 +15,17 @@ from torch import nn
 
 from fsl_sage_dist.algorithms.averaging import average_flat
 from fsl_sage_dist.algorithms.base import (
-    Algorithm,
+    ClientSide,
+    Context,
+    ServerSide,
+    Step,
     StepLoss,
-    VirtualClient,
     adam,
     load_pair_state,
     loss_sum,
     pair_state,
 )
-from fsl_sage_dist.models import clone
+from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.wire import (
     SmashedBatch,
     flatten_state,
@@ -33,29 +35,29 @@ from fsl_sage_dist.wire import (
 )
 
 
-class SplitFed(Algorithm):
-    upload_interval = 1
+class SplitFedClient(ClientSide):
+    """Both variants' client: it steps on the server's true cut-layer gradient."""
 
-    def client_update(
-        self,
-        client: VirtualClient,
-        round_: int,
-        it: int,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        z: torch.Tensor,
-    ) -> None:
+    def update(self, step: Step) -> None:
+        z = step.z
         grad = recv_cut_grad(
-            self.ctx.channel, round_, client.id, self.slot(it), tuple(z.shape), y.dim()
+            self.ctx.channel,
+            step.round,
+            step.client.id,
+            self.ctx.slot(step.it),
+            tuple(z.shape),
+            step.y.dim(),
         )
-        client.optimizer.zero_grad(set_to_none=True)
+        step.client.optimizer.zero_grad(set_to_none=True)
         z.backward(grad)
-        client.optimizer.step()
+        step.client.optimizer.step()
 
+
+class SplitFedServer(ServerSide):
     def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
         raise NotImplementedError
 
-    def server_step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
+    def step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
         model, opt = self.server_for(batch.client)
         z = batch.activations.requires_grad_()
         out = model(z)
@@ -71,36 +73,35 @@ class SplitFed(Algorithm):
         )
 
 
-class SplitFedV1(SplitFed):
+class SplitFedV1Server(SplitFedServer):
     """One server copy (and optimizer) per client; copies averaged on the server, unmetered.
 
     Every copy equals the averaged server at a round's end, so a participant's copy is built
     from it when the client first uploads in a round; only its optimizer's moments are the
     client's own, kept in `ctx.states` between its rounds (memory grows with participants)."""
 
-    name = "splitfed_v1"
-
-    def setup_server(self) -> None:
-        self.averaged_server = clone(self.template.server).to(self.ctx.device)
+    def __init__(self, ctx: Context, template: SplitModel) -> None:
+        super().__init__(ctx, template)
+        self.averaged_server = clone(template.server).to(ctx.device)
         self.copies: dict[int, tuple[nn.Module, torch.optim.Optimizer]] = {}  # this round's
 
     def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
         if client not in self.copies:
             model = clone(self.averaged_server)
-            optimizer = adam(model, self.cfg.train.lr, self.cfg.train.weight_decay)
+            optimizer = adam(model, self.ctx.train.lr, self.ctx.train.weight_decay)
             saved = self.ctx.states.get(client)
             if saved is not None:
                 optimizer.load_state_dict(saved["optimizer"])
             self.copies[client] = (model, optimizer)
         return self.copies[client]
 
-    def server_state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return {"averaged": self.averaged_server.state_dict()}
 
-    def load_server_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.averaged_server.load_state_dict(state["averaged"])
 
-    def server_round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
+    def round_end(self, round_: int, participants: list[int], sizes: list[int]) -> None:
         flats = [flatten_state(self.copies[c][0]) for c in participants]
         load_flat_state(self.averaged_server, average_flat(flats, sizes))
         for client, (_, optimizer) in self.copies.items():
@@ -111,25 +112,20 @@ class SplitFedV1(SplitFed):
         return nn.Sequential(client_model, self.averaged_server)
 
 
-class SplitFedV2(SplitFed):
+class SplitFedV2Server(SplitFedServer):
     """One shared server; clients take whole turns in ascending id (the wait is real)."""
 
-    name = "splitfed_v2"
-
-    @property
-    def whole_turns(self) -> bool:
-        return True
-
-    def setup_server(self) -> None:
+    def __init__(self, ctx: Context, template: SplitModel) -> None:
+        super().__init__(ctx, template)
         self.server = self.new_server()
 
     def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
         return self.server
 
-    def server_state_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return pair_state(self.server)
 
-    def load_server_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         load_pair_state(self.server, state)
 
     def eval_model(self, client_model: nn.Module) -> nn.Module:

@@ -1,4 +1,5 @@
-"""Building a rank from its config: data, partition, model, algorithm, role and loop.
+"""Building a rank from its config: data, partition, model, context, the algorithm's half
+for this rank, role and loop.
 
 Every rank builds the same things from the seed (the same partition, the same initial weights),
 so nothing but client traffic has to cross between ranks.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from fsl_sage_dist.algorithms import REGISTRY, Algorithm, Context
+from fsl_sage_dist.algorithms import REGISTRY, Context
 from fsl_sage_dist.client_store import ClientStateStore, spill_folder
 from fsl_sage_dist.config import Config
 from fsl_sage_dist.data import (
@@ -24,10 +25,12 @@ from fsl_sage_dist.llm_options import gpt2_spec
 from fsl_sage_dist.metrics import MIB
 from fsl_sage_dist.models import SplitModel, build_split_model
 from fsl_sage_dist.placement import Placement
+from fsl_sage_dist.plan import SPECS
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.host_loop import HostLoop
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
+from fsl_sage_dist.runtime.server import ServerRole
 from fsl_sage_dist.runtime.server_loop import ServerLoop
 from fsl_sage_dist.wire import ByteMeter, Channel, Transport
 
@@ -75,25 +78,39 @@ def build_template(cfg: Config, train: ImageSet) -> SplitModel:
     )
 
 
-def build_algorithm(
-    cfg: Config, train: ImageSet, device: torch.device, channel: Channel, rank: int
-) -> Algorithm:
-    """Rank `rank`'s algorithm object, on a fresh copy of the seeded split model."""
-    template = build_template(cfg, train)
-    placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
-    states = ClientStateStore(spill_folder(cfg, rank), cfg.runtime.spill)
-    return REGISTRY[cfg.algorithm](Context(cfg, placement, device, channel, states), template)
+def build_context(cfg: Config, device: torch.device, channel: Channel, rank: int) -> Context:
+    """What rank `rank`'s algorithm half and role use: the config's sections they read, the
+    algorithm's spec, the layout, and this rank's store of per-client state."""
+    return Context(
+        SPECS[cfg.algorithm],
+        cfg.train,
+        cfg.fsl,
+        cfg.runtime,
+        cfg.seed,
+        Placement(cfg.clients.num, cfg.launch.client_hosts),
+        cfg.clients.per_round,
+        device,
+        channel,
+        ClientStateStore(spill_folder(cfg, rank), cfg.runtime.spill),
+    )
 
 
 def host_role(
-    cfg: Config, algo: Algorithm, rank: int, train: ImageSet, parts: list[np.ndarray]
+    cfg: Config,
+    ctx: Context,
+    template: SplitModel,
+    rank: int,
+    train: ImageSet,
+    parts: list[np.ndarray],
 ) -> ClientHostRole:
-    """The virtual clients of client host `rank`, each with its own rows of `train`."""
+    """The virtual clients of client host `rank`, each with its own rows of `train`, and the
+    algorithm's client half on a fresh copy of the seeded split model."""
     data = {
         c: ClientData(train, parts[c], cfg.train.batch_size, cfg.seed, c, cfg.data.augment)
-        for c in algo.ctx.placement.clients_on(rank)
+        for c in ctx.placement.clients_on(rank)
     }
-    return ClientHostRole(algo, data)
+    client_side, _ = REGISTRY[cfg.algorithm]
+    return ClientHostRole(ctx, client_side(ctx, template), data)
 
 
 def build_channel(cfg: Config, info: RankInfo, transport: Transport) -> Channel:
@@ -113,15 +130,19 @@ def build_loop(cfg: Config, info: RankInfo, channel: Channel, train: ImageSet) -
     """Rank 0's server loop or a client host's loop. Hosts keep only their clients' rows of
     `train`; the server keeps none (it never trains on inputs) and loads the test set."""
     parts = partition(cfg, train)
-    algo = build_algorithm(cfg, train, info.device, channel, info.rank)
+    template = build_template(cfg, train)
+    ctx = build_context(cfg, info.device, channel, info.rank)
     if info.rank:
-        return HostLoop(host_role(cfg, algo, info.rank, train, parts), info)
+        return HostLoop(host_role(cfg, ctx, template, info.rank, train, parts), info)
     summary = partition_summary(parts, train.labels.numpy(), train.partition_classes)
-    return ServerLoop(
-        cfg,
-        algo,
-        info,
+    test = load_split(cfg, "test")
+    _, server_side = REGISTRY[cfg.algorithm]
+    role = ServerRole(
+        ctx,
+        server_side(ctx, template),
+        template,
         [len(p) for p in parts],
-        load_split(cfg, "test"),
-        summary | {"scheme": cfg.data.partition},
+        test,
+        cfg.eval.decode_samples,
     )
+    return ServerLoop(cfg, role, info, summary | {"scheme": cfg.data.partition})

@@ -4,8 +4,8 @@ Inside a host, clients advance in lockstep: iteration k of each participating cl
 id), then iteration k+1. Each iteration is split in two phases, first every client's forward
 pass and upload, then every client's update (which may wait for a reply), so the server always
 has all of this host's uploads for iteration k before any of its clients waits on it. That is
-also exactly the order the server consumes them in. Algorithms with `whole_turns` run one client
-after another instead.
+also exactly the order the server consumes them in. Algorithms whose spec gives whole turns
+run one client after another instead.
 
 Memory: a host keeps one copy of each averaged part (the global state every client takes at
 each round end) and builds a participant from it when the client is sampled; what a client
@@ -22,9 +22,8 @@ from collections.abc import Iterator
 import torch
 
 from fsl_sage_dist.algorithms.averaging import weighted_sum
-from fsl_sage_dist.algorithms.base import Algorithm, StepLoss, VirtualClient
+from fsl_sage_dist.algorithms.base import ClientSide, Context, Step, StepLoss, VirtualClient
 from fsl_sage_dist.data import ClientData
-from fsl_sage_dist.placement import participants
 from fsl_sage_dist.runtime.round_log import compute_rows
 from fsl_sage_dist.runtime.round_report import RoundResult
 from fsl_sage_dist.wire import (
@@ -39,23 +38,23 @@ Batch = tuple[int, torch.Tensor, torch.Tensor]
 
 
 class ClientHostRole:
-    def __init__(self, algo: Algorithm, data: dict[int, ClientData]) -> None:
-        self.algo = algo
-        self.ctx = algo.ctx
-        self.cfg = algo.cfg
+    def __init__(self, ctx: Context, side: ClientSide, data: dict[int, ClientData]) -> None:
+        self.ctx = ctx
+        self.side = side
+        """The algorithm's client half."""
         self.compute_s: dict[tuple[int, int], tuple[float, float]] = {}
         """This round's (client, iteration) -> seconds of its forward pass (with posting its
         upload) and of its update, waits for messages excluded (the message log's)."""
         self.data = data
         """This host's clients' training streams, by client id."""
         first = min(data)
-        blank = algo.new_client(first, data[first])
-        self.global_parts = {category: blank.part(category) for category in algo.averaged}
+        blank = side.new_client(first, data[first])
+        self.global_parts = {category: blank.part(category) for category in ctx.spec.averaged}
         """The global state of each averaged part, as every client has it at a round's end."""
 
     def _join(self, cid: int) -> VirtualClient:
         """Client `cid` as it stands when sampled: the global parts and its own state."""
-        client = self.algo.new_client(cid, self.data[cid])
+        client = self.side.new_client(cid, self.data[cid])
         for category, module in self.global_parts.items():
             client.part(category).load_state_dict(module.state_dict())
         own = self.ctx.states.get(cid)
@@ -64,11 +63,11 @@ class ClientHostRole:
         return client
 
     def _leave(self, client: VirtualClient, round_: int) -> None:
-        self.ctx.states.put(client.id, round_, client.own_state_dict(self.algo.averaged))
+        self.ctx.states.put(client.id, round_, client.own_state_dict(self.ctx.spec.averaged))
 
     def _batches(self, client: VirtualClient, round_: int) -> Iterator[Batch]:
         it = 0
-        for epoch in range(self.cfg.train.local_epochs):
+        for epoch in range(self.ctx.train.local_epochs):
             for x, y in client.data.epoch(round_, epoch):
                 yield it, x.to(self.ctx.device), y.to(self.ctx.device)
                 it += 1
@@ -78,8 +77,8 @@ class ClientHostRole:
         self.ctx.channel.meter.at(client.id, it)
         start = time.perf_counter()
         z = client.model(x)
-        if self.algo.uploads(it):
-            smashed = SmashedBatch(client.id, self.algo.slot(it), z.detach(), y)
+        if self.ctx.uploads(it):
+            smashed = SmashedBatch(client.id, self.ctx.slot(it), z.detach(), y)
             send_smashed(self.ctx.channel, round_, smashed)
         self.compute_s[client.id, it] = (time.perf_counter() - start, 0.0)
         return z
@@ -89,16 +88,16 @@ class ClientHostRole:
         channel = self.ctx.channel
 
         def update(client: VirtualClient, batch: Batch, z: torch.Tensor) -> None:
-            it = batch[0]
+            it, x, y = batch
             channel.meter.at(client.id, it)
             start, waited = time.perf_counter(), channel.waited_s
-            loss = self.algo.client_update(client, round_, *batch, z)
+            loss = self.side.update(Step(client, round_, it, x, y, z))
             spent = time.perf_counter() - start - (channel.waited_s - waited)
             self.compute_s[client.id, it] = (self.compute_s[client.id, it][0], spent)
             if loss is not None:
                 losses.append(loss)
 
-        if self.algo.whole_turns:
+        if self.ctx.spec.whole_turns(self.ctx.fsl):
             for client in clients:
                 for batch in self._batches(client, round_):
                     update(client, batch, self._forward(client, round_, batch))
@@ -116,12 +115,12 @@ class ClientHostRole:
         """Participants' states up (`runtime.averaging`), the average down to every client."""
         for client in mine:
             self.ctx.channel.meter.at(client.id, None)  # the round end, in the message log
-        if self.cfg.runtime.averaging == "reduce":  # collectives: one category after another
-            for category in self.algo.averaged:
+        if self.ctx.runtime.averaging == "reduce":  # collectives: one category after another
+            for category in self.ctx.spec.averaged:
                 self._sum_up(mine, category)
                 self._take_average(mine, category)
             return
-        for category in self.algo.averaged:
+        for category in self.ctx.spec.averaged:
             for client in mine:
                 send_state(
                     self.ctx.channel,
@@ -132,7 +131,7 @@ class ClientHostRole:
                     flatten_state(client.part(category)),
                     "up",
                 )
-        for category in self.algo.averaged:
+        for category in self.ctx.spec.averaged:
             self._take_average(mine, category)
 
     def _sum_up(self, mine: list[VirtualClient], category: str) -> None:
@@ -156,16 +155,14 @@ class ClientHostRole:
     def run_round(self, round_: int) -> RoundResult:
         """One round of this host's participating clients."""
         start, start_cpu = time.perf_counter(), time.process_time()
-        chosen = set(
-            participants(self.cfg.seed, round_, self.cfg.clients.num, self.cfg.clients.per_round)
-        )
-        self.algo.start_round(round_, sorted(chosen))
+        chosen = set(self.ctx.participants(round_))
+        self.side.start_round(round_, sorted(chosen))
         self.compute_s = {}
         mine = [self._join(c) for c in sorted(chosen.intersection(self.data))]
         losses = self._train(mine, round_)
         self._exchange_states(mine, round_)
         for client in mine:
-            self.algo.client_round_end(client, round_)
+            self.side.round_end(client, round_)
             self._leave(client, round_)
         self.ctx.channel.flush()
         meter = self.ctx.channel.meter

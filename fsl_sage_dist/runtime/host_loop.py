@@ -34,14 +34,14 @@ class HostLoop:
         return {
             "global": {k: m.state_dict() for k, m in self.role.global_parts.items()},
             "client_states": self.role.ctx.states.state_dict(),
-            "algorithm": self.role.algo.host_state_dict(),
+            "algorithm": self.role.side.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any], round_: int) -> None:
         for category, module in self.role.global_parts.items():
             module.load_state_dict(state["global"][category])
         self.role.ctx.states.load_state_dict(state["client_states"])
-        self.role.algo.load_host_state_dict(state["algorithm"])
+        self.role.side.load_state_dict(state["algorithm"])
 
     def finish(self) -> None:
         """Nothing to write: the server owns RUN_DIR's files."""

@@ -2,8 +2,8 @@
 
 The order is the same on both sides by construction: iteration by iteration, clients ascending
 (each host's own stream is already in that order, see `client_host.py`), or client by client for
-algorithms with `whole_turns`. Each host's messages arrive in send order, so the server reads
-host `1 + c mod H` for client c and routes nothing: it always knows who speaks next.
+algorithms whose spec gives whole turns. Each host's messages arrive in send order, so the server
+reads host `1 + c mod H` for client c and routes nothing: it always knows who speaks next.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import torch
 from torch import nn
 
 from fsl_sage_dist.algorithms.averaging import average_flat, mean_of_sum, weighted_sum
-from fsl_sage_dist.algorithms.base import Algorithm, StepLoss
+from fsl_sage_dist.algorithms.base import Context, ServerSide, StepLoss, client_module
 from fsl_sage_dist.data import ImageSet
 from fsl_sage_dist.data.client_data import batches_per_epoch
+from fsl_sage_dist.models import SplitModel
 from fsl_sage_dist.models.objective import CLASSIFICATION, Objective
-from fsl_sage_dist.placement import participants
 from fsl_sage_dist.runtime.round_log import ServerTimes
 from fsl_sage_dist.runtime.round_report import RoundResult
 from fsl_sage_dist.runtime.text_eval import slot_error_rate
@@ -52,27 +52,38 @@ def evaluate(
 
 
 class ServerRole:
-    def __init__(self, algo: Algorithm, client_sizes: list[int], test: ImageSet) -> None:
-        self.algo = algo
-        self.ctx = algo.ctx
-        self.cfg = algo.cfg
+    def __init__(
+        self,
+        ctx: Context,
+        side: ServerSide,
+        template: SplitModel,
+        client_sizes: list[int],
+        test: ImageSet,
+        decode_samples: int,
+    ) -> None:
+        self.ctx = ctx
+        self.side = side
+        """The algorithm's server half."""
+        self.template = template
         self.sizes = client_sizes
         self.test = test
+        self.decode_samples = decode_samples
+        """`eval.decode_samples`: greedy decodes for the slot error rate (0: none)."""
         self.on_status: Callable[[str], None] = lambda activity: None  # the progress line's
         self.times = ServerTimes()  # this round's, for the message log
-        self.global_client = algo.client_module().to(self.ctx.device)
-        self.aux_like = flatten_state(algo.template.aux) if "aux_model" in algo.averaged else None
-        algo.setup_server()
+        self.global_client = client_module(ctx.spec, template).to(ctx.device)
+        averaged = ctx.spec.averaged
+        self.aux_like = flatten_state(template.aux) if "aux_model" in averaged else None
 
     def iterations(self, client: int) -> int:
-        return self.cfg.train.local_epochs * batches_per_epoch(
-            self.sizes[client], self.cfg.train.batch_size
+        return self.ctx.train.local_epochs * batches_per_epoch(
+            self.sizes[client], self.ctx.train.batch_size
         )
 
     def upload_order(self, chosen: list[int]) -> list[tuple[int, int]]:
         """(client, iteration) of every upload this round, in the order they are applied."""
-        uploads = self.algo.uploads
-        if self.algo.whole_turns:
+        uploads = self.ctx.uploads
+        if self.ctx.spec.whole_turns(self.ctx.fsl):
             return [(c, it) for c in chosen for it in range(self.iterations(c)) if uploads(it)]
         longest = max(self.iterations(c) for c in chosen)
         return [
@@ -84,7 +95,7 @@ class ServerRole:
 
     def _serve_uploads(self, round_: int, chosen: list[int]) -> list[StepLoss]:
         losses = []
-        cut_shape = tuple(self.algo.template.cut_shape)
+        cut_shape = tuple(self.template.cut_shape)
         order = self.upload_order(chosen)
         for done, (client, it) in enumerate(order):
             self.on_status(f"uploads {done}/{len(order)}")
@@ -94,19 +105,20 @@ class ServerRole:
                 host,
                 round_,
                 client,
-                self.algo.slot(it),
+                self.ctx.slot(it),
                 cut_shape,
-                self.cfg.train.batch_size,
-                self.algo.template.label_shape,
+                self.ctx.train.batch_size,
+                self.template.label_shape,
             )
-            note = self.algo.server_note(client, it)
+            notes = self.side.notes()
+            note = notes.status.get((client, it))
             if note:
                 self.on_status(f"uploads {done + 1}/{len(order)}, {note}")
-            aligned = self.algo.align_seconds().get(client, 0.0)
+            aligned = notes.align_s.get(client, 0.0)
             start = time.perf_counter()
-            loss = self.algo.server_step(round_, it, batch)
+            loss = self.side.step(round_, it, batch)
             # a synchronous alignment is logged on its own (align_s), not as step time
-            aligned = self.algo.align_seconds().get(client, 0.0) - aligned
+            aligned = self.side.notes().align_s.get(client, 0.0) - aligned
             self.times.step_s[client, it] = time.perf_counter() - start - aligned
             if loss is not None:
                 losses.append(loss)
@@ -116,7 +128,7 @@ class ServerRole:
         """This round's mean state of `category` over the participants (`runtime.averaging`)."""
         like = flatten_state(self.global_client) if category == "client_model" else self.aux_like
         sizes = [self.sizes[c] for c in chosen]
-        if self.cfg.runtime.averaging == "reduce":
+        if self.ctx.runtime.averaging == "reduce":
             sums = [
                 self.ctx.channel.reduce_to_server(zeros, category, chosen, vec)
                 for zeros, vec in zip(weighted_sum(like, [], []), like)
@@ -132,7 +144,7 @@ class ServerRole:
 
     def _average(self, round_: int, chosen: list[int]) -> None:
         channel = self.ctx.channel
-        for category in self.algo.averaged:
+        for category in self.ctx.spec.averaged:
             start, waited = time.perf_counter(), channel.waited_s
             averaged = self._averaged(round_, chosen, category)
             # compute only: the receives (or the reduction) wait for the hosts
@@ -147,21 +159,19 @@ class ServerRole:
     def run_round(self, round_: int) -> RoundResult:
         """One round: serve the uploads, average; the server meters nothing (hosts do)."""
         start, start_cpu = time.perf_counter(), time.process_time()
-        chosen = participants(
-            self.cfg.seed, round_, self.cfg.clients.num, self.cfg.clients.per_round
-        )
-        self.algo.start_round(round_, chosen)
+        chosen = self.ctx.participants(round_)
+        self.side.start_round(round_, chosen)
         self.times = ServerTimes()
         losses = self._serve_uploads(round_, chosen)
         self.on_status("waiting for client models")
         self._average(round_, chosen)
         start_end = time.perf_counter()
-        self.algo.server_round_end(round_, chosen, [self.sizes[c] for c in chosen])
+        self.side.round_end(round_, chosen, [self.sizes[c] for c in chosen])
         self.times.round_end_s = time.perf_counter() - start_end
         self.ctx.channel.flush()
         return RoundResult(
             losses,
-            zero_counts(self.cfg.clients.num),
+            zero_counts(self.ctx.placement.num_clients),
             time.perf_counter() - start,
             time.process_time() - start_cpu,
             chosen,
@@ -170,19 +180,18 @@ class ServerRole:
     def slot_error_rate(self) -> float | None:
         """Of greedy decodes of fixed test MRs (text datasets; None when eval.decode_samples
         is 0)."""
-        samples = self.cfg.eval.decode_samples
-        if not samples:
+        if not self.decode_samples:
             return None
         self.on_status("decoding")
-        return slot_error_rate(self.algo.eval_model(self.global_client), self.test, samples)
+        model = self.side.eval_model(self.global_client)
+        return slot_error_rate(model, self.test, self.decode_samples)
 
     def evaluate(self) -> tuple[float, float]:
         self.on_status("evaluating")
-        template = self.algo.template
         return evaluate(
-            self.algo.eval_model(self.global_client),
+            self.side.eval_model(self.global_client),
             self.test,
             self.ctx.device,
-            template.eval_batch_size,
-            template.objective,
+            self.template.eval_batch_size,
+            self.template.objective,
         )

@@ -15,10 +15,8 @@ from typing import Any
 
 import torch
 
-from fsl_sage_dist.algorithms import Algorithm
 from fsl_sage_dist.atomic_write import write_atomic
 from fsl_sage_dist.config import Config, config_to_dict, to_toml
-from fsl_sage_dist.data import ImageSet
 from fsl_sage_dist.log import logger
 from fsl_sage_dist.message_log import MESSAGES_FILE, RoundLog
 from fsl_sage_dist.metrics import MetricsLog, check_losses_finite, summarize, write_json
@@ -98,16 +96,10 @@ class ServerLoop:
     """Rank 0's rounds (a `RankLoop`): the server's role, then RUN_DIR's files."""
 
     def __init__(
-        self,
-        cfg: Config,
-        algo: Algorithm,
-        info: RankInfo,
-        client_sizes: list[int],
-        test: ImageSet,
-        partition: dict[str, Any],
+        self, cfg: Config, role: ServerRole, info: RankInfo, partition: dict[str, Any]
     ) -> None:
         self.cfg, self.info, self.partition = cfg, info, partition
-        self.role = ServerRole(algo, client_sizes, test)
+        self.role = role
         self.log = MetricsLog(cfg.run_dir)
         self.messages = MetricsLog(cfg.run_dir, MESSAGES_FILE)
         self.shape = RunShape.of(config_to_dict(cfg))
@@ -132,7 +124,7 @@ class ServerLoop:
         self.progress.begin(first_round)
         self.role.on_status = self.progress.status
         if first_round == 0:
-            logger.info(describe_model(self.cfg, self.role.algo.template))
+            logger.info(describe_model(self.cfg, self.role.template))
             logger.info(describe_partition(self.cfg.run_dir / "partition.json"))
 
     def run_round(self, round_: int) -> None:
@@ -150,7 +142,7 @@ class ServerLoop:
             report.messages,
             report.client_compute,
             self.role.times,
-            self.role.algo.align_seconds(),
+            self.role.side.notes().align_s,
             eval_s,
         )
         # Wall time from the previous round's end to this one's: hosts start a round while the
@@ -161,10 +153,10 @@ class ServerLoop:
         record = (
             round_record(self.cfg, round_, report, acc, loss, round_s, prev)
             | {"participants": result.participants}
-            | self.role.algo.round_metrics()
+            | self.role.side.notes().metrics()
             | self._simulated(log, prev)
         )
-        if self.role.algo.objective.perplexity:  # a language model
+        if self.role.template.objective.perplexity:  # a language model
             record["test_ppl"] = None if loss is None else math.exp(loss)
             record["test_ser"] = None if loss is None else self.role.slot_error_rate()
         self.messages.append(log.to_json())
@@ -188,13 +180,13 @@ class ServerLoop:
         return {
             "global_client": self.role.global_client.state_dict(),
             "client_states": self.role.ctx.states.state_dict(),
-            "algorithm": self.role.algo.server_state_dict(),
+            "algorithm": self.role.side.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any], round_: int) -> None:
         self.role.global_client.load_state_dict(state["global_client"])
         self.role.ctx.states.load_state_dict(state["client_states"])
-        self.role.algo.load_server_state_dict(state["algorithm"])
+        self.role.side.load_state_dict(state["algorithm"])
         self.log.records = self.log.read_covered(round_)  # written back by `start`
         self.messages.records = self.messages.read_covered(round_)
 
@@ -203,7 +195,7 @@ class ServerLoop:
         self.tb.close()
         final = {
             "client": self.role.global_client.state_dict(),
-            "full": self.role.algo.eval_model(self.role.global_client).state_dict(),
+            "full": self.role.side.eval_model(self.role.global_client).state_dict(),
         }
         buffer = io.BytesIO()
         torch.save(final, buffer)
@@ -213,5 +205,5 @@ class ServerLoop:
         )
         write_json(
             self.cfg.run_dir / "summary.json",
-            summary | {"cut_shape": list(self.role.algo.template.cut_shape)},
+            summary | {"cut_shape": list(self.role.template.cut_shape)},
         )
