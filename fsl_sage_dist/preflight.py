@@ -31,9 +31,9 @@ from fsl_sage_dist.data import (
     train_size,
 )
 from fsl_sage_dist.data.sources import can_reach
+from fsl_sage_dist.devices import choose_backend
 from fsl_sage_dist.llm_options import gpt2_spec
 from fsl_sage_dist.models import LANGUAGE_MODELS, build_split_model
-from fsl_sage_dist.runtime.process_group import choose_backend
 
 
 def check_inputs(cfg: Config) -> None:
@@ -132,7 +132,8 @@ def _check_model(cfg: Config) -> None:
 def check_this_machine(cfg: Config) -> None:
     """What only the machine the ranks run on can tell: enough GPUs for the backend, and a
     spill folder this user can write."""
-    choose_backend(cfg, 0, int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size)))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size))
+    choose_backend(cfg.runtime.backend, 0, local_world)
     if cfg.runtime.spill and cfg.runtime.spill_dir:
         _check_writable(Path(cfg.runtime.spill_dir).expanduser())
 

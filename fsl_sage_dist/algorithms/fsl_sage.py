@@ -184,7 +184,7 @@ class FSLSAGE(LazyServerAlgorithm):
         gen = torch_generator(self.cfg.seed, "align", client, round_)
         if not fsl.async_align:
             # The one stretch where every host waits for the server: it takes their cores.
-            with borrowed_cores(self.cfg):
+            with borrowed_cores(self.cfg.runtime.threads_per_rank):
                 self.fit_s[client] = timed(
                     align_aux,
                     state.aux,

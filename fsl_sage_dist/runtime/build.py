@@ -20,15 +20,15 @@ from fsl_sage_dist.data import (
     partition_indices,
     partition_summary,
 )
+from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.llm_options import gpt2_spec
-from fsl_sage_dist.metrics import MIB
 from fsl_sage_dist.models import SplitModel, build_split_model
 from fsl_sage_dist.placement import Placement
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.host_loop import HostLoop
-from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
 from fsl_sage_dist.runtime.server_loop import ServerLoop
+from fsl_sage_dist.units import MIB
 from fsl_sage_dist.wire import ByteMeter, Channel, Transport
 
 
@@ -81,7 +81,8 @@ def build_algorithm(
     """Rank `rank`'s algorithm object, on a fresh copy of the seeded split model."""
     template = build_template(cfg, train)
     placement = Placement(cfg.clients.num, cfg.launch.client_hosts)
-    states = ClientStateStore(spill_folder(cfg, rank), cfg.runtime.spill)
+    folder = spill_folder(cfg.run_dir, cfg.runtime.spill_dir, cfg.output.name, rank)
+    states = ClientStateStore(folder, cfg.runtime.spill)
     return REGISTRY[cfg.algorithm](Context(cfg, placement, device, channel, states), template)
 
 
