@@ -239,19 +239,17 @@ PATH_RULES = (
     ),
 )
 
+INSIDE_DIR = rule(
+    lambda v: not Path(v).is_absolute() and ".." not in Path(v).parts,
+    "a relative path inside output.dir (no leading / and no '..')",
+    ("/abs", "a/../b"),
+)
+
 
 @dataclass
 class OutputConfig(Section, key="output"):
     dir: str = bounded("runs", *PATH_RULES)
-    name: str = bounded(
-        "",
-        *PATH_RULES,
-        rule(
-            lambda v: not Path(v).is_absolute() and ".." not in Path(v).parts,
-            "a relative path inside output.dir (no leading / and no '..')",
-            ("/abs", "a/../b"),
-        ),
-    )
+    name: str = bounded("", *PATH_RULES, INSIDE_DIR)
     """RUN_DIR = dir/name; empty = "<algorithm>-<launch time>". A relative path inside dir
     (subfolders allowed, ".." not)."""
 
@@ -262,6 +260,12 @@ class CheckpointConfig(Section, key="checkpoint"):
     """Write a checkpoint every this many rounds; 0 = never."""
 
 
+SBATCH_PARAMETER = rule(
+    lambda item: "=" in item and not item.startswith("="),
+    'sbatch parameters as "key=value" strings, e.g. ["constraint=a100"]',
+    (["=x"], ["x"]),
+    each=True,
+)
 SIGNAL_WINDOW = (
     "0..{high} (below slurm.time_min in seconds, or the job is signalled as soon as it starts)"
 )
@@ -286,15 +290,7 @@ class SlurmConfig(Section, key="slurm"):
     qos: str = ""
     folder: str = "slurm_logs"
     """submitit's folder: one subfolder per job id with the pickles and each task's log."""
-    extra: list[str] = bounded(
-        [],
-        rule(
-            lambda item: "=" in item and not item.startswith("="),
-            'sbatch parameters as "key=value" strings, e.g. ["constraint=a100"]',
-            (["=x"], ["x"]),
-            each=True,
-        ),
-    )
+    extra: list[str] = bounded([], SBATCH_PARAMETER)
     """Extra sbatch parameters as "key=value" strings, e.g. ["constraint=a100"]."""
     signal_delay_s: int = bounded(90, within(0, lambda s: 60 * s.time_min - 1, SIGNAL_WINDOW))
     """Seconds before the time limit at which Slurm signals the job to checkpoint and requeue."""
