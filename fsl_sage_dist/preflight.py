@@ -1,7 +1,7 @@
 """Everything about a run that can be checked before a rank is spawned, beyond one config
-section (those checks live next to their section in config.py): the data, the model on that
-data, the machine, and RUN_DIR. Each problem is one `ConfigError` line; `fsl-sage run` prints it
-and exits 2.
+section (those checks are declared with their fields in config/sections.py): the data, the
+model on that data, the machine, and RUN_DIR. Each problem is one `ConfigError` line;
+`fsl-sage run` prints it and exits 2.
 
     cfg = load_config(path, overrides)
     check_inputs(cfg)              # data, partition, model on the data, what RUN_DIR holds
