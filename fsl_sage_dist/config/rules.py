@@ -1,12 +1,13 @@
 """The rules a config value must follow, declared next to its field and checked in one loop.
 
     num: int = bounded(10, at_least(1))
-    per_round: int = bounded(0, within(0, lambda s: s.num, lambda s: f"0 (all) or 1..{s.num}"))
+    per_round: int = bounded(0, within(0, "num", "0 (all) or 1..clients.num={high}"))
 
 A rule knows what it accepts, how to say so ("an integer >= 1") and which values it refuses
 (`bad`), so tests/test_config_bounds.py can generate one case per bounded field from this
 metadata alone. Each section's `__post_init__` (`Section`) runs `check_fields`: every failure is
-one `ConfigError` line that names the key, the value and what was expected.
+one `ConfigError` line that names the key, the value and what was expected. Rules across
+sections (hosts <= clients) are a section's `check`, one `check(...)` line each.
 """
 
 from __future__ import annotations
