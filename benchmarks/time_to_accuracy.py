@@ -45,10 +45,11 @@ from run_folders import claim
 
 from fsl_sage_dist.config import NetworkConfig
 from fsl_sage_dist.message_log import RoundLog, read_messages
-from fsl_sage_dist.metrics import MIB, write_json
+from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import read_config
 from fsl_sage_dist.text_table import align, duration
 from fsl_sage_dist.timeline import RunShape, simulate_round
+from fsl_sage_dist.units import MIB
 
 ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")

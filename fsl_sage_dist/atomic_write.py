@@ -16,9 +16,7 @@ import os
 import secrets
 from pathlib import Path
 
-
-class WriteError(OSError):
-    """A file of the run could not be written; the message names the OS error and the path."""
+from fsl_sage_dist.errors import WriteError
 
 
 def write_error(err: OSError, path: Path) -> WriteError:

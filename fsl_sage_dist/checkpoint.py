@@ -27,14 +27,11 @@ from typing import Any
 import torch
 
 from fsl_sage_dist.atomic_write import write_atomic, write_error
-from fsl_sage_dist.config import Config, ConfigError, config_to_dict
+from fsl_sage_dist.config import Config, config_to_dict
+from fsl_sage_dist.errors import CheckpointError, ConfigError
 
 # Keys that may change between a run and its resumption without changing its results.
 RESUMABLE_CHANGES = ("rounds", "launch", "runtime", "eval", "output", "checkpoint", "slurm")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used; the message says why and what to do."""
 
 
 def checkpoint_dir(run_dir: Path) -> Path:

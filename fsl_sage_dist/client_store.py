@@ -33,19 +33,19 @@ from typing import Any
 import torch
 
 from fsl_sage_dist.atomic_write import write_atomic
-from fsl_sage_dist.checkpoint import CheckpointError
-from fsl_sage_dist.config import Config
+from fsl_sage_dist.errors import CheckpointError
 
 FILE_GLOB = "client*_round*.pt"
 
 
-def spill_folder(cfg: Config, rank: int) -> Path:
-    """Client host `rank`'s folder: RUN_DIR/client_state/rankR, or, under `runtime.spill_dir`,
-    one folder per run (its name and a hash of its RUN_DIR's path, so runs never share one)."""
-    if not cfg.runtime.spill_dir:
-        return cfg.run_dir / "client_state" / f"rank{rank}"
-    run = hashlib.sha256(str(cfg.run_dir.resolve()).encode()).hexdigest()[:12]
-    return Path(cfg.runtime.spill_dir).expanduser() / f"{cfg.output.name}-{run}" / f"rank{rank}"
+def spill_folder(run_dir: Path, spill_dir: str, name: str, rank: int) -> Path:
+    """Client host `rank`'s folder: RUN_DIR/client_state/rankR, or, under `spill_dir`
+    (`runtime.spill_dir`), one folder per run: its `name` (`output.name`) and a hash of its
+    RUN_DIR's path, so runs never share one."""
+    if not spill_dir:
+        return run_dir / "client_state" / f"rank{rank}"
+    run = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(spill_dir).expanduser() / f"{name}-{run}" / f"rank{rank}"
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from fsl_sage_dist.atomic_write import WriteError
 from fsl_sage_dist.compare_plot import PlotUnavailable, plot_runs
+from fsl_sage_dist.errors import WriteError
 from fsl_sage_dist.log import logger
 from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import Run, labels, load_runs

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fsl_sage_dist.units import NO_ITERATION  # noqa: F401 (the log's readers take it from here)
+
 MESSAGES_FILE = "messages.jsonl"
-NO_ITERATION = -1
-"""The log's iteration of a message outside the local loop: the round-end exchange."""
 
 
 @dataclass

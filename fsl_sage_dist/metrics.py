@@ -15,7 +15,6 @@ from typing import Any
 
 from fsl_sage_dist.atomic_write import append_line, write_atomic
 
-MIB = 1024 * 1024
 TIMING_FIELDS = ("round_s", "host_busy_s", "host_cpu_s", "sim_round_s", "cum_sim_s")
 """Per-round fields measured in seconds (or simulated from measured ones): the only ones that
 differ between identical runs."""

@@ -1,7 +1,7 @@
 """Everything about a run that can be checked before a rank is spawned, beyond one config
-section (those checks live next to their section in config.py): the data, the model on that
-data, the machine, and RUN_DIR. Each problem is one `ConfigError` line; `fsl-sage run` prints it
-and exits 2.
+section (those checks are declared with their fields in config/sections.py): the data, the
+model on that data, the machine, and RUN_DIR. Each problem is one `ConfigError` line;
+`fsl-sage run` prints it and exits 2.
 
     cfg = load_config(path, overrides)
     check_inputs(cfg)              # data, partition, model on the data, what RUN_DIR holds
@@ -31,9 +31,9 @@ from fsl_sage_dist.data import (
     train_size,
 )
 from fsl_sage_dist.data.sources import can_reach
+from fsl_sage_dist.devices import choose_backend
 from fsl_sage_dist.llm_options import gpt2_spec
 from fsl_sage_dist.models import LANGUAGE_MODELS, build_split_model
-from fsl_sage_dist.runtime.process_group import choose_backend
 
 
 def check_inputs(cfg: Config) -> None:
@@ -132,7 +132,8 @@ def _check_model(cfg: Config) -> None:
 def check_this_machine(cfg: Config) -> None:
     """What only the machine the ranks run on can tell: enough GPUs for the backend, and a
     spill folder this user can write."""
-    choose_backend(cfg, 0, int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size)))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size))
+    choose_backend(cfg.runtime.backend, 0, local_world)
     if cfg.runtime.spill and cfg.runtime.spill_dir:
         _check_writable(Path(cfg.runtime.spill_dir).expanduser())
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fsl_sage_dist.metrics import MIB
+from fsl_sage_dist.units import MIB
 
 # Keys compare needs in each metrics.jsonl record, with the types they must have.
 REQUIRED_KEYS: dict[str, tuple[type, ...]] = {

@@ -38,9 +38,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from fsl_sage_dist.metrics import MIB
-
-KIB = 1024
+from fsl_sage_dist.units import KIB, MIB
 
 
 class RoundLogger(Protocol):

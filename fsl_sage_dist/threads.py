@@ -1,7 +1,8 @@
 """Intra-op thread counts of a rank: a fair share of the node's cores, and borrowing them all.
 
-A leaf module (torch only), so both the runtime (which sets each rank's share) and an algorithm
-(whose server borrows every core while its peers wait for it) can use it.
+A leaf module (torch only; it takes `runtime.threads_per_rank`, not the config), so both the
+runtime (which sets each rank's share) and an algorithm (whose server borrows every core while
+its peers wait for it) can use it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from contextlib import contextmanager
 
 import torch
 
-from fsl_sage_dist.config import Config
 
-
-def set_threads(cfg: Config, local_world: int) -> int:
-    """Intra-op threads: the configured number, or the cores shared fairly among local ranks."""
-    threads = cfg.runtime.threads_per_rank or max(1, (os.cpu_count() or 1) // local_world)
+def set_threads(threads_per_rank: int, local_world: int) -> int:
+    """Intra-op threads: `threads_per_rank`, or (0) the cores shared fairly among the node's
+    `local_world` ranks."""
+    threads = threads_per_rank or max(1, (os.cpu_count() or 1) // local_world)
     torch.set_num_threads(threads)
     return threads
 

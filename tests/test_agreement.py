@@ -14,10 +14,11 @@ import time
 import pytest
 import torch
 
-from fsl_sage_dist.checkpoint import CheckpointError, checkpoint_dir, rank_file
+from fsl_sage_dist.checkpoint import checkpoint_dir, rank_file
+from fsl_sage_dist.devices import RankInfo
+from fsl_sage_dist.errors import CheckpointError
 from fsl_sage_dist.metrics import MetricsLog
 from fsl_sage_dist.runtime.in_process import take_turns
-from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_checkpoint import resume, save_checkpoint
 from fsl_sage_dist.runtime.worker import RankFailure, _check_same_config
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from fsl_sage_dist.algorithms import REGISTRY, ClientSide, ServerSide
-from fsl_sage_dist.checkpoint import CheckpointError
 from fsl_sage_dist.config import load_config
+from fsl_sage_dist.errors import CheckpointError
 from fsl_sage_dist.models import build_split_model
 from fsl_sage_dist.plan import SPECS
 from fsl_sage_dist.runtime.build import build_context

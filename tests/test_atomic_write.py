@@ -11,7 +11,8 @@ import subprocess
 import pytest
 
 from fsl_sage_dist import atomic_write
-from fsl_sage_dist.atomic_write import WriteError, write_atomic
+from fsl_sage_dist.atomic_write import write_atomic
+from fsl_sage_dist.errors import WriteError
 from fsl_sage_dist.metrics import MetricsLog, finite_json, write_json
 from fsl_sage_dist.run_reader import read_metrics
 

@@ -6,7 +6,7 @@ import torch
 
 from fsl_sage_dist.algorithms.base import StepLoss
 from fsl_sage_dist.algorithms.lazy_server import aux_loss_and_grad, client_aux_loss
-from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.runtime.round_report import RoundReport, RoundResult, reduce_round
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 from fsl_sage_dist.wire.meter import zero_counts

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fsl_sage_dist.checkpoint import CheckpointError
 from fsl_sage_dist.client_store import ClientStateStore
+from fsl_sage_dist.errors import CheckpointError
 
 
 def state(seed: int) -> dict:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fsl_sage_dist.config import ConfigError, config_to_dict, load_config, to_toml
+from fsl_sage_dist.config import ConfigError, load_config
 
 
 def test_defaults_are_the_papers_setup():
@@ -68,7 +68,7 @@ def test_missing_and_malformed_files(tmp_path):
 def test_resolved_config_round_trips_through_toml(tmp_path):
     cfg = load_config(None, ["rounds=7", 'output.name=a "quoted" name', "train.lr=1e-05"])
     path = tmp_path / "config.toml"
-    path.write_text(to_toml(config_to_dict(cfg)))
+    path.write_text(cfg.to_toml())
     assert load_config(path) == cfg
 
 

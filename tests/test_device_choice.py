@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from fsl_sage_dist.config import ConfigError, load_config
-from fsl_sage_dist.runtime.process_group import choose_backend
+from fsl_sage_dist.devices import choose_backend
+from fsl_sage_dist.errors import ConfigError
 
 LOCAL_RANKS = 3  # one server and two client hosts on one node
 
@@ -15,9 +15,9 @@ LOCAL_RANKS = 3  # one server and two client hosts on one node
 def choices(monkeypatch, gpus: int, backend: str = "auto") -> list[tuple[str, str]]:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: gpus > 0)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
-    cfg = load_config(None, [f"runtime.backend={backend}"])
     return [
-        (b, str(d)) for b, d in (choose_backend(cfg, r, LOCAL_RANKS) for r in range(LOCAL_RANKS))
+        (b, str(d))
+        for b, d in (choose_backend(backend, r, LOCAL_RANKS) for r in range(LOCAL_RANKS))
     ]
 
 

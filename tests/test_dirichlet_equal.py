@@ -8,7 +8,7 @@ import tomllib
 import numpy as np
 import pytest
 
-from fsl_sage_dist.config import config_to_dict, load_config, to_toml
+from fsl_sage_dist.config import load_config
 from fsl_sage_dist.data import partition_indices
 
 
@@ -72,6 +72,6 @@ def test_exhausted_classes_are_redrawn_from_what_is_left():
 def test_batch_size_defaults_per_model_and_is_recorded(model, batch):
     cfg = load_config(None, [f"model.name={model}"])
     assert cfg.train.batch_size == batch
-    assert tomllib.loads(to_toml(config_to_dict(cfg)))["train"]["batch_size"] == batch
+    assert tomllib.loads(cfg.to_toml())["train"]["batch_size"] == batch
     explicit = load_config(None, [f"model.name={model}", "train.batch_size=32"])
     assert explicit.train.batch_size == 32

@@ -3,6 +3,9 @@
 `cli -> runtime -> algorithms -> {wire, models, data}`; `config`, `metrics`, `checkpoint`,
 `seeding`, `threads` are leaves anyone may use. Each rule below names the modules that may not
 import something; the test fails on the first offending line, with file and line number.
+
+The ground floor (LEAVES) is stated the other way round: what a leaf may import of the package
+at all, so a new import there is a decision, not an accident.
 """
 
 from __future__ import annotations
@@ -44,6 +47,32 @@ RULES = [
     ("timeline.py", ("torch",)),
     ("message_log.py", ("torch",)),
     ("timeline_command.py", ("torch",)),
+    ("config", ("torch",)),
+    ("devices.py", ("torch.distributed",)),
+    ("threads.py", ("torch.distributed",)),
+]
+
+# (root leaf, the only modules of the package it may import)
+LEAVES = [
+    ("errors.py", ()),
+    ("units.py", ()),
+    ("log.py", ()),
+    ("seeding.py", ()),
+    ("threads.py", ()),
+    ("atomic_write.py", ("fsl_sage_dist.errors",)),
+    ("devices.py", ("fsl_sage_dist.errors",)),
+    # the config reads the torch-free limits its components declare
+    (
+        "config",
+        (
+            "fsl_sage_dist.config",
+            "fsl_sage_dist.errors",
+            "fsl_sage_dist.models.defaults",
+            "fsl_sage_dist.wire.limits",
+        ),
+    ),
+    ("models/defaults.py", ()),
+    ("wire/limits.py", ()),
 ]
 
 
@@ -82,6 +111,35 @@ def test_dependency_direction(target, forbidden):
         if any(name == f or name.startswith(f + ".") for f in forbidden)
     ]
     assert not offences, "\n".join(offences)
+
+
+@pytest.mark.parametrize("target, allowed", LEAVES, ids=[r[0] for r in LEAVES])
+def test_root_leaves_import_nothing_above_them(target, allowed):
+    offences = [
+        f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
+        for path in _files(target)
+        for line, name in imported_names(path)
+        if name.startswith("fsl_sage_dist.")
+        and not any(name == a or name.startswith(a + ".") for a in allowed)
+    ]
+    assert not offences, "\n".join(offences)
+
+
+def test_the_config_loads_without_torch():
+    """compare, the timeline and every other reader of config.toml build a Config: loading one
+    (and its models' and wire's declared limits) must not load torch."""
+    probe = (
+        "import sys; from fsl_sage_dist.config import load_config; load_config(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        check=True,
+    ).stdout.strip()
+    assert out == "[]"
 
 
 def test_the_rule_reader_sees_relative_imports():

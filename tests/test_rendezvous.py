@@ -177,7 +177,7 @@ def init_calls(monkeypatch):
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         with pytest.raises(InitCall) as call:
-            process_group.init_process_group(cfg)
+            process_group.init_process_group(cfg.runtime, cfg.world_size)
         return call.value.args[1], rendezvous
 
     return join

@@ -13,8 +13,9 @@ import math
 import pytest
 
 from fsl_sage_dist.config import NetworkConfig
-from fsl_sage_dist.message_log import NO_ITERATION, Message, RoundLog
+from fsl_sage_dist.message_log import Message, RoundLog
 from fsl_sage_dist.timeline import RunShape, simulate_round
+from fsl_sage_dist.units import NO_ITERATION
 
 UP_BPS, DOWN_BPS = 1e6, 2e6  # bytes per second: 8 and 16 Mbit/s
 RTT = 0.040

@@ -10,9 +10,10 @@ import pytest
 
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.config import load_config
-from fsl_sage_dist.message_log import NO_ITERATION, read_messages
+from fsl_sage_dist.message_log import read_messages
 from fsl_sage_dist.run_reader import read_config
 from fsl_sage_dist.timeline import RunShape, replay
+from fsl_sage_dist.units import NO_ITERATION
 
 from harness import read_metrics, small_config, spawn_job
 

@@ -22,10 +22,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from fsl_sage_dist.checkpoint import CheckpointError
 from fsl_sage_dist.client_store import ClientStateStore
 from fsl_sage_dist.config import FSLConfig, RuntimeConfig, TrainConfig
 from fsl_sage_dist.data import ClientData
+from fsl_sage_dist.errors import CheckpointError
 from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.models.objective import Objective
 from fsl_sage_dist.placement import Placement, participants

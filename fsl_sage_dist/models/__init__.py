@@ -5,23 +5,34 @@ Plain arguments only: this package knows nothing of ranks, torch.distributed or 
     from fsl_sage_dist.models import build_split_model, state_nbytes
     model = build_split_model("resnet18", (3, 32, 32), 10, cut="layer2", seed=200)
     state_nbytes(model.client)  # 2,740,048 B
+
+The names below are imported on first use, so the torch-free `models.defaults` can be read
+(by the config loader) without loading torch. `clone` is imported at once: it shares its name
+with its module, which a later import of that module would otherwise put in its place.
 """
 
-from fsl_sage_dist.models.clone import clone
-from fsl_sage_dist.models.gpt2 import GPT2Spec
-from fsl_sage_dist.models.registry import LANGUAGE_MODELS, MODEL_NAMES, build_split_model
-from fsl_sage_dist.models.resnet import CUTS, STEMS
-from fsl_sage_dist.models.sizes import state_nbytes
-from fsl_sage_dist.models.split import SplitModel
+import importlib
+from typing import Any
 
-__all__ = [
-    "CUTS",
-    "GPT2Spec",
-    "LANGUAGE_MODELS",
-    "MODEL_NAMES",
-    "STEMS",
-    "SplitModel",
-    "build_split_model",
-    "clone",
-    "state_nbytes",
-]
+from fsl_sage_dist.models.clone import clone
+
+_HOMES = {
+    "CUTS": "resnet",
+    "GPT2Spec": "gpt2",
+    "LANGUAGE_MODELS": "registry",
+    "MODEL_NAMES": "registry",
+    "STEMS": "resnet",
+    "SplitModel": "split",
+    "build_split_model": "registry",
+    "state_nbytes": "sizes",
+}
+
+__all__ = ["clone", *_HOMES]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -11,9 +11,11 @@ module's tensors separately.)
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch for the annotations only: the package facade imports this eagerly
+    import torch
+    from torch import nn
 
 
 def frozen_tensors(module: nn.Module) -> list[torch.Tensor]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.wire.transport import Transport
 
 

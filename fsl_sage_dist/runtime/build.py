@@ -21,17 +21,17 @@ from fsl_sage_dist.data import (
     partition_indices,
     partition_summary,
 )
+from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.llm_options import gpt2_spec
-from fsl_sage_dist.metrics import MIB
 from fsl_sage_dist.models import SplitModel, build_split_model
 from fsl_sage_dist.placement import Placement
 from fsl_sage_dist.plan import SPECS
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.host_loop import HostLoop
-from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
 from fsl_sage_dist.runtime.server import ServerRole
 from fsl_sage_dist.runtime.server_loop import ServerLoop
+from fsl_sage_dist.units import MIB
 from fsl_sage_dist.wire import ByteMeter, Channel, Transport
 
 
@@ -91,7 +91,10 @@ def build_context(cfg: Config, device: torch.device, channel: Channel, rank: int
         cfg.clients.per_round,
         device,
         channel,
-        ClientStateStore(spill_folder(cfg, rank), cfg.runtime.spill),
+        ClientStateStore(
+            spill_folder(cfg.run_dir, cfg.runtime.spill_dir, cfg.output.name, rank),
+            cfg.runtime.spill,
+        ),
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.log import logger
 from fsl_sage_dist.runtime.client_host import ClientHostRole
-from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.round_report import reduce_round
 
 

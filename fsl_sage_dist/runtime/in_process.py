@@ -18,8 +18,8 @@ import torch
 
 from fsl_sage_dist.config import Config
 from fsl_sage_dist.data import ImageSet
+from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.runtime.build import build_channel, build_loop, load_split
-from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
 from fsl_sage_dist.runtime.server_loop import ServerLoop
 from fsl_sage_dist.threads import set_threads
@@ -72,7 +72,7 @@ def _rank_job(
 def run_in_process(cfg: Config) -> list[dict[str, Any]]:
     """Run `cfg` with rank 0's server and every client host's clients in this process; writes
     RUN_DIR as a distributed run does and returns its metrics records."""
-    threads = set_threads(cfg, local_world=1)  # runtime.threads_per_rank, or every core
+    threads = set_threads(cfg.runtime.threads_per_rank, local_world=1)  # or (0) every core
     train = load_split(cfg, "train")
     loopback = Loopback(list(range(1, cfg.world_size)), cfg.runtime.timeout_s)
     loops: dict[int, RankLoop] = {}

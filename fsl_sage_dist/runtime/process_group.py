@@ -1,70 +1,38 @@
 """The one place that starts and stops torch.distributed.
 
-Backend `auto`: NCCL when every rank on the node has its own GPU (payloads stay on the GPU),
-otherwise Gloo. With Gloo on a machine with GPUs, ranks compute on them (shared round-robin when
-there are fewer GPUs than ranks) and payloads are staged through CPU.
-Every blocking operation is bounded by `runtime.timeout_s`.
+The backend and device come from `devices.choose_backend`; every blocking operation is bounded
+by `runtime.timeout_s`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
-from fsl_sage_dist.config import Config, ConfigError
+from fsl_sage_dist.config import RuntimeConfig
+from fsl_sage_dist.devices import RankInfo, choose_backend
+from fsl_sage_dist.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class RankInfo:
-    rank: int
-    world_size: int
-    backend: str
-    device: torch.device
-    """Where this rank computes."""
-    comm_device: torch.device
-    """Where tensors handed to torch.distributed live."""
-
-
-def choose_backend(cfg: Config, local_rank: int, local_world: int) -> tuple[str, torch.device]:
-    """Backend and compute device of local rank `local_rank` of `local_world` on this node.
-
-    GPUs are shared round-robin when there are fewer than ranks (a one-GPU workstation running
-    1 + 2 ranks computes on that GPU in all three): NCCL cannot put two ranks on one device, so
-    those ranks talk over Gloo through CPU copies, but compute stays on the GPU."""
-    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    own_gpu = gpus >= local_world
-    backend = cfg.runtime.backend
-    if backend == "auto":
-        backend = "nccl" if own_gpu else "gloo"
-    if backend == "nccl" and not own_gpu:
-        raise ConfigError(
-            f"runtime.backend='nccl' needs one GPU per rank: {local_world} ranks "
-            f"on this node, {gpus} GPUs; use runtime.backend=auto (Gloo, the "
-            "GPUs shared by the ranks) or gloo"
-        )
-    device = torch.device("cuda", local_rank % gpus) if gpus else torch.device("cpu")
-    return backend, device
-
-
-def init_process_group(cfg: Config) -> RankInfo:
-    """Join the job described by torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, ...)."""
+def init_process_group(runtime: RuntimeConfig, world_size: int) -> RankInfo:
+    """Join the job described by torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, ...),
+    which must have the config's `world_size` (1 + launch.client_hosts) ranks."""
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
-    if world != cfg.world_size:
+    if world != world_size:
         raise ConfigError(
             f"the job has {world} ranks but the config needs 1 + launch.client_hosts"
-            f" = {cfg.world_size}; set launch.client_hosts={world - 1} or start "
-            f"{cfg.world_size} ranks"
+            f" = {world_size}; set launch.client_hosts={world - 1} or start "
+            f"{world_size} ranks"
         )
-    backend, device = choose_backend(cfg, local_rank, local_world)
+    backend, device = choose_backend(runtime.backend, local_rank, local_world)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    timeout = timedelta(seconds=cfg.runtime.timeout_s)
+    timeout = timedelta(seconds=runtime.timeout_s)
     kwargs = {"device_id": device} if backend == "nccl" else {}
     store = _store(rank, world, timeout)
     dist.init_process_group(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 
 from fsl_sage_dist.checkpoint import (
-    CheckpointError,
     load_rank_state,
     rank_file,
     read_manifest,
@@ -23,18 +22,20 @@ from fsl_sage_dist.checkpoint import (
     write_manifest,
 )
 from fsl_sage_dist.config import Config
+from fsl_sage_dist.devices import RankInfo
+from fsl_sage_dist.errors import CheckpointError
 from fsl_sage_dist.log import logger
 from fsl_sage_dist.message_log import MESSAGES_FILE
 from fsl_sage_dist.metrics import MetricsError
 from fsl_sage_dist.runtime.agreement import gather_rows
-from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
 from fsl_sage_dist.wire.transport import Transport
 
 
-def checkpoint_due(cfg: Config, round_: int) -> bool:
-    every = cfg.checkpoint.every
-    return every > 0 and ((round_ + 1) % every == 0 or round_ == cfg.rounds - 1)
+def checkpoint_due(round_: int, rounds: int, every: int) -> bool:
+    """Whether round `round_` of `rounds` ends with a checkpoint: every `every`-th round
+    (`checkpoint.every`; 0 = never) and, when checkpointing at all, the last."""
+    return every > 0 and ((round_ + 1) % every == 0 or round_ == rounds - 1)
 
 
 LOG_FILES = ("metrics.jsonl", MESSAGES_FILE)

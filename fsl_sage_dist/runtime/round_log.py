@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.message_log import Message, RoundLog
-from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.wire import Transport
 from fsl_sage_dist.wire.meter import CATEGORIES, DIRECTIONS
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from fsl_sage_dist.algorithms.base import StepLoss
-from fsl_sage_dist.runtime.process_group import RankInfo
+from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.runtime.round_log import gather_rows
 from fsl_sage_dist.wire import Transport
 

@@ -16,13 +16,13 @@ from typing import Any
 import torch
 
 from fsl_sage_dist.atomic_write import write_atomic
-from fsl_sage_dist.config import Config, config_to_dict, to_toml
+from fsl_sage_dist.config import Config, config_to_dict
+from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.log import logger
 from fsl_sage_dist.message_log import MESSAGES_FILE, RoundLog
 from fsl_sage_dist.metrics import MetricsLog, check_losses_finite, summarize, write_json
 from fsl_sage_dist.models import SplitModel, state_nbytes
 from fsl_sage_dist.progress import Progress
-from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.round_log import round_log
 from fsl_sage_dist.runtime.round_report import RoundReport, reduce_round
 from fsl_sage_dist.runtime.server import ServerRole
@@ -87,9 +87,10 @@ def describe_partition(path: Path, show: int = 20) -> str:
     return "\n".join(lines)
 
 
-def evaluates(cfg: Config, round_: int) -> bool:
-    """Rounds whose end is evaluated: every `eval.every`-th and the last."""
-    return round_ == cfg.rounds - 1 or (round_ + 1) % cfg.eval.every == 0
+def evaluates(round_: int, rounds: int, every: int) -> bool:
+    """Whether round `round_` of `rounds` ends with an evaluation: every `every`-th
+    (`eval.every`) and the last."""
+    return round_ == rounds - 1 or (round_ + 1) % every == 0
 
 
 class ServerLoop:
@@ -113,12 +114,12 @@ class ServerLoop:
         failed first attempt may have left an empty file)."""
         self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
         self.role.ctx.states.remove_unreferenced()
-        write_atomic(self.cfg.run_dir / "config.toml", to_toml(config_to_dict(self.cfg)).encode())
+        write_atomic(self.cfg.run_dir / "config.toml", self.cfg.to_toml().encode())
         write_json(self.cfg.run_dir / "partition.json", self.partition)
         self.log.restore(self.log.records)
         self.messages.restore(self.messages.records)
         self.tb = make_logger(
-            self.cfg.run_dir, True, to_toml(config_to_dict(self.cfg)), rebuild_from=self.log.records
+            self.cfg.run_dir, True, self.cfg.to_toml(), rebuild_from=self.log.records
         )
         self.last_round_end = time.perf_counter()
         self.progress.begin(first_round)
@@ -132,7 +133,7 @@ class ServerLoop:
         report = reduce_round(result, self.info, self.role.ctx.channel.transport)
         self.peak_rss_mib = report.peak_rss_mib.tolist()
         acc, loss, eval_s = None, None, None
-        if evaluates(self.cfg, round_):
+        if evaluates(round_, self.cfg.rounds, self.cfg.eval.every):
             start = time.perf_counter()
             acc, loss = self.role.evaluate()
             eval_s = time.perf_counter() - start

@@ -13,13 +13,14 @@ import os
 import socket
 import zlib
 
-from fsl_sage_dist.checkpoint import CheckpointError
-from fsl_sage_dist.config import Config, config_to_dict, to_toml
+from fsl_sage_dist.config import Config
+from fsl_sage_dist.devices import RankInfo
+from fsl_sage_dist.errors import CheckpointError
 from fsl_sage_dist.log import setup_logging
 from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.runtime.agreement import gather_rows
 from fsl_sage_dist.runtime.build import build_channel, build_loop, load_split
-from fsl_sage_dist.runtime.process_group import RankInfo, destroy_process_group, init_process_group
+from fsl_sage_dist.runtime.process_group import destroy_process_group, init_process_group
 from fsl_sage_dist.runtime.rank_checkpoint import checkpoint_due, resume, save_checkpoint
 from fsl_sage_dist.runtime.rank_errors import error_file, record_error
 from fsl_sage_dist.threads import set_threads
@@ -33,7 +34,7 @@ class RankFailure(RuntimeError):
 
 def _check_same_config(cfg: Config, info: RankInfo, transport: Transport) -> None:
     """Every rank must run the same config; compare fingerprints."""
-    fp = zlib.crc32(to_toml(config_to_dict(cfg)).encode())
+    fp = zlib.crc32(cfg.to_toml().encode())
     if any(other != fp for (other,) in gather_rows([fp], info, transport)):
         raise RankFailure(
             f"rank {info.rank}: the ranks of this job were started with "
@@ -62,7 +63,8 @@ def _announce(cfg: Config, info: RankInfo, threads: int) -> None:
 
 def _run(cfg: Config, info: RankInfo) -> None:
     setup_logging(info.rank, cfg.runtime.verbose)
-    threads = set_threads(cfg, int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size)))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", info.world_size))
+    threads = set_threads(cfg.runtime.threads_per_rank, local_world)
     transport = DistTransport()
     _check_same_config(cfg, info, transport)
     channel = build_channel(cfg, info, transport)
@@ -72,7 +74,7 @@ def _run(cfg: Config, info: RankInfo) -> None:
     loop.start(first_round)
     for round_ in range(first_round, cfg.rounds):
         loop.run_round(round_)
-        if checkpoint_due(cfg, round_):
+        if checkpoint_due(round_, cfg.rounds, cfg.checkpoint.every):
             save_checkpoint(cfg, info, transport, loop, round_)
     loop.finish()
 
@@ -84,7 +86,7 @@ def run_rank(cfg: Config) -> None:
     rank = int(os.environ["RANK"])
     role = "server" if rank == 0 else "client host"
     try:
-        _run(cfg, init_process_group(cfg))
+        _run(cfg, init_process_group(cfg.runtime, cfg.world_size))
     except Exception as err:
         record_error(cfg.run_dir, rank, role, err)
         if isinstance(err, (RankFailure, CheckpointError)) or not isinstance(err, RuntimeError):

@@ -1,44 +1,44 @@
-"""The wire: headers, typed messages, the channel that sends them, and the byte meter."""
+"""The wire: headers, typed messages, the channel that sends them, and the byte meter.
 
-from fsl_sage_dist.wire.channel import Channel, PendingRecv
-from fsl_sage_dist.wire.header import Expect, Header, Kind, ProtocolError
-from fsl_sage_dist.wire.messages import (
-    SERVER_RANK,
-    SmashedBatch,
-    irecv_state,
-    recv_cut_grad,
-    recv_smashed,
-    recv_state,
-    send_cut_grad,
-    send_smashed,
-    send_state,
-)
-from fsl_sage_dist.wire.meter import ByteMeter, counts_to_bytes, payload_bytes, wire_bytes
-from fsl_sage_dist.wire.state import flatten_state, load_flat_state
-from fsl_sage_dist.wire.transport import DistTransport, Transport
+The names below are imported on first use, so the torch-free `wire.limits` can be read (by the
+config) without loading torch.
+"""
 
-__all__ = [
-    "SERVER_RANK",
-    "ByteMeter",
-    "Channel",
-    "DistTransport",
-    "PendingRecv",
-    "Expect",
-    "Header",
-    "Kind",
-    "ProtocolError",
-    "SmashedBatch",
-    "counts_to_bytes",
-    "flatten_state",
-    "irecv_state",
-    "load_flat_state",
-    "payload_bytes",
-    "recv_cut_grad",
-    "recv_smashed",
-    "recv_state",
-    "send_cut_grad",
-    "send_smashed",
-    "send_state",
-    "Transport",
-    "wire_bytes",
-]
+import importlib
+from typing import Any
+
+_HOMES = {
+    "Channel": "channel",
+    "PendingRecv": "channel",
+    "Expect": "header",
+    "Header": "header",
+    "Kind": "header",
+    "ProtocolError": "header",
+    "SERVER_RANK": "messages",
+    "SmashedBatch": "messages",
+    "irecv_state": "messages",
+    "recv_cut_grad": "messages",
+    "recv_smashed": "messages",
+    "recv_state": "messages",
+    "send_cut_grad": "messages",
+    "send_smashed": "messages",
+    "send_state": "messages",
+    "ByteMeter": "meter",
+    "counts_to_bytes": "meter",
+    "payload_bytes": "meter",
+    "wire_bytes": "meter",
+    "flatten_state": "state",
+    "load_flat_state": "state",
+    "DistTransport": "transport",
+    "Transport": "transport",
+}
+
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

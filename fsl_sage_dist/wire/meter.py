@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from fsl_sage_dist.message_log import NO_ITERATION
+from fsl_sage_dist.units import NO_ITERATION
 
 CATEGORIES = ("activations", "labels", "cut_grads", "client_model", "aux_model", "control")
 DIRECTIONS = ("up", "down")  # up = client -> server, down = server -> client
