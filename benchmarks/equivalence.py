@@ -29,7 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMING = ("round_s", "host_busy_s", "host_cpu_s", "sim_round_s", "cum_sim_s")
 """metrics.jsonl's fields in seconds (metrics.TIMING_FIELDS, named here so the script runs
 against a revision whatever its module layout)."""
-MESSAGE_SECONDS = ("client_compute", "server_steps", "align_s", "average_s", "round_end_s", "eval_s")
+MESSAGE_SECONDS = (
+    "client_compute",
+    "server_steps",
+    "align_s",
+    "average_s",
+    "round_end_s",
+    "eval_s",
+)
 """messages.jsonl's measured seconds: they differ between identical runs."""
 
 SMALL = [
@@ -100,8 +107,14 @@ def differences(a: Path, b: Path) -> list[str]:
     mb = [{k: v for k, v in r.items() if k not in TIMING} for r in _lines(b / "metrics.jsonl")]
     if ma != mb:
         found.append("metrics.jsonl differs (seconds aside)")
-    ga = [{k: v for k, v in r.items() if k not in MESSAGE_SECONDS} for r in _lines(a / "messages.jsonl")]
-    gb = [{k: v for k, v in r.items() if k not in MESSAGE_SECONDS} for r in _lines(b / "messages.jsonl")]
+    ga = [
+        {k: v for k, v in r.items() if k not in MESSAGE_SECONDS}
+        for r in _lines(a / "messages.jsonl")
+    ]
+    gb = [
+        {k: v for k, v in r.items() if k not in MESSAGE_SECONDS}
+        for r in _lines(b / "messages.jsonl")
+    ]
     if ga != gb:
         found.append("messages.jsonl differs (seconds aside)")
     if (a / "partition.json").read_bytes() != (b / "partition.json").read_bytes():
@@ -120,7 +133,9 @@ def differences(a: Path, b: Path) -> list[str]:
             continue
         unequal = [k for k in wa[part] if not torch.equal(wa[part][k], wb[part][k])]
         if unequal:
-            found.append(f"final_model.pt {part}: {len(unequal)} tensors differ ({unequal[0]}, ...)")
+            found.append(
+                f"final_model.pt {part}: {len(unequal)} tensors differ ({unequal[0]}, ...)"
+            )
     return found
 
 
@@ -136,7 +151,9 @@ def main() -> int:
     before = scratch / "before"
     subprocess.run(
         ["git", "worktree", "add", "--detach", str(before), args.against],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     failed = 0
     try:

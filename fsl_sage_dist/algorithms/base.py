@@ -25,7 +25,7 @@ from fsl_sage_dist.config import Config
 from fsl_sage_dist.data import ClientData
 from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.models.objective import Objective
-from fsl_sage_dist.placement import Placement
+from fsl_sage_dist.plan.placement import Placement
 from fsl_sage_dist.wire import Channel, SmashedBatch
 
 PARTS = {"client_model": "model", "aux_model": "aux"}

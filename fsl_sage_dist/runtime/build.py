@@ -23,7 +23,7 @@ from fsl_sage_dist.data import (
 from fsl_sage_dist.llm_options import gpt2_spec
 from fsl_sage_dist.metrics import MIB
 from fsl_sage_dist.models import SplitModel, build_split_model
-from fsl_sage_dist.placement import Placement
+from fsl_sage_dist.plan.placement import Placement
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.host_loop import HostLoop
 from fsl_sage_dist.runtime.process_group import RankInfo

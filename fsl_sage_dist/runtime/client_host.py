@@ -24,7 +24,7 @@ import torch
 from fsl_sage_dist.algorithms.averaging import weighted_sum
 from fsl_sage_dist.algorithms.base import Algorithm, StepLoss, VirtualClient
 from fsl_sage_dist.data import ClientData
-from fsl_sage_dist.placement import participants
+from fsl_sage_dist.plan.placement import participants
 from fsl_sage_dist.runtime.round_log import compute_rows
 from fsl_sage_dist.runtime.round_report import RoundResult
 from fsl_sage_dist.wire import (

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import math
 
-from fsl_sage_dist.algorithms.expected_bytes import ModelBytes, client_round_payload, total
+from fsl_sage_dist.algorithms.expected_bytes import (
+    CATEGORIES,
+    ModelBytes,
+    client_round_payload,
+    total,
+)
 from fsl_sage_dist.config import Config, config_to_dict, to_toml
 from fsl_sage_dist.data import batch_sizes
 from fsl_sage_dist.metrics import MIB
-from fsl_sage_dist.placement import Placement
+from fsl_sage_dist.plan import SPECS, Placement
 from fsl_sage_dist.runtime.build import build_template, load_split, partition
 from fsl_sage_dist.runtime.server_loop import describe_model
 from fsl_sage_dist.text_table import align
-
-CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")
 
 
 def placement_lines(cfg: Config) -> list[str]:
@@ -39,12 +42,7 @@ def round_payload(
     for n in sizes:
         batches = batch_sizes(n, cfg.train.batch_size) * cfg.train.local_epochs
         one = client_round_payload(
-            cfg.algorithm,
-            batches,
-            model,
-            cfg.fsl.server_interval,
-            cfg.wire.activation_dtype,
-            aligned,
+            SPECS[cfg.algorithm], cfg.fsl, batches, model, cfg.wire.activation_dtype, aligned
         )
         for cat in CATEGORIES:
             for d in ("up", "down"):
@@ -53,8 +51,9 @@ def round_payload(
 
 
 def bytes_lines(cfg: Config, sizes: list[int], model: ModelBytes) -> list[str]:
+    aligns = SPECS[cfg.algorithm].aligns
     kinds = [("every round", False)]
-    if cfg.algorithm == "fsl_sage":
+    if aligns:
         kinds = [("round without alignment", False), ("alignment round", True)]
     share = (cfg.clients.per_round or cfg.clients.num) / cfg.clients.num
     rows = [["payload MiB per round", *CATEGORIES, "total"]]
@@ -75,7 +74,7 @@ def bytes_lines(cfg: Config, sizes: list[int], model: ModelBytes) -> list[str]:
         if share == 1
         else cfg.rounds * cfg.clients.per_round / cfg.fsl.align_interval
     )
-    extra = model.aux * alignments if cfg.algorithm == "fsl_sage" else 0
+    extra = model.aux * alignments if aligns else 0
     approx = "" if share == 1 else "about "
     note = (
         f"over {cfg.rounds} rounds: {approx}{(plain * cfg.rounds + extra) / MIB:,.1f} MiB "

@@ -1,9 +1,10 @@
 """ServerRole: rank 0 serves every client's uploads in a fixed order, averages, and evaluates.
 
-The order is the same on both sides by construction: iteration by iteration, clients ascending
-(each host's own stream is already in that order, see `client_host.py`), or client by client for
-algorithms with `whole_turns`. Each host's messages arrive in send order, so the server reads
-host `1 + c mod H` for client c and routes nothing: it always knows who speaks next.
+The order is the same on both sides by construction (`plan/schedule.py`): iteration by
+iteration, clients ascending (each host's own stream is already in that order, see
+`client_host.py`), or client by client for algorithms with `whole_turns`. Each host's messages
+arrive in send order, so the server reads host `1 + c mod H` for client c and routes nothing:
+it always knows who speaks next.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fsl_sage_dist.algorithms.base import Algorithm, StepLoss
 from fsl_sage_dist.data import ImageSet
 from fsl_sage_dist.data.client_data import batches_per_epoch
 from fsl_sage_dist.models.objective import CLASSIFICATION, Objective
-from fsl_sage_dist.placement import participants
+from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.runtime.round_log import ServerTimes
 from fsl_sage_dist.runtime.round_report import RoundResult
 from fsl_sage_dist.runtime.text_eval import slot_error_rate
@@ -60,6 +61,7 @@ class ServerRole:
         self.test = test
         self.on_status: Callable[[str], None] = lambda activity: None  # the progress line's
         self.times = ServerTimes()  # this round's, for the message log
+        self.plan = Plan.of(self.cfg)
         self.global_client = algo.client_module().to(self.ctx.device)
         self.aux_like = flatten_state(algo.template.aux) if "aux_model" in algo.averaged else None
         algo.setup_server()
@@ -71,16 +73,7 @@ class ServerRole:
 
     def upload_order(self, chosen: list[int]) -> list[tuple[int, int]]:
         """(client, iteration) of every upload this round, in the order they are applied."""
-        uploads = self.algo.uploads
-        if self.algo.whole_turns:
-            return [(c, it) for c in chosen for it in range(self.iterations(c)) if uploads(it)]
-        longest = max(self.iterations(c) for c in chosen)
-        return [
-            (c, it)
-            for it in range(longest)
-            for c in chosen
-            if it < self.iterations(c) and uploads(it)
-        ]
+        return self.plan.upload_order(chosen, self.iterations)
 
     def _serve_uploads(self, round_: int, chosen: list[int]) -> list[StepLoss]:
         losses = []
@@ -147,9 +140,7 @@ class ServerRole:
     def run_round(self, round_: int) -> RoundResult:
         """One round: serve the uploads, average; the server meters nothing (hosts do)."""
         start, start_cpu = time.perf_counter(), time.process_time()
-        chosen = participants(
-            self.cfg.seed, round_, self.cfg.clients.num, self.cfg.clients.per_round
-        )
+        chosen = self.plan.participants(round_)
         self.algo.start_round(round_, chosen)
         self.times = ServerTimes()
         losses = self._serve_uploads(round_, chosen)
