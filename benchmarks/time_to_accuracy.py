@@ -32,7 +32,6 @@ folder under OUT is an error unless `--reuse` is given; `provenance.reused` then
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import subprocess
@@ -46,9 +45,10 @@ from run_folders import claim
 from fsl_sage_dist.config import NetworkConfig
 from fsl_sage_dist.message_log import RoundLog, read_messages
 from fsl_sage_dist.metrics import MIB, write_json
+from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.run_reader import read_config
 from fsl_sage_dist.text_table import align, duration
-from fsl_sage_dist.timeline import RunShape, simulate_round
+from fsl_sage_dist.timeline import simulate_round
 
 ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")
@@ -153,7 +153,7 @@ def one_algorithm(
     targets: list[str],
 ) -> dict[str, Any]:
     config = read_config(run_dir, [])
-    shape = dataclasses.replace(RunShape.of(config), client_hosts=config["clients"]["num"])
+    plan = Plan.of_dict(config).with_client_hosts(config["clients"]["num"])
     payload = [
         json.loads(line)["round_payload_bytes"]
         for line in (run_dir / "metrics.jsonl").read_text().splitlines()
@@ -172,7 +172,7 @@ def one_algorithm(
         result["curve"] = {}
     for name, links in PROFILES.items():
         net = NetworkConfig(**links, compute="declared", **compute)
-        aligned, plain = (simulate_round(shape, log, net).seconds for log in logs)
+        aligned, plain = (simulate_round(plan, log, net).seconds for log in logs)
         result["round_s"][name] = {"aligned": aligned, "plain": plain}
         result["time_to_s"][name] = {
             t: None if k is None else elapsed(k, aligned, plain) for t, k in rounds.items()

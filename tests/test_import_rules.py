@@ -1,8 +1,11 @@
 """The package's dependency direction (DESIGN.md section 7), read from the import statements.
 
 `cli -> runtime -> algorithms -> {wire, models, data}`; `config`, `metrics`, `checkpoint`,
-`seeding`, `threads` are leaves anyone may use. Each rule below names the modules that may not
-import something; the test fails on the first offending line, with file and line number.
+`seeding`, `threads` are leaves anyone may use. `plan/` (what every rank derives from the config)
+sits below all of them and imports only other root leaves; it and `timeline/` never load torch,
+so the dry run's facts and the timeline run wherever RUN_DIR is copied to. Each rule below
+names the modules that may not import something; the test fails on the first offending line,
+with file and line number.
 """
 
 from __future__ import annotations
@@ -41,10 +44,15 @@ RULES = [
     ("compare.py", ("torch",)),
     ("run_reader.py", ("torch",)),
     ("compare_plot.py", ("torch",)),
-    ("timeline.py", ("torch",)),
+    ("timeline", ("torch",)),
+    ("plan", ("torch",)),
     ("message_log.py", ("torch",)),
     ("timeline_command.py", ("torch",)),
 ]
+
+
+PLAN_MAY_IMPORT = ("fsl_sage_dist.plan", "fsl_sage_dist.config", "fsl_sage_dist.log")
+"""The package modules `plan/` may import: itself and the root leaves below everything."""
 
 
 def _module_name(path: Path) -> str:
@@ -82,6 +90,35 @@ def test_dependency_direction(target, forbidden):
         if any(name == f or name.startswith(f + ".") for f in forbidden)
     ]
     assert not offences, "\n".join(offences)
+
+
+def test_plan_imports_nothing_above_it():
+    """Everything reads plan/, so it may lean on nothing that reads it (no cycle, no torch)."""
+    offences = [
+        f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
+        for path in _files("plan")
+        for line, name in imported_names(path)
+        if name.startswith("fsl_sage_dist")
+        and not any(name == m or name.startswith(m + ".") for m in PLAN_MAY_IMPORT)
+    ]
+    assert not offences, "\n".join(offences)
+
+
+def test_plan_and_timeline_load_no_torch():
+    """Importing them (and everything they import) must not load torch, which the AST rules
+    above cannot see through a leaf that imports it."""
+    probe = (
+        "import sys, fsl_sage_dist.plan, fsl_sage_dist.timeline; "
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        check=True,
+    ).stdout.strip()
+    assert out == "[]"
 
 
 def test_the_rule_reader_sees_relative_imports():
