@@ -45,7 +45,7 @@ from run_folders import claim
 from fsl_sage_dist.config import NetworkConfig
 from fsl_sage_dist.message_log import RoundLog, read_messages
 from fsl_sage_dist.metrics import MIB, write_json
-from fsl_sage_dist.plan import Plan
+from fsl_sage_dist.plan import SPECS, Plan
 from fsl_sage_dist.run_reader import read_config
 from fsl_sage_dist.text_table import align, duration
 from fsl_sage_dist.timeline import simulate_round
@@ -114,14 +114,14 @@ def declared_compute(logs: dict[str, list[RoundLog]]) -> dict[str, dict[str, flo
     client iteration is its own median."""
     pooled: dict[str, list[float]] = {"client_iter_ms": [], "server_step_ms": [], "align_ms": []}
     for algorithm, rounds in logs.items():
-        if algorithm != "fedavg":
+        if not SPECS[algorithm].full_model_on_client:
             for key, values in samples_ms(rounds).items():
                 pooled[key] += values
     common = {key: median(values) for key, values in pooled.items()}
     return {
         a: (
             common | {"client_iter_ms": median(samples_ms(rounds)["client_iter_ms"])}
-            if a == "fedavg"
+            if SPECS[a].full_model_on_client
             else common
         )
         for a, rounds in logs.items()
