@@ -7,8 +7,6 @@ the same partition, the same seeded model, the same batch cutting.
 
 from __future__ import annotations
 
-import math
-
 from fsl_sage_dist.algorithms.expected_bytes import (
     CATEGORIES,
     ModelBytes,
@@ -18,7 +16,8 @@ from fsl_sage_dist.algorithms.expected_bytes import (
 from fsl_sage_dist.config import Config, config_to_dict, to_toml
 from fsl_sage_dist.data import batch_sizes
 from fsl_sage_dist.metrics import MIB
-from fsl_sage_dist.plan import SPECS, Placement
+from fsl_sage_dist.plan import SPECS, Placement, Plan
+from fsl_sage_dist.plan.schedule import AlignSchedule
 from fsl_sage_dist.runtime.build import build_template, load_split, partition
 from fsl_sage_dist.runtime.server_loop import describe_model
 from fsl_sage_dist.text_table import align
@@ -67,14 +66,7 @@ def bytes_lines(cfg: Config, sizes: list[int], model: ModelBytes) -> list[str]:
             ]
         )
     plain = share * total(round_payload(cfg, sizes, model, False))
-    # A client is aligned at its participations p = 0, l, 2l, ... (ALGORITHMS.md decision 13):
-    # every client in rounds t % l == 0 without sampling, one in l participations with it.
-    alignments = (
-        cfg.clients.num * math.ceil(cfg.rounds / cfg.fsl.align_interval)
-        if share == 1
-        else cfg.rounds * cfg.clients.per_round / cfg.fsl.align_interval
-    )
-    extra = model.aux * alignments if aligns else 0
+    extra = model.aux * alignments(cfg) if aligns else 0
     approx = "" if share == 1 else "about "
     note = (
         f"over {cfg.rounds} rounds: {approx}{(plain * cfg.rounds + extra) / MIB:,.1f} MiB "
@@ -82,6 +74,14 @@ def bytes_lines(cfg: Config, sizes: list[int], model: ModelBytes) -> list[str]:
         "clients per round)"
     )
     return [align(rows, rule=True), note]
+
+
+def alignments(cfg: Config) -> int:
+    """Aux heads sent over the whole run: the run's participants fed to the schedule the ranks
+    keep (`plan/schedule.py`), so either `fsl.align_staleness` rule and sampling count exactly."""
+    plan = Plan.of(cfg)
+    schedule = AlignSchedule(cfg.fsl.align_interval, cfg.fsl.align_staleness)
+    return sum(len(schedule.start_round(t, plan.participants(t))) for t in range(cfg.rounds))
 
 
 def dry_run_report(cfg: Config) -> str:
