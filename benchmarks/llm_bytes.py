@@ -25,14 +25,15 @@ from pathlib import Path
 import torch
 from provenance import record
 
-from fsl_sage_dist.algorithms.expected_bytes import ModelBytes
+from fsl_sage_dist.algorithms.expected_bytes import CATEGORIES, ModelBytes
 from fsl_sage_dist.config import Config, load_config
 from fsl_sage_dist.data import batch_sizes
 from fsl_sage_dist.data.e2e import E2E_TRAIN_SIZE
 from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.models import GPT2Spec, build_split_model
 from fsl_sage_dist.models.gpt2 import SIZES
-from fsl_sage_dist.runtime.dry_run import CATEGORIES, round_payload
+from fsl_sage_dist.plan import SPECS
+from fsl_sage_dist.runtime.dry_run import round_payload
 from fsl_sage_dist.text_table import align
 from fsl_sage_dist.units import MIB
 
@@ -71,9 +72,9 @@ def client_samples(cfg: Config) -> list[int]:
 def uploads(cfg: Config, n: int) -> tuple[int, int]:
     """(uploads, uploaded rows) of a client with `n` samples in one round."""
     batches = batch_sizes(n, cfg.train.batch_size) * cfg.train.local_epochs
-    interval = cfg.fsl.server_interval if cfg.algorithm in ("cse_fsl", "fsl_sage") else 1
-    sent = batches[::interval]
-    return (0, 0) if cfg.algorithm == "fedavg" else (len(sent), sum(sent))
+    spec = SPECS[cfg.algorithm]
+    sent = [b for it, b in enumerate(batches) if spec.uploads_at(cfg.fsl, it)]
+    return len(sent), sum(sent)
 
 
 def reference_round(cfg: Config, algorithm: str, ref: dict[str, int], d: int) -> float:
@@ -102,7 +103,7 @@ def our_round(cfg: Config, sizes: ModelBytes) -> dict[str, float]:
     """MiB per category (and labels) in one round, mean over an alignment cycle."""
     plain = round_payload(cfg, client_samples(cfg), sizes, aligned=False)
     aligned = round_payload(cfg, client_samples(cfg), sizes, aligned=True)
-    share = 1 / cfg.fsl.align_interval if cfg.algorithm == "fsl_sage" else 0.0
+    share = 1 / cfg.fsl.align_interval if SPECS[cfg.algorithm].aligns else 0.0
     mib = {
         c: ((1 - share) * sum(plain[c].values()) + share * sum(aligned[c].values())) / MIB
         for c in CATEGORIES

@@ -29,7 +29,7 @@ from typing import Any
 from provenance import record, relative, threads_per_rank
 
 from fsl_sage_dist.atomic_write import write_atomic
-from fsl_sage_dist.placement import participants
+from fsl_sage_dist.plan.placement import participants
 from fsl_sage_dist.text_table import align
 
 ROOT = Path(__file__).resolve().parent.parent

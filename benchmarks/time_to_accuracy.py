@@ -32,7 +32,6 @@ folder under OUT is an error unless `--reuse` is given; `provenance.reused` then
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import subprocess
@@ -46,9 +45,10 @@ from run_folders import claim
 from fsl_sage_dist.config import NetworkConfig
 from fsl_sage_dist.message_log import RoundLog, read_messages
 from fsl_sage_dist.metrics import write_json
+from fsl_sage_dist.plan import SPECS, Plan
 from fsl_sage_dist.run_reader import read_config
 from fsl_sage_dist.text_table import align, duration
-from fsl_sage_dist.timeline import RunShape, simulate_round
+from fsl_sage_dist.timeline import simulate_round
 from fsl_sage_dist.units import MIB
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,14 +115,14 @@ def declared_compute(logs: dict[str, list[RoundLog]]) -> dict[str, dict[str, flo
     client iteration is its own median."""
     pooled: dict[str, list[float]] = {"client_iter_ms": [], "server_step_ms": [], "align_ms": []}
     for algorithm, rounds in logs.items():
-        if algorithm != "fedavg":
+        if not SPECS[algorithm].full_model_on_client:
             for key, values in samples_ms(rounds).items():
                 pooled[key] += values
     common = {key: median(values) for key, values in pooled.items()}
     return {
         a: (
             common | {"client_iter_ms": median(samples_ms(rounds)["client_iter_ms"])}
-            if a == "fedavg"
+            if SPECS[a].full_model_on_client
             else common
         )
         for a, rounds in logs.items()
@@ -154,7 +154,7 @@ def one_algorithm(
     targets: list[str],
 ) -> dict[str, Any]:
     config = read_config(run_dir, [])
-    shape = dataclasses.replace(RunShape.of(config), client_hosts=config["clients"]["num"])
+    plan = Plan.of_dict(config).with_client_hosts(config["clients"]["num"])
     payload = [
         json.loads(line)["round_payload_bytes"]
         for line in (run_dir / "metrics.jsonl").read_text().splitlines()
@@ -173,7 +173,7 @@ def one_algorithm(
         result["curve"] = {}
     for name, links in PROFILES.items():
         net = NetworkConfig(**links, compute="declared", **compute)
-        aligned, plain = (simulate_round(shape, log, net).seconds for log in logs)
+        aligned, plain = (simulate_round(plan, log, net).seconds for log in logs)
         result["round_s"][name] = {"aligned": aligned, "plain": plain}
         result["time_to_s"][name] = {
             t: None if k is None else elapsed(k, aligned, plain) for t, k in rounds.items()

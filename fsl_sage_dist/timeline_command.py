@@ -4,7 +4,7 @@
     fsl-sage timeline runs/* --up-mbps 20 --down-mbps 100 --rtt-ms 20 --compute declared \\
         --client-iter-ms 40 --server-step-ms 15 --align-ms 900 --plot mobile.png
 
-Replays each run's `messages.jsonl` under the profile (`timeline.py`); without --up-mbps, the
+Replays each run's `messages.jsonl` under the profile (`timeline/`); without --up-mbps, the
 profile the run itself was configured with (`network.*`). Per run it prints the simulated
 seconds per round, the simulated time to each target accuracy (at the end of the first
 evaluated round that reached it), and where the time goes: the shares of the critical path
@@ -15,7 +15,6 @@ files and imports nothing of torch.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +24,10 @@ from fsl_sage_dist.compare import DEFAULT_TARGETS, NOT_REACHED, target_accuracy
 from fsl_sage_dist.config import ConfigError, NetworkConfig, config_from_dict
 from fsl_sage_dist.message_log import LogError, read_messages
 from fsl_sage_dist.metrics import write_json
+from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.run_reader import RunError, labels, read_config, read_metrics
 from fsl_sage_dist.text_table import align, duration
-from fsl_sage_dist.timeline import RoundTime, RunShape, replay
+from fsl_sage_dist.timeline import RoundTime, replay
 
 PROFILE_FLAGS = (
     "up_mbps",
@@ -98,12 +98,12 @@ def load_timeline(
             f"{run_dir}/messages.jsonl has {len(logs)} rounds, metrics.jsonl {len(records)}"
         )
     try:
-        shape = RunShape.of(config)
+        plan = Plan.of_dict(config)
     except (KeyError, TypeError) as err:
         raise LogError(f"{run_dir}/config.toml lacks {err} (needed for the schedule)") from None
     if args.per_client_devices:
-        shape = dataclasses.replace(shape, client_hosts=shape.num_clients)
-    rounds = replay(shape, logs, profile(args, config))
+        plan = plan.with_client_hosts(plan.num_clients)
+    rounds = replay(plan, logs, profile(args, config))
     return RunTimeline(label, records[-1]["algorithm"], records[: len(rounds)], rounds)
 
 

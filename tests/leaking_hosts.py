@@ -24,7 +24,7 @@ LEAKER = 0
 OFFSET = 7
 """Where an image starts in a row or vector: not a multiple of the image's size."""
 LEAKER_RANK = 1
-"""The host of client 0 (`placement.py`: client c lives on rank 1 + c mod hosts)."""
+"""The host of client 0 (`plan/placement.py`: client c lives on rank 1 + c mod hosts)."""
 SUM_SCALE = 100.0
 """An image in a host's partial sum is weighted as a state is there (by tens of samples)."""
 REPORT_REDUCE, LOG_REDUCE = 0, 4

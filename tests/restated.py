@@ -40,7 +40,7 @@ from torch import nn
 from fsl_sage_dist.config import Config
 from fsl_sage_dist.data import ClientData, limit_indices, load_dataset, partition_indices
 from fsl_sage_dist.models import SplitModel, build_split_model
-from fsl_sage_dist.placement import participants
+from fsl_sage_dist.plan.placement import participants
 from fsl_sage_dist.seeding import torch_generator
 
 

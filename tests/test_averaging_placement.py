@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fsl_sage_dist.algorithms.averaging import average_flat, mean_of_sum, weighted_sum
-from fsl_sage_dist.placement import Placement, participants
+from fsl_sage_dist.plan.placement import Placement, participants
 
 
 def test_average_is_weighted_by_samples_and_exact_for_integer_buffers():

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from fsl_sage_dist.algorithms.expected_bytes import ModelBytes
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.models import build_split_model
+from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.runtime.build import load_split, partition
-from fsl_sage_dist.runtime.dry_run import dry_run_report, round_payload
+from fsl_sage_dist.runtime.dry_run import alignments, dry_run_report, round_payload
 from fsl_sage_dist.runtime.in_process import run_in_process
 
 from harness import ALGORITHMS, SMALL_JOB, small_config
@@ -52,3 +55,20 @@ def test_closed_form_equals_the_meter(tmp_path, algorithm):
         for t in range(cfg.rounds)
     ]
     assert metered == expected
+
+
+def test_alignments_are_counted_by_the_ranks_schedule(tmp_path):
+    """Without sampling every client aligns in rounds t % l == 0; with it, every client aligns
+    at its first participation at least, and align_staleness="rounds" never aligns less."""
+    plain = small_config(tmp_path, "rounds=7", "fsl.align_interval=3")
+    assert alignments(plain) == plain.clients.num * 3  # rounds 0, 3, 6
+    sampled = small_config(
+        tmp_path, "clients.num=10", "clients.per_round=3", "rounds=40", "fsl.align_interval=5"
+    )
+    plan = Plan.of(sampled)
+    took_part = {c for t in range(sampled.rounds) for c in plan.participants(t)}
+    assert alignments(sampled) >= len(took_part)
+    stale = dataclasses.replace(
+        sampled, fsl=dataclasses.replace(sampled.fsl, align_staleness="rounds")
+    )
+    assert alignments(stale) >= alignments(sampled)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from fsl_sage_dist.algorithms import fsl_sage
-from fsl_sage_dist.algorithms.align_schedule import AlignSchedule
+from fsl_sage_dist.plan.schedule import AlignSchedule
 from fsl_sage_dist.runtime.in_process import run_in_process
 
 from harness import read_metrics, small_config, spawn_job, untimed

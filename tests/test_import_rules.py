@@ -1,8 +1,11 @@
 """The package's dependency direction (DESIGN.md section 7), read from the import statements.
 
 `cli -> runtime -> algorithms -> {wire, models, data}`; `config`, `metrics`, `checkpoint`,
-`seeding`, `threads` are leaves anyone may use. Each rule below names the modules that may not
-import something; the test fails on the first offending line, with file and line number.
+`seeding`, `threads` are leaves anyone may use. `plan/` (what every rank derives from the config)
+sits below all of them and imports only other root leaves; it and `timeline/` never load torch,
+so the dry run's facts and the timeline run wherever RUN_DIR is copied to. Each rule below
+names the modules that may not import something; the test fails on the first offending line,
+with file and line number.
 
 The ground floor (LEAVES) is stated the other way round: what a leaf may import of the package
 at all, so a new import there is a decision, not an accident.
@@ -44,7 +47,8 @@ RULES = [
     ("compare.py", ("torch",)),
     ("run_reader.py", ("torch",)),
     ("compare_plot.py", ("torch",)),
-    ("timeline.py", ("torch",)),
+    ("timeline", ("torch",)),
+    ("plan", ("torch",)),
     ("message_log.py", ("torch",)),
     ("timeline_command.py", ("torch",)),
     ("config", ("torch",)),
@@ -57,7 +61,7 @@ LEAVES = [
     ("errors.py", ()),
     ("units.py", ()),
     ("log.py", ()),
-    ("seeding.py", ()),
+    ("seeding.py", ("fsl_sage_dist.plan.seeds",)),  # torch generators from the same seeds
     ("threads.py", ()),
     ("atomic_write.py", ("fsl_sage_dist.errors",)),
     ("devices.py", ("fsl_sage_dist.errors",)),
@@ -73,6 +77,8 @@ LEAVES = [
     ),
     ("models/defaults.py", ()),
     ("wire/limits.py", ()),
+    # everything reads plan/, so it may lean on nothing that reads it (no cycle, no torch)
+    ("plan", ("fsl_sage_dist.plan", "fsl_sage_dist.config", "fsl_sage_dist.log")),
 ]
 
 
@@ -125,11 +131,21 @@ def test_root_leaves_import_nothing_above_them(target, allowed):
     assert not offences, "\n".join(offences)
 
 
-def test_the_config_loads_without_torch():
-    """compare, the timeline and every other reader of config.toml build a Config: loading one
-    (and its models' and wire's declared limits) must not load torch."""
+@pytest.mark.parametrize(
+    "statement",
+    [
+        # compare, the timeline and every other reader of config.toml build a Config
+        "from fsl_sage_dist.config import load_config; load_config()",
+        # the dry run's facts and the simulated replay run wherever RUN_DIR is copied
+        "import fsl_sage_dist.plan, fsl_sage_dist.timeline",
+    ],
+    ids=["config", "plan-timeline"],
+)
+def test_torch_free_layers_load_no_torch(statement):
+    """Running `statement` (and everything it imports) must not load torch, which the AST
+    rules above cannot see through a leaf that imports it."""
     probe = (
-        "import sys; from fsl_sage_dist.config import load_config; load_config(); "
+        f"import sys; {statement}; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))"
     )
     out = subprocess.run(

@@ -15,7 +15,7 @@ from fsl_sage_dist.data import DatasetNotFoundError, load_dataset, partition_ind
 from fsl_sage_dist.data.e2e import NAMES, TEMPLATES, mr_text, parse_mr, render, synthetic_pairs
 from fsl_sage_dist.data.token_set import IGNORE, PROMPT_END, encode_pair
 from fsl_sage_dist.data.tokenizer import ByteTokenizer, load_tokenizer
-from fsl_sage_dist.seeding import numpy_rng
+from fsl_sage_dist.plan.seeds import numpy_rng
 
 from availability import require
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from fsl_sage_dist.checkpoint import load_rank_state, read_manifest
-from fsl_sage_dist.placement import participants
+from fsl_sage_dist.plan.placement import participants
 
 from harness import small_config, spawn_job
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from fsl_sage_dist.seeding import derive_seed, numpy_rng, seeded_torch, torch_generator
+from fsl_sage_dist.plan.seeds import derive_seed, numpy_rng
+from fsl_sage_dist.seeding import seeded_torch, torch_generator
 
 
 def test_a_derived_seed_depends_on_seed_purpose_and_ids_only():

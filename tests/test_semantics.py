@@ -54,7 +54,8 @@ SHARED_MODULES = {
     "fsl_sage_dist.config",
     "fsl_sage_dist.data",
     "fsl_sage_dist.models",
-    "fsl_sage_dist.placement",
+    "fsl_sage_dist.plan.placement",
+    "fsl_sage_dist.plan.seeds",
     "fsl_sage_dist.seeding",
 }
 CASES = {

@@ -1,8 +1,8 @@
 """The simulated timeline against hand-computed round times, and its sanity properties.
 
 Every closed form below is written from the algorithm's dependencies (ALGORITHMS.md, the module
-docstring of fsl_sage_dist/timeline.py) with declared compute and homogeneous links; a message
-of b bytes takes 8*b/W + rtt/2, and back-to-back messages on one link pipeline.
+docstring of fsl_sage_dist/timeline/round_graph.py) with declared compute and homogeneous links;
+a message of b bytes takes 8*b/W + rtt/2, and back-to-back messages on one link pipeline.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import pytest
 
 from fsl_sage_dist.config import NetworkConfig
 from fsl_sage_dist.message_log import Message, RoundLog
-from fsl_sage_dist.timeline import RunShape, simulate_round
+from fsl_sage_dist.plan import Plan
+from fsl_sage_dist.timeline import simulate_round
 from fsl_sage_dist.units import NO_ITERATION
 
 UP_BPS, DOWN_BPS = 1e6, 2e6  # bytes per second: 8 and 16 Mbit/s
@@ -41,20 +42,21 @@ MODEL_UP, MODEL_DOWN = MODEL / UP_BPS + L, MODEL / DOWN_BPS + L
 P = F + UP_T + STEP + DOWN_T + U  # one SplitFed iteration, nobody else in the way
 
 
-def shape(
+def plan_of(
     algorithm: str, clients: int, hosts: int, async_align: bool = False, client_major: bool = False
-) -> RunShape:
+) -> Plan:
     config = {
         "algorithm": algorithm,
         "seed": 1,
-        "clients": {"num": clients},
+        "clients": {"num": clients, "per_round": 0},
         "launch": {"client_hosts": hosts},
         "fsl": {
+            "server_interval": Q,
             "server_order": "client_major" if client_major else "interleaved",
             "async_align": async_align,
         },
     }
-    return RunShape.of(config)
+    return Plan.of_dict(config)
 
 
 def round_log(
@@ -97,7 +99,9 @@ def sim(
 ) -> float:
     async_align = kwargs.get("async_align", False)
     return simulate_round(
-        shape(algorithm, clients, hosts, async_align), round_log(algorithm, clients, **kwargs), net
+        plan_of(algorithm, clients, hosts, async_align),
+        round_log(algorithm, clients, **kwargs),
+        net,
     ).seconds
 
 
@@ -235,7 +239,7 @@ def test_halving_every_bandwidth_never_shortens_a_round(algorithm, kwargs, hosts
 
 def test_time_shares_add_up_to_the_round():
     log = round_log("splitfed_v1", 3)
-    got = simulate_round(shape("splitfed_v1", 3, 2), log, NET)
+    got = simulate_round(plan_of("splitfed_v1", 3, 2), log, NET)
     assert close(got.client_s + got.server_s + got.transfer_s, got.seconds)
     assert got.transfer_s > 0 and got.server_s > 0 and 0 < got.client_idle < 1
 
@@ -255,4 +259,4 @@ def test_measured_compute_and_the_lockstep_phases(hosts, period):
         (c, it): ((0.1, 0.5) if c == 0 else (0.5, 0.1)) for c in range(2) for it in range(ITERS)
     }
     net = dataclasses.replace(INFINITE, compute="measured", client_slowdown=2.0)
-    assert close(simulate_round(shape("fedavg", 2, hosts), log, net).seconds, 2 * ITERS * period)
+    assert close(simulate_round(plan_of("fedavg", 2, hosts), log, net).seconds, 2 * ITERS * period)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from test_compare import table_rows, write_run
-from test_timeline import NET, round_log, shape
+from test_timeline import NET, plan_of, round_log
 
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.timeline import simulate_round
@@ -21,9 +21,9 @@ def write_timeline_run(
     """A RUN_DIR whose messages.jsonl holds the same round (2 clients on 2 hosts) each time."""
     run_dir = write_run(root, name, algorithm, accs, 1)
     (run_dir / "config.toml").write_text(
-        f'algorithm = "{algorithm}"\nrounds = {len(accs)}\nseed = 1\n[clients]\nnum = 2\n'
-        '[launch]\nclient_hosts = 2\n[fsl]\nserver_order = "interleaved"\nasync_align = false\n'
-        + network
+        f'algorithm = "{algorithm}"\nrounds = {len(accs)}\nseed = 1\n'
+        "[clients]\nnum = 2\nper_round = 0\n[launch]\nclient_hosts = 2\n"
+        '[fsl]\nserver_interval = 5\nserver_order = "interleaved"\nasync_align = false\n' + network
     )
     lines = []
     for r in range(len(accs)):
@@ -35,7 +35,7 @@ def write_timeline_run(
 
 
 def per_round(algorithm: str) -> float:
-    return simulate_round(shape(algorithm, 2, 2), round_log(algorithm, 2), NET).seconds
+    return simulate_round(plan_of(algorithm, 2, 2), round_log(algorithm, 2), NET).seconds
 
 
 DECLARED = [
@@ -131,7 +131,7 @@ def test_per_client_devices_lifts_the_hosts_lockstep(tmp_path):
         out = tmp_path / f"t{len(flags)}.json"
         assert main(["timeline", str(run), *PROFILE, *flags, "--json", str(out)]) == 0
         got[len(flags)] = json.loads(out.read_text())["runs"][0]["sim_s_per_round"]
-    lockstep = simulate_round(shape("splitfed_v1", 2, 1), round_log("splitfed_v1", 2), NET)
+    lockstep = simulate_round(plan_of("splitfed_v1", 2, 1), round_log("splitfed_v1", 2), NET)
     assert got == {0: pytest.approx(lockstep.seconds), 1: pytest.approx(per_round("splitfed_v1"))}
     assert got[0] > got[1]
 

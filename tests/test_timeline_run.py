@@ -11,8 +11,9 @@ import pytest
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.message_log import read_messages
+from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.run_reader import read_config
-from fsl_sage_dist.timeline import RunShape, replay
+from fsl_sage_dist.timeline import replay
 from fsl_sage_dist.units import NO_ITERATION
 
 from harness import read_metrics, small_config, spawn_job
@@ -100,7 +101,7 @@ def test_replay_after_the_fact_gives_the_runs_simulated_times(run, tmp_path, cap
     records = read_metrics(cfg.run_dir)
     config = read_config(cfg.run_dir, [])
     net = load_config(None, list(PROFILE)).network
-    times = replay(RunShape.of(config), read_messages(cfg.run_dir), net)
+    times = replay(Plan.of_dict(config), read_messages(cfg.run_dir), net)
     assert [t.seconds for t in times] == [r["sim_round_s"] for r in records]
     assert records[-1]["cum_sim_s"] == pytest.approx(sum(t.seconds for t in times), rel=1e-12)
     assert all(t.seconds > 0 for t in times)

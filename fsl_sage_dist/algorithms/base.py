@@ -28,8 +28,7 @@ from fsl_sage_dist.data import ClientData
 from fsl_sage_dist.errors import CheckpointError
 from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.models.objective import Objective
-from fsl_sage_dist.placement import Placement, participants
-from fsl_sage_dist.plan import AlgorithmSpec
+from fsl_sage_dist.plan import AlgorithmSpec, Placement, Plan
 from fsl_sage_dist.wire import Channel, SmashedBatch
 
 PARTS = {"client_model": "model", "aux_model": "aux"}
@@ -91,15 +90,12 @@ class Context:
     per-client state waits between a client's participations. Built once per rank by
     `runtime/build.py`, so neither a half nor a role reaches into the whole config."""
 
-    spec: AlgorithmSpec
+    plan: Plan
+    """The run's schedule: the algorithm's spec, placement, sampling (`plan/`)."""
     train: TrainConfig
     fsl: FSLConfig
     runtime: RuntimeConfig
     """`averaging` (read by the roles) and `threads_per_rank` (FSL-SAGE's borrowed cores)."""
-    seed: int
-    placement: Placement
-    per_round: int
-    """`clients.per_round`: 0 for all clients in every round."""
     device: torch.device
     channel: Channel
     states: ClientStateStore
@@ -107,13 +103,25 @@ class Context:
     keep (`runtime/client_host.py`); on the server, what it keeps for each client (FSL-SAGE's
     aux heads, SplitFed-v1's optimizers). In memory, or on disk with `runtime.spill`."""
 
+    @property
+    def spec(self) -> AlgorithmSpec:
+        return self.plan.spec
+
+    @property
+    def placement(self) -> Placement:
+        return self.plan.placement
+
+    @property
+    def seed(self) -> int:
+        return self.plan.seed
+
     def participants(self, round_: int) -> list[int]:
         """The round's clients, ascending; every rank derives the same."""
-        return participants(self.seed, round_, self.placement.num_clients, self.per_round)
+        return self.plan.participants(round_)
 
     def uploads(self, it: int) -> bool:
         """Whether iteration `it` sends its smashed batch up."""
-        return self.spec.uploads_at(self.fsl, it)
+        return self.plan.uploads_at(it)
 
     def slot(self, it: int) -> int:
         """The upload's number within the client's round (its wire tag)."""

@@ -1,8 +1,9 @@
 """Closed-form payload bytes of one client's round, per algorithm (docs/bytes.md).
 
-What the meter should record, computed from the schedule alone: batch sizes, the upload
-interval, model state sizes and the wire's activation format. `fsl-sage run --dry-run` prints it
-before anything starts, and a test holds the meter of a real run to it.
+What the meter should record, computed from the schedule alone: batch sizes, the algorithm's
+spec (`plan/spec.py`: when it uploads, whether it waits for cut gradients, what it averages,
+whether it aligns), model state sizes and the wire's activation format. `fsl-sage run
+--dry-run` prints it before anything starts, and a test holds the meter of a real run to it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import math
 from dataclasses import dataclass
 
 from fsl_sage_dist.models import SplitModel, state_nbytes
+from fsl_sage_dist.plan.spec import AlgorithmSpec, FSLSettings
 
-LAZY_UPLOADS = ("cse_fsl", "fsl_sage")  # upload every q-th batch; the others upload every batch
+CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")
+"""The payload categories (`wire/meter.py` PAYLOAD_CATEGORIES: labels and control excluded)."""
 BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 INT8_ROW_BYTES = 8  # int8 sends a float32 (scale, min) pair per row (wire/compression.py)
 
@@ -49,33 +52,32 @@ def activation_bytes(
 
 
 def client_round_payload(
-    algorithm: str,
+    spec: AlgorithmSpec,
+    fsl: FSLSettings,
     batches: list[int],
     sizes: ModelBytes,
-    q: int,
     activation_dtype: str,
     aligned: bool,
 ) -> dict[str, dict[str, int]]:
     """{category: {up, down}} payload bytes of one participating client in one round.
 
     `batches` are the client's batch sizes over the round's local iterations (all epochs);
-    `aligned` says whether FSL-SAGE sends this client a fitted aux head in the round."""
-    bytes_ = {
-        c: {"up": 0, "down": 0} for c in ("activations", "cut_grads", "client_model", "aux_model")
+    `aligned` says whether an aligning algorithm sends this client a fitted aux head in the
+    round."""
+    bytes_ = {c: {"up": 0, "down": 0} for c in CATEGORIES}
+    state = {
+        "client_model": sizes.client + (sizes.server if spec.full_model_on_client else 0),
+        "aux_model": sizes.aux,
     }
-    model = sizes.client + (sizes.server if algorithm == "fedavg" else 0)
-    bytes_["client_model"] = {"up": model, "down": model}
-    if algorithm != "fedavg":
-        interval = q if algorithm in LAZY_UPLOADS else 1
-        rows = sum(b for it, b in enumerate(batches) if it % interval == 0)
-        bytes_["activations"]["up"] = activation_bytes(
-            rows, sizes.cut_elements, activation_dtype, sizes.scale_rows
-        )
-    if algorithm.startswith("splitfed"):
+    for category in spec.averaged:
+        bytes_[category] = {"up": state[category], "down": state[category]}
+    rows = sum(b for it, b in enumerate(batches) if spec.uploads_at(fsl, it))
+    bytes_["activations"]["up"] = activation_bytes(
+        rows, sizes.cut_elements, activation_dtype, sizes.scale_rows
+    )
+    if spec.waits_for_cut_grad:
         bytes_["cut_grads"]["down"] = bytes_["activations"]["up"]
-    if algorithm == "cse_fsl":
-        bytes_["aux_model"] = {"up": sizes.aux, "down": sizes.aux}
-    if algorithm == "fsl_sage" and aligned:
+    if spec.aligns and aligned:
         bytes_["aux_model"]["down"] = sizes.aux
     return bytes_
 

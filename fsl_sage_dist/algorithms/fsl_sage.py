@@ -1,6 +1,6 @@
 """FSL-SAGE: clients step on the cut-layer gradient their aux head estimates; the server keeps
 each client's recent smashed rows and, once every `fsl.align_interval` rounds of that client
-(`align_schedule.py`), fits that client's aux head to the true cut-layer gradients and sends it
+(`plan/schedule.py`), fits that client's aux head to the true cut-layer gradients and sends it
 down.
 
 Alignment happens at the client's first iteration, right after that iteration's upload and
@@ -22,7 +22,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from fsl_sage_dist.algorithms.align_schedule import AlignSchedule
 from fsl_sage_dist.algorithms.alignment import align_aux, fit_aux, per_sample_cut_grads
 from fsl_sage_dist.algorithms.base import (
     Context,
@@ -40,6 +39,7 @@ from fsl_sage_dist.algorithms.lazy_server import (
 )
 from fsl_sage_dist.algorithms.smashed_store import SmashedStore
 from fsl_sage_dist.models import SplitModel, clone
+from fsl_sage_dist.plan.schedule import AlignSchedule
 from fsl_sage_dist.seeding import torch_generator
 from fsl_sage_dist.threads import borrowed_cores
 from fsl_sage_dist.wire import (

@@ -19,7 +19,7 @@ import numpy as np
 from fsl_sage_dist.data.sources import DatasetNotFoundError, resolve_root
 from fsl_sage_dist.data.token_set import TokenSet, make_token_set
 from fsl_sage_dist.data.tokenizer import Tokenizer
-from fsl_sage_dist.seeding import numpy_rng
+from fsl_sage_dist.plan.seeds import numpy_rng
 
 SLOTS = (
     "name",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fsl_sage_dist.seeding import numpy_rng
+from fsl_sage_dist.plan.seeds import numpy_rng
 
 PARTITION_NAMES = ("iid", "shards", "dirichlet", "dirichlet_equal")
 # Dirichlet draws that leave a client with fewer samples than this are redrawn.

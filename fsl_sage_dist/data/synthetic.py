@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from fsl_sage_dist.data.image_set import ImageSet
-from fsl_sage_dist.seeding import numpy_rng
+from fsl_sage_dist.plan.seeds import numpy_rng
 
 _BLOCK = 4
 # Per-pixel RMS of a class pattern at contrast 1 against unit noise, for a 1×28×28 image.

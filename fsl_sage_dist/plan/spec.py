@@ -24,6 +24,15 @@ class FSLSettings(Protocol):
 
 
 @dataclass(frozen=True)
+class FSLSchedule:
+    """`FSLSettings` as a value: what a `Plan` keeps of the `[fsl]` section."""
+
+    server_interval: int
+    server_order: str
+    async_align: bool
+
+
+@dataclass(frozen=True)
 class AlgorithmSpec:
     name: str
     uploads: Literal["every", "every_q", "never"]
@@ -58,6 +67,24 @@ class AlgorithmSpec:
 
     def async_fit(self, fsl: FSLSettings) -> bool:
         return self.async_capable and fsl.async_align
+
+    def metered(self) -> frozenset[tuple[str, str]]:
+        """The (category, direction) pairs a run meters (`wire/meter.py`), from the fields
+        above: every round meters all of them except an aligning algorithm's aux_model down,
+        which only alignment rounds carry (round 0 is one).
+
+        Every point-to-point message also meters its header as `control` in its direction;
+        averaged states come down as a broadcast, which has none, while their upload (or its
+        reduction) is metered as a message."""
+        pairs = {("control", "up")}
+        pairs |= {(category, way) for category in self.averaged for way in ("up", "down")}
+        if self.uploads != "never":
+            pairs |= {("activations", "up"), ("labels", "up")}
+        if self.waits_for_cut_grad:
+            pairs |= {("cut_grads", "down"), ("control", "down")}
+        if self.aligns:
+            pairs |= {("aux_model", "down"), ("control", "down")}
+        return frozenset(pairs)
 
 
 SPECS: dict[str, AlgorithmSpec] = {

@@ -24,8 +24,7 @@ from fsl_sage_dist.data import (
 from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.llm_options import gpt2_spec
 from fsl_sage_dist.models import SplitModel, build_split_model
-from fsl_sage_dist.placement import Placement
-from fsl_sage_dist.plan import SPECS
+from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.host_loop import HostLoop
 from fsl_sage_dist.runtime.rank_loop import RankLoop
@@ -82,13 +81,10 @@ def build_context(cfg: Config, device: torch.device, channel: Channel, rank: int
     """What rank `rank`'s algorithm half and role use: the config's sections they read, the
     algorithm's spec, the layout, and this rank's store of per-client state."""
     return Context(
-        SPECS[cfg.algorithm],
+        Plan.of(cfg),
         cfg.train,
         cfg.fsl,
         cfg.runtime,
-        cfg.seed,
-        Placement(cfg.clients.num, cfg.launch.client_hosts),
-        cfg.clients.per_round,
         device,
         channel,
         ClientStateStore(

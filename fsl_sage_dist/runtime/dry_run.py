@@ -7,18 +7,20 @@ the same partition, the same seeded model, the same batch cutting.
 
 from __future__ import annotations
 
-import math
-
-from fsl_sage_dist.algorithms.expected_bytes import ModelBytes, client_round_payload, total
+from fsl_sage_dist.algorithms.expected_bytes import (
+    CATEGORIES,
+    ModelBytes,
+    client_round_payload,
+    total,
+)
 from fsl_sage_dist.config import Config
 from fsl_sage_dist.data import batch_sizes
-from fsl_sage_dist.placement import Placement
+from fsl_sage_dist.plan import SPECS, Placement, Plan
+from fsl_sage_dist.plan.schedule import AlignSchedule
 from fsl_sage_dist.runtime.build import build_template, load_split, partition
 from fsl_sage_dist.runtime.server_loop import describe_model
 from fsl_sage_dist.text_table import align
 from fsl_sage_dist.units import MIB
-
-CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")
 
 
 def placement_lines(cfg: Config) -> list[str]:
@@ -39,12 +41,7 @@ def round_payload(
     for n in sizes:
         batches = batch_sizes(n, cfg.train.batch_size) * cfg.train.local_epochs
         one = client_round_payload(
-            cfg.algorithm,
-            batches,
-            model,
-            cfg.fsl.server_interval,
-            cfg.wire.activation_dtype,
-            aligned,
+            SPECS[cfg.algorithm], cfg.fsl, batches, model, cfg.wire.activation_dtype, aligned
         )
         for cat in CATEGORIES:
             for d in ("up", "down"):
@@ -53,8 +50,9 @@ def round_payload(
 
 
 def bytes_lines(cfg: Config, sizes: list[int], model: ModelBytes) -> list[str]:
+    aligns = SPECS[cfg.algorithm].aligns
     kinds = [("every round", False)]
-    if cfg.algorithm == "fsl_sage":
+    if aligns:
         kinds = [("round without alignment", False), ("alignment round", True)]
     share = (cfg.clients.per_round or cfg.clients.num) / cfg.clients.num
     rows = [["payload MiB per round", *CATEGORIES, "total"]]
@@ -68,14 +66,7 @@ def bytes_lines(cfg: Config, sizes: list[int], model: ModelBytes) -> list[str]:
             ]
         )
     plain = share * total(round_payload(cfg, sizes, model, False))
-    # A client is aligned at its participations p = 0, l, 2l, ... (ALGORITHMS.md decision 13):
-    # every client in rounds t % l == 0 without sampling, one in l participations with it.
-    alignments = (
-        cfg.clients.num * math.ceil(cfg.rounds / cfg.fsl.align_interval)
-        if share == 1
-        else cfg.rounds * cfg.clients.per_round / cfg.fsl.align_interval
-    )
-    extra = model.aux * alignments if cfg.algorithm == "fsl_sage" else 0
+    extra = model.aux * alignments(cfg) if aligns else 0
     approx = "" if share == 1 else "about "
     note = (
         f"over {cfg.rounds} rounds: {approx}{(plain * cfg.rounds + extra) / MIB:,.1f} MiB "
@@ -83,6 +74,14 @@ def bytes_lines(cfg: Config, sizes: list[int], model: ModelBytes) -> list[str]:
         "clients per round)"
     )
     return [align(rows, rule=True), note]
+
+
+def alignments(cfg: Config) -> int:
+    """Aux heads sent over the whole run: the run's participants fed to the schedule the ranks
+    keep (`plan/schedule.py`), so either `fsl.align_staleness` rule and sampling count exactly."""
+    plan = Plan.of(cfg)
+    schedule = AlignSchedule(cfg.fsl.align_interval, cfg.fsl.align_staleness)
+    return sum(len(schedule.start_round(t, plan.participants(t))) for t in range(cfg.rounds))
 
 
 def dry_run_report(cfg: Config) -> str:

@@ -1,9 +1,10 @@
 """ServerRole: rank 0 serves every client's uploads in a fixed order, averages, and evaluates.
 
-The order is the same on both sides by construction: iteration by iteration, clients ascending
-(each host's own stream is already in that order, see `client_host.py`), or client by client for
-algorithms whose spec gives whole turns. Each host's messages arrive in send order, so the server
-reads host `1 + c mod H` for client c and routes nothing: it always knows who speaks next.
+The order is the same on both sides by construction (`plan/schedule.py`): iteration by
+iteration, clients ascending (each host's own stream is already in that order, see
+`client_host.py`), or client by client for algorithms with `whole_turns`. Each host's messages
+arrive in send order, so the server reads host `1 + c mod H` for client c and routes nothing:
+it always knows who speaks next.
 """
 
 from __future__ import annotations
@@ -82,16 +83,7 @@ class ServerRole:
 
     def upload_order(self, chosen: list[int]) -> list[tuple[int, int]]:
         """(client, iteration) of every upload this round, in the order they are applied."""
-        uploads = self.ctx.uploads
-        if self.ctx.spec.whole_turns(self.ctx.fsl):
-            return [(c, it) for c in chosen for it in range(self.iterations(c)) if uploads(it)]
-        longest = max(self.iterations(c) for c in chosen)
-        return [
-            (c, it)
-            for it in range(longest)
-            for c in chosen
-            if it < self.iterations(c) and uploads(it)
-        ]
+        return self.ctx.plan.upload_order(chosen, self.iterations)
 
     def _serve_uploads(self, round_: int, chosen: list[int]) -> list[StepLoss]:
         losses = []

@@ -16,18 +16,19 @@ from typing import Any
 import torch
 
 from fsl_sage_dist.atomic_write import write_atomic
-from fsl_sage_dist.config import Config, config_to_dict
+from fsl_sage_dist.config import Config
 from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.log import logger
 from fsl_sage_dist.message_log import MESSAGES_FILE, RoundLog
 from fsl_sage_dist.metrics import MetricsLog, check_losses_finite, summarize, write_json
 from fsl_sage_dist.models import SplitModel, state_nbytes
+from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.progress import Progress
 from fsl_sage_dist.runtime.round_log import round_log
 from fsl_sage_dist.runtime.round_report import RoundReport, reduce_round
 from fsl_sage_dist.runtime.server import ServerRole
 from fsl_sage_dist.tensorboard import RoundLogger, make_logger
-from fsl_sage_dist.timeline import RunShape, simulate_round
+from fsl_sage_dist.timeline import simulate_round
 from fsl_sage_dist.wire import counts_to_bytes, payload_bytes, wire_bytes
 
 
@@ -103,7 +104,7 @@ class ServerLoop:
         self.role = role
         self.log = MetricsLog(cfg.run_dir)
         self.messages = MetricsLog(cfg.run_dir, MESSAGES_FILE)
-        self.shape = RunShape.of(config_to_dict(cfg))
+        self.shape = Plan.of(cfg)
         self.tb: RoundLogger | None = None  # opened by `start`, after a possible resume
         self.progress = Progress(cfg.rounds)
         self.peak_rss_mib: list[float] = []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fsl_sage_dist.seeding import numpy_rng
+from fsl_sage_dist.plan.seeds import numpy_rng
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,14 @@ class Placement:
 
     def clients_on(self, host: int) -> list[int]:
         return [c for c in range(self.num_clients) if self.host_of(c) == host]
+
+    def hosts_of(self, clients: list[int]) -> list[list[int]]:
+        """`clients` grouped by host, each group ascending, hosts ascending, empty ones left out:
+        what each host runs of a round's participants."""
+        by_host: dict[int, list[int]] = {}
+        for c in sorted(clients):
+            by_host.setdefault(self.host_of(c), []).append(c)
+        return [by_host[h] for h in sorted(by_host)]
 
 
 def participants(seed: int, round_: int, num_clients: int, per_round: int) -> list[int]:
