@@ -52,9 +52,10 @@ from provenance import record, threads_per_rank
 from run_folders import claim
 
 from fsl_sage_dist.algorithms import REGISTRY
-from fsl_sage_dist.metrics import write_json
-from fsl_sage_dist.run_reader import MIB, Run, load_runs
+from fsl_sage_dist.run_reader import Run, load_runs
+from fsl_sage_dist.rundir.records import write_json
 from fsl_sage_dist.text_table import align
+from fsl_sage_dist.units import MIB
 
 ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = tuple(REGISTRY)

@@ -27,7 +27,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMING = ("round_s", "host_busy_s", "host_cpu_s", "sim_round_s", "cum_sim_s")
-"""metrics.jsonl's fields in seconds (metrics.TIMING_FIELDS, named here so the script runs
+"""metrics.jsonl's fields in seconds (records.TIMING_FIELDS, named here so the script runs
 against a revision whatever its module layout)."""
 MESSAGE_SECONDS = ("client_compute", "server_steps", "align_s", "average_s", "round_end_s", "eval_s")
 """messages.jsonl's measured seconds: they differ between identical runs."""

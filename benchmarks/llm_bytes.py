@@ -29,11 +29,12 @@ from fsl_sage_dist.algorithms.expected_bytes import ModelBytes
 from fsl_sage_dist.config import Config, load_config
 from fsl_sage_dist.data import batch_sizes
 from fsl_sage_dist.data.e2e import E2E_TRAIN_SIZE
-from fsl_sage_dist.metrics import MIB, write_json
 from fsl_sage_dist.models import GPT2Spec, build_split_model
 from fsl_sage_dist.models.gpt2 import SIZES
+from fsl_sage_dist.rundir.records import write_json
 from fsl_sage_dist.runtime.dry_run import CATEGORIES, round_payload
 from fsl_sage_dist.text_table import align
+from fsl_sage_dist.units import MIB
 
 ROOT = Path(__file__).resolve().parent.parent
 ALGORITHMS = ("fedavg", "splitfed_v1", "splitfed_v2", "cse_fsl", "fsl_sage")

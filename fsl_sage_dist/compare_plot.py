@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fsl_sage_dist.metrics import MIB
+from fsl_sage_dist.units import MIB
 
 if TYPE_CHECKING:
     from fsl_sage_dist.run_reader import Run

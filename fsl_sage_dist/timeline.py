@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 
 from fsl_sage_dist.config import NetworkConfig
-from fsl_sage_dist.message_log import NO_ITERATION, LogError, Message, RoundLog
+from fsl_sage_dist.rundir.messages import NO_ITERATION, LogError, Message
+from fsl_sage_dist.rundir.messages import RoundMessages as RoundLog
 
 FORWARD_SHARE = 1 / 3
 """Declared compute: the forward pass's share of a client iteration (backward ~ 2x forward)."""

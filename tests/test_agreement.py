@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from fsl_sage_dist.checkpoint import CheckpointError, checkpoint_dir, rank_file
-from fsl_sage_dist.metrics import MetricsLog
+from fsl_sage_dist.rundir.records import JsonLines
 from fsl_sage_dist.runtime.in_process import take_turns
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_checkpoint import resume, save_checkpoint
@@ -147,7 +147,7 @@ def test_a_damaged_log_on_resume_is_named_by_its_own_name(cfg, name):
     """The server checks both JSON-lines files a checkpoint covers; the other ranks' error
     names the one that failed, not always metrics.jsonl."""
     _save_all(cfg, 0)
-    log = MetricsLog(cfg.run_dir, name)
+    log = JsonLines(cfg.run_dir / name)
 
     class ServerReadingItsLog(FakeLoop):
         def load_state_dict(self, state: dict, round_: int) -> None:

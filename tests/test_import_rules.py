@@ -1,8 +1,10 @@
 """The package's dependency direction (DESIGN.md section 7), read from the import statements.
 
-`cli -> runtime -> algorithms -> {wire, models, data}`; `config`, `metrics`, `checkpoint`,
-`seeding`, `threads` are leaves anyone may use. Each rule below names the modules that may not
-import something; the test fails on the first offending line, with file and line number.
+`cli -> runtime -> algorithms -> {wire, models, data}`; `config`, `checkpoint`, `seeding`,
+`threads` are leaves anyone may use. RUN_DIR's formats (`rundir/`) sit below both rank 0's
+writers (`report/`, which may use them) and the readers: torch-free, and above nothing but the
+ground-floor leaves. Each rule below names the modules that may not import something; the test
+fails on the first offending line, with file and line number.
 """
 
 from __future__ import annotations
@@ -38,11 +40,13 @@ RULES = [
             "torch.distributed",
         ),
     ),
+    ("rundir", ("torch", "numpy")),
+    ("report", ("fsl_sage_dist.runtime", "fsl_sage_dist.algorithms", "fsl_sage_dist.wire")),
+    ("units.py", ("fsl_sage_dist", "torch")),
     ("compare.py", ("torch",)),
     ("run_reader.py", ("torch",)),
     ("compare_plot.py", ("torch",)),
     ("timeline.py", ("torch",)),
-    ("message_log.py", ("torch",)),
     ("timeline_command.py", ("torch",)),
 ]
 
@@ -82,6 +86,40 @@ def test_dependency_direction(target, forbidden):
         if any(name == f or name.startswith(f + ".") for f in forbidden)
     ]
     assert not offences, "\n".join(offences)
+
+
+RUNDIR_MAY_IMPORT = ("fsl_sage_dist.rundir", "fsl_sage_dist.atomic_write")
+"""All that `rundir/` may import from the package: itself and the ground-floor leaves."""
+
+
+def test_rundir_stands_on_leaves_only():
+    """A positive list rather than a forbidden one: a module added to the package later is
+    above `rundir/` until this list says otherwise."""
+    offences = [
+        f"{path.relative_to(PACKAGE.parent)}:{line} imports {name}"
+        for path in _files("rundir")
+        for line, name in imported_names(path)
+        if name.startswith("fsl_sage_dist")
+        and not any(name == m or name.startswith(m + ".") for m in RUNDIR_MAY_IMPORT)
+    ]
+    assert not offences, "\n".join(offences)
+
+
+def test_the_readers_load_no_torch():
+    """What reads a RUN_DIR copied anywhere (the formats, compare's reader, the timeline)."""
+    probe = (
+        "import sys, fsl_sage_dist.rundir.records, fsl_sage_dist.rundir.messages, "
+        "fsl_sage_dist.rundir.layout, fsl_sage_dist.run_reader, fsl_sage_dist.timeline; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parent,
+        check=True,
+    ).stdout.strip()
+    assert out == "False"
 
 
 def test_the_rule_reader_sees_relative_imports():

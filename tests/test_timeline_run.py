@@ -10,8 +10,8 @@ import pytest
 
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.config import load_config
-from fsl_sage_dist.message_log import NO_ITERATION, read_messages
 from fsl_sage_dist.run_reader import read_config
+from fsl_sage_dist.rundir.messages import NO_ITERATION, read_messages
 from fsl_sage_dist.timeline import RunShape, replay
 
 from harness import read_metrics, small_config, spawn_job

@@ -21,7 +21,6 @@ from fsl_sage_dist.data import (
     partition_summary,
 )
 from fsl_sage_dist.llm_options import gpt2_spec
-from fsl_sage_dist.metrics import MIB
 from fsl_sage_dist.models import SplitModel, build_split_model
 from fsl_sage_dist.placement import Placement
 from fsl_sage_dist.runtime.client_host import ClientHostRole
@@ -29,6 +28,7 @@ from fsl_sage_dist.runtime.host_loop import HostLoop
 from fsl_sage_dist.runtime.process_group import RankInfo
 from fsl_sage_dist.runtime.rank_loop import RankLoop
 from fsl_sage_dist.runtime.server_loop import ServerLoop
+from fsl_sage_dist.units import MIB
 from fsl_sage_dist.wire import ByteMeter, Channel, Transport
 
 

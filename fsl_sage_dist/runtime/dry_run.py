@@ -12,11 +12,11 @@ import math
 from fsl_sage_dist.algorithms.expected_bytes import ModelBytes, client_round_payload, total
 from fsl_sage_dist.config import Config, config_to_dict, to_toml
 from fsl_sage_dist.data import batch_sizes
-from fsl_sage_dist.metrics import MIB
 from fsl_sage_dist.placement import Placement
+from fsl_sage_dist.report.describe import describe_model
 from fsl_sage_dist.runtime.build import build_template, load_split, partition
-from fsl_sage_dist.runtime.server_loop import describe_model
 from fsl_sage_dist.text_table import align
+from fsl_sage_dist.units import MIB
 
 CATEGORIES = ("activations", "cut_grads", "client_model", "aux_model")
 
@@ -100,7 +100,7 @@ def dry_run_report(cfg: Config) -> str:
             *placement_lines(cfg),
             "",
             "# model",
-            describe_model(cfg, template),
+            describe_model(cfg.model.name, template),
             f"clients hold {min(sizes)}..{max(sizes)} samples ({sum(sizes)} in all)",
             "",
             "# closed-form bytes",

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from fsl_sage_dist.metrics import MIB
+from fsl_sage_dist.units import MIB
 
 
 def format_duration(seconds: float) -> str:
