@@ -87,7 +87,13 @@ class JsonLines:
         """The records of rounds 0..round_ (those a checkpoint covers), checked; reads only.
         Lines past them are never parsed: the last may be a crash's half line."""
         left = "RUN_DIR is left as it was"
-        data = self.path.read_bytes() if self.path.exists() else b""
+        try:
+            data = self.path.read_bytes() if self.path.exists() else b""
+        except OSError as err:  # a folder in its place, no permission: this file, by name
+            reason = (err.strerror or str(err)).lower()
+            raise RecordsError(
+                f"{self.path} cannot be read ({reason}); {left}", self.path
+            ) from None
         lines = [line for line in data.splitlines(keepends=True) if line.endswith(b"\n")]
         records = []
         for lineno, line in enumerate(lines[: round_ + 1], start=1):
