@@ -24,8 +24,8 @@ from typing import Any
 from provenance import record, threads_per_rank
 from run_folders import claim
 
-from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import load_runs
+from fsl_sage_dist.rundir.records import write_json
 from fsl_sage_dist.text_table import align
 from fsl_sage_dist.units import MIB
 

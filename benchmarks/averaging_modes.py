@@ -21,8 +21,8 @@ from pathlib import Path
 
 from provenance import record
 
-from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import load_runs
+from fsl_sage_dist.rundir.records import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,7 +33,7 @@ from typing import Any
 from bytes_to_accuracy import REALISED_TARGETS
 from provenance import REQUIRED, threads_per_rank
 
-from fsl_sage_dist.metrics import write_json
+from fsl_sage_dist.rundir.records import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -1,7 +1,8 @@
 """Same runs, same results, before and after a refactor: runs a set of real jobs (`fsl-sage run`,
 Gloo ranks) in this tree and in a git revision checked out beside it, and compares what they
 wrote: metrics.jsonl without the seconds, final_model.pt tensor by tensor, messages.jsonl's
-bytes (its seconds aside), partition.json and config.toml.
+bytes (its seconds aside), summary.json (its seconds and memory aside), partition.json and
+config.toml.
 
     python benchmarks/equivalence.py --against 2b35e15          # every case
     python benchmarks/equivalence.py --against HEAD~3 --only fedavg-plain
@@ -27,7 +28,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMING = ("round_s", "host_busy_s", "host_cpu_s", "sim_round_s", "cum_sim_s")
-"""metrics.jsonl's fields in seconds (metrics.TIMING_FIELDS, named here so the script runs
+"""metrics.jsonl's fields in seconds (records.TIMING_FIELDS, named here so the script runs
 against a revision whatever its module layout)."""
 MESSAGE_SECONDS = (
     "client_compute",
@@ -38,6 +39,8 @@ MESSAGE_SECONDS = (
     "eval_s",
 )
 """messages.jsonl's measured seconds: they differ between identical runs."""
+SUMMARY_MEASURED = ("mean_round_s", "peak_rss_mib")
+"""summary.json's measured fields: seconds and each rank's memory."""
 
 SMALL = [
     "runtime.backend=gloo",
@@ -90,6 +93,11 @@ def run_case(tree: Path, args: list[str], out_dir: Path, name: str) -> Path:
     return out_dir / name
 
 
+def _summary(run_dir: Path) -> dict[str, Any]:
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return {k: v for k, v in summary.items() if k not in SUMMARY_MEASURED}
+
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -117,6 +125,9 @@ def differences(a: Path, b: Path) -> list[str]:
     ]
     if ga != gb:
         found.append("messages.jsonl differs (seconds aside)")
+    sa, sb = (_summary(d) for d in (a, b))
+    if sa != sb or list(sa) != list(sb):  # the keys' order too: the file is read by people
+        found.append("summary.json differs (seconds and memory aside)")
     if (a / "partition.json").read_bytes() != (b / "partition.json").read_bytes():
         found.append("partition.json differs")
     if _settings(a) != _settings(b):

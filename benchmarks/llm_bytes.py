@@ -29,10 +29,10 @@ from fsl_sage_dist.algorithms.expected_bytes import CATEGORIES, ModelBytes
 from fsl_sage_dist.config import Config, load_config
 from fsl_sage_dist.data import batch_sizes
 from fsl_sage_dist.data.e2e import E2E_TRAIN_SIZE
-from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.models import GPT2Spec, build_split_model
 from fsl_sage_dist.models.gpt2 import SIZES
 from fsl_sage_dist.plan import SPECS
+from fsl_sage_dist.rundir.records import write_json
 from fsl_sage_dist.runtime.dry_run import round_payload
 from fsl_sage_dist.text_table import align
 from fsl_sage_dist.units import MIB

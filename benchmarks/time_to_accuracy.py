@@ -43,10 +43,10 @@ from provenance import record, relative, threads_per_rank
 from run_folders import claim
 
 from fsl_sage_dist.config import NetworkConfig
-from fsl_sage_dist.message_log import RoundLog, read_messages
-from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.plan import SPECS, Plan
 from fsl_sage_dist.run_reader import read_config
+from fsl_sage_dist.rundir.messages import RoundMessages, read_messages
+from fsl_sage_dist.rundir.records import write_json
 from fsl_sage_dist.text_table import align, duration
 from fsl_sage_dist.timeline import simulate_round
 from fsl_sage_dist.units import MIB
@@ -95,7 +95,7 @@ def run_two_rounds(
     return out / algorithm
 
 
-def samples_ms(logs: list[RoundLog]) -> dict[str, list[float]]:
+def samples_ms(logs: list[RoundMessages]) -> dict[str, list[float]]:
     """The measured compute of the logged rounds, in ms, by declared-compute key."""
     return {
         "client_iter_ms": [(f + u) * 1000 for log in logs for f, u in log.client_s.values()],
@@ -108,7 +108,7 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def declared_compute(logs: dict[str, list[RoundLog]]) -> dict[str, dict[str, float]]:
+def declared_compute(logs: dict[str, list[RoundMessages]]) -> dict[str, dict[str, float]]:
     """One declared set for every split algorithm, the medians of all their measured times
     pooled (they do the same client and server work up to an aux head, and one set keeps
     measurement noise out of the ranking); FedAvg's clients train the whole model, so its
@@ -148,7 +148,7 @@ def rounds_to(mib_to: float | None, payload: list[int]) -> int | None:
 
 def one_algorithm(
     run_dir: Path,
-    logs: list[RoundLog],
+    logs: list[RoundMessages],
     compute: dict[str, float],
     recorded_run: dict[str, Any],
     targets: list[str],

@@ -29,13 +29,14 @@ import torch
 from fsl_sage_dist.atomic_write import write_atomic, write_error
 from fsl_sage_dist.config import Config, config_to_dict
 from fsl_sage_dist.errors import CheckpointError, ConfigError
+from fsl_sage_dist.rundir import layout
 
 # Keys that may change between a run and its resumption without changing its results.
 RESUMABLE_CHANGES = ("rounds", "launch", "runtime", "eval", "output", "checkpoint", "slurm")
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
-    return run_dir / "checkpoints"
+    return run_dir / layout.CHECKPOINTS
 
 
 def round_dir(run_dir: Path, round_: int) -> Path:

@@ -33,8 +33,8 @@ from typing import Any
 from fsl_sage_dist.compare_plot import PlotUnavailable, plot_runs
 from fsl_sage_dist.errors import WriteError
 from fsl_sage_dist.log import logger
-from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.run_reader import Run, labels, load_runs
+from fsl_sage_dist.rundir.records import write_json
 from fsl_sage_dist.text_table import align, duration
 
 DEFAULT_TARGETS = (0.80, 0.85)

@@ -34,6 +34,7 @@ from fsl_sage_dist.data.sources import can_reach
 from fsl_sage_dist.devices import choose_backend
 from fsl_sage_dist.llm_options import gpt2_spec
 from fsl_sage_dist.models import LANGUAGE_MODELS, build_split_model
+from fsl_sage_dist.rundir import layout
 
 
 def check_inputs(cfg: Config) -> None:
@@ -191,7 +192,7 @@ def _holds_rounds(metrics: Path) -> bool:
 def check_run_dir(cfg: Config) -> None:
     """What RUN_DIR already holds must be resumable by this run (or absent)."""
     manifest = read_manifest(cfg)
-    if manifest is None and _holds_rounds(cfg.run_dir / "metrics.jsonl"):
+    if manifest is None and _holds_rounds(cfg.run_dir / layout.METRICS):
         raise ConfigError(
             f"{cfg.run_dir} already holds a run without a checkpoint to resume "
             "from; choose another output.name (or output.dir), or move it away"

@@ -12,6 +12,7 @@ import time
 
 from fsl_sage_dist.config import Config, ConfigError, load_config
 from fsl_sage_dist.log import logger
+from fsl_sage_dist.rundir import layout
 
 
 def split_args(items: list[str]) -> tuple[str | None, list[str]]:
@@ -47,7 +48,7 @@ def _already_complete(cfg: Config) -> bool:
 
     manifest = read_manifest(cfg)
     done = manifest is not None and manifest["round"] + 1 >= cfg.rounds
-    return done and (cfg.run_dir / "summary.json").exists()
+    return done and (cfg.run_dir / layout.SUMMARY).exists()
 
 
 def run(items: list[str], dry_run: bool = False) -> int:

@@ -3,35 +3,21 @@ works anywhere the files are copied to.
 
     runs, messages = load_runs([Path("runs/fedavg"), Path("runs/fsl_sage")])
 
-metrics.jsonl must be in order (round 0, 1, 2, ...); a run with a bad line is skipped whole
-(see `compare`), its message naming the file and line. Two things are warnings instead: a last
-line without its newline (a crash or a full disk while it was written: the run is read without
-it) and a test accuracy that is not a finite number (shown as missing, never as an accuracy).
+A run whose metrics.jsonl has a bad line is skipped whole (see `compare`), its message naming
+the file and line; what `rundir.records.read_metrics` accepts, and what it only warns about, is
+said there.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fsl_sage_dist.rundir import layout
+from fsl_sage_dist.rundir.records import RunError, read_metrics
 from fsl_sage_dist.units import MIB
-
-# Keys compare needs in each metrics.jsonl record, with the types they must have.
-REQUIRED_KEYS: dict[str, tuple[type, ...]] = {
-    "round": (int,),
-    "algorithm": (str,),
-    "test_acc": (int, float, type(None)),
-    "cum_payload_bytes": (int,),
-    "round_s": (int, float),
-}
-
-
-class RunError(Exception):
-    """A run that cannot be compared; the message names the file (and line)."""
 
 
 @dataclass
@@ -87,64 +73,9 @@ class Run:
         return None
 
 
-def _check_record(record: Any, expected_round: int) -> str | None:
-    """What is wrong with one parsed line, or None."""
-    if not isinstance(record, dict):
-        return f"expected a JSON object, got {type(record).__name__}"
-    for key, types in REQUIRED_KEYS.items():
-        if key not in record:
-            return f"key {key!r} missing"
-        if not isinstance(record[key], types) or isinstance(record[key], bool):
-            return f"{key}={record[key]!r} has the wrong type"
-    if record["round"] != expected_round:
-        return f"round {record['round']} where round {expected_round} was expected"
-    return None
-
-
-def _parse(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except RecursionError:  # nesting deeper than Python's stack
-        raise json.JSONDecodeError("nested too deeply", text, 0) from None
-
-
-def _finite_acc(record: dict[str, Any], where: str, warnings: list[str]) -> None:
-    acc = record["test_acc"]
-    if isinstance(acc, float) and not math.isfinite(acc):
-        warnings.append(f"{where}: test_acc is {acc}; shown as missing")
-        record["test_acc"] = None
-
-
-def read_metrics(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
-    if not path.is_file():
-        raise RunError(f"{path}: missing")
-    text = path.read_text(errors="replace")
-    lines = text.splitlines()
-    if lines and not text.endswith("\n"):
-        warnings.append(
-            f"{path}, line {len(lines)}: incomplete last line (the run was cut "
-            "while writing it); read without it"
-        )
-        lines.pop()
-    records: list[dict[str, Any]] = []
-    for lineno, line in enumerate(lines, start=1):
-        try:
-            record = _parse(line)
-        except json.JSONDecodeError as err:
-            raise RunError(f"{path}, line {lineno}: not valid JSON ({err.msg})") from None
-        problem = _check_record(record, len(records))
-        if problem:
-            raise RunError(f"{path}, line {lineno}: {problem}")
-        _finite_acc(record, f"{path}, line {lineno}", warnings)
-        records.append(record)
-    if not records:
-        raise RunError(f"{path}: no rounds recorded yet")
-    return records
-
-
 def read_config(run_dir: Path, warnings: list[str]) -> dict[str, Any]:
     """config.toml as a dict; only some columns need it, so a problem is a warning."""
-    path = run_dir / "config.toml"
+    path = run_dir / layout.CONFIG
     try:
         return tomllib.loads(path.read_bytes().decode())
     except OSError as err:
@@ -179,7 +110,7 @@ def load_runs(run_dirs: list[Path]) -> tuple[list[Run | None], list[str]]:
     messages: list[str] = []
     for label, run_dir in zip(labels(run_dirs), run_dirs, strict=True):
         try:
-            records = read_metrics(run_dir / "metrics.jsonl", messages)
+            records = read_metrics(run_dir / layout.METRICS, messages)
         except RunError as err:
             messages.append(f"skipping run {label}: {err}")
             runs.append(None)

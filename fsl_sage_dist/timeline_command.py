@@ -22,10 +22,10 @@ from typing import Any
 
 from fsl_sage_dist.compare import DEFAULT_TARGETS, NOT_REACHED, target_accuracy
 from fsl_sage_dist.config import ConfigError, NetworkConfig, config_from_dict
-from fsl_sage_dist.message_log import LogError, read_messages
-from fsl_sage_dist.metrics import write_json
 from fsl_sage_dist.plan import Plan
-from fsl_sage_dist.run_reader import RunError, labels, read_config, read_metrics
+from fsl_sage_dist.run_reader import labels, read_config
+from fsl_sage_dist.rundir.messages import LogError, read_messages
+from fsl_sage_dist.rundir.records import RunError, read_metrics, write_json
 from fsl_sage_dist.text_table import align, duration
 from fsl_sage_dist.timeline import RoundTime, replay
 

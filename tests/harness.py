@@ -28,7 +28,7 @@ import torch.multiprocessing as mp
 
 from fsl_sage_dist.algorithms import REGISTRY
 from fsl_sage_dist.config import Config, config_from_dict, config_to_dict, load_config
-from fsl_sage_dist.metrics import TIMING_FIELDS
+from fsl_sage_dist.rundir.records import TIMING_FIELDS
 from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
 from fsl_sage_dist.wire import ByteMeter, Channel
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport

@@ -17,7 +17,7 @@ import torch
 from fsl_sage_dist.checkpoint import checkpoint_dir, rank_file
 from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.errors import CheckpointError
-from fsl_sage_dist.metrics import MetricsLog
+from fsl_sage_dist.rundir.records import JsonLines
 from fsl_sage_dist.runtime.in_process import take_turns
 from fsl_sage_dist.runtime.rank_checkpoint import resume, save_checkpoint
 from fsl_sage_dist.runtime.worker import RankFailure, _check_same_config
@@ -148,7 +148,7 @@ def test_a_damaged_log_on_resume_is_named_by_its_own_name(cfg, name):
     """The server checks both JSON-lines files a checkpoint covers; the other ranks' error
     names the one that failed, not always metrics.jsonl."""
     _save_all(cfg, 0)
-    log = MetricsLog(cfg.run_dir, name)
+    log = JsonLines(cfg.run_dir / name)
 
     class ServerReadingItsLog(FakeLoop):
         def load_state_dict(self, state: dict, round_: int) -> None:
@@ -160,5 +160,29 @@ def test_a_damaged_log_on_resume_is_named_by_its_own_name(cfg, name):
     )
     assert all(isinstance(outcome[rank], CheckpointError) for rank in range(WORLD)), outcome
     assert str(log.path) in str(outcome[0])
+    for rank in (1, 2):
+        assert f"{log.path} failed its check" in str(outcome[rank]), outcome[rank]
+
+
+@pytest.mark.parametrize("name", ["metrics.jsonl", "messages.jsonl"])
+def test_an_unreadable_log_on_resume_is_named_on_every_rank(cfg, name):
+    """A folder where the server's JSON-lines file should be: reading it fails with an OSError,
+    which must still reach the agreement, so that every rank names that file at once instead of
+    rank 0 leaving the others waiting."""
+    _save_all(cfg, 0)
+    log = JsonLines(cfg.run_dir / name)
+    log.path.mkdir()
+
+    class ServerReadingItsLog(FakeLoop):
+        def load_state_dict(self, state: dict, round_: int) -> None:
+            log.read_covered(round_)
+
+    loops = {0: ServerReadingItsLog(0), 1: FakeLoop(-1), 2: FakeLoop(-1)}
+    outcome, seconds = on_every_rank(
+        lambda rank, transport: resume(cfg, _info(rank), transport, loops[rank])
+    )
+    assert seconds < AT_ONCE_S
+    assert all(isinstance(outcome[rank], CheckpointError) for rank in range(WORLD)), outcome
+    assert f"{log.path} cannot be read" in str(outcome[0])
     for rank in (1, 2):
         assert f"{log.path} failed its check" in str(outcome[rank]), outcome[rank]

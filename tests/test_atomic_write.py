@@ -13,8 +13,7 @@ import pytest
 from fsl_sage_dist import atomic_write
 from fsl_sage_dist.atomic_write import write_atomic
 from fsl_sage_dist.errors import WriteError
-from fsl_sage_dist.metrics import MetricsLog, finite_json, write_json
-from fsl_sage_dist.run_reader import read_metrics
+from fsl_sage_dist.rundir.records import JsonLines, finite_json, read_metrics, write_json
 
 from availability import unavailable
 from harness import run_cli
@@ -62,7 +61,7 @@ def test_write_keeps_permissions_of_ordinary_files(tmp_path):
 
 
 def test_failed_append_leaves_whole_lines_only(tmp_path, monkeypatch):
-    log = MetricsLog(tmp_path)
+    log = JsonLines(tmp_path / "metrics.jsonl")
     log.append({"round": 0, "test_acc": 0.5})
     before = log.path.read_bytes()
     _disk_fills_after(monkeypatch, 7)  # part of the next line reaches the file, then ENOSPC
@@ -87,7 +86,7 @@ def test_no_nan_or_infinity_in_json_null_and_a_flag_instead(tmp_path):
     assert parsed["host_s"] == [1.0, None] and parsed["test_acc"] == 0.25
     assert parsed["nonfinite"] == ["train_loss", "test_loss", "host_s[1]"]
     assert finite_json({"a": 1.5}) == json.dumps({"a": 1.5}), "finite records are unchanged"
-    log = MetricsLog(tmp_path)
+    log = JsonLines(tmp_path / "metrics.jsonl")
     log.append(record)
     assert json.loads(log.path.read_text())["nonfinite"] == parsed["nonfinite"]
 

@@ -13,8 +13,8 @@ import torch
 from fsl_sage_dist import cli
 from fsl_sage_dist.checkpoint import write_manifest
 from fsl_sage_dist.config import load_config
-from fsl_sage_dist.metrics import DivergedError, check_losses_finite
 from fsl_sage_dist.preflight import claim_run_dir
+from fsl_sage_dist.report.summary import DivergedError, check_losses_finite
 
 from harness import run_cli
 

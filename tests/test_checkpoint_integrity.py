@@ -20,7 +20,7 @@ from fsl_sage_dist.checkpoint import (
     write_manifest,
 )
 from fsl_sage_dist.config import load_config
-from fsl_sage_dist.metrics import MetricsError, MetricsLog
+from fsl_sage_dist.rundir.records import JsonLines, RecordsError
 from fsl_sage_dist.runtime.rank_errors import error_file
 
 from harness import SMALL_JOB, digest, run_cli
@@ -103,16 +103,16 @@ def test_damaged_rank_file_is_refused_naming_it(saved, damage, reason):
     ],
 )
 def test_metrics_that_cannot_back_a_resume_name_file_and_line(tmp_path, text, problem):
-    log = MetricsLog(tmp_path)
+    log = JsonLines(tmp_path / "metrics.jsonl")
     log.path.write_text(text)
-    with pytest.raises(MetricsError, match=problem) as caught:
+    with pytest.raises(RecordsError, match=problem) as caught:
         log.read_covered(1)
     assert str(caught.value).startswith(str(log.path))
     assert log.path.read_text() == text, "reading changes nothing"
 
 
 def test_metrics_past_the_checkpoint_are_dropped_half_line_included(tmp_path):
-    log = MetricsLog(tmp_path)
+    log = JsonLines(tmp_path / "metrics.jsonl")
     log.path.write_text('{"round": 0}\n{"round": 1}\n{"round": 2, "te')
     log.restore(log.read_covered(0))
     assert log.path.read_text() == '{"round": 0}\n'

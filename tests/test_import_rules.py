@@ -1,11 +1,12 @@
 """The package's dependency direction (DESIGN.md section 7), read from the import statements.
 
-`cli -> runtime -> algorithms -> {wire, models, data}`; `config`, `metrics`, `checkpoint`,
-`seeding`, `threads` are leaves anyone may use. `plan/` (what every rank derives from the config)
-sits below all of them and imports only other root leaves; it and `timeline/` never load torch,
-so the dry run's facts and the timeline run wherever RUN_DIR is copied to. Each rule below
-names the modules that may not import something; the test fails on the first offending line,
-with file and line number.
+`cli -> runtime -> algorithms -> {wire, models, data}`; `config`, `checkpoint`, `seeding`,
+`threads` are leaves anyone may use. `plan/` (what every rank derives from the config) sits below
+all of them and imports only other root leaves; RUN_DIR's formats (`rundir/`) sit below both
+rank 0's writers (`report/`, which may use them) and the readers. `plan/`, `rundir/` and
+`timeline/` never load torch, so the dry run's facts, the readers and the timeline run wherever
+RUN_DIR is copied to. Each rule below names the modules that may not import something; the test
+fails on the first offending line, with file and line number.
 
 The ground floor (LEAVES) is stated the other way round: what a leaf may import of the package
 at all, so a new import there is a decision, not an accident.
@@ -44,12 +45,13 @@ RULES = [
             "torch.distributed",
         ),
     ),
+    ("rundir", ("torch", "numpy")),
+    ("report", ("fsl_sage_dist.runtime", "fsl_sage_dist.algorithms", "fsl_sage_dist.wire")),
     ("compare.py", ("torch",)),
     ("run_reader.py", ("torch",)),
     ("compare_plot.py", ("torch",)),
     ("timeline", ("torch",)),
     ("plan", ("torch",)),
-    ("message_log.py", ("torch",)),
     ("timeline_command.py", ("torch",)),
     ("config", ("torch",)),
     ("devices.py", ("torch.distributed",)),
@@ -79,6 +81,8 @@ LEAVES = [
     ("wire/limits.py", ()),
     # everything reads plan/, so it may lean on nothing that reads it (no cycle, no torch)
     ("plan", ("fsl_sage_dist.plan", "fsl_sage_dist.config", "fsl_sage_dist.log")),
+    # RUN_DIR's formats, below both rank 0's writers and the readers
+    ("rundir", ("fsl_sage_dist.rundir", "fsl_sage_dist.atomic_write", "fsl_sage_dist.units")),
 ]
 
 
@@ -138,8 +142,11 @@ def test_root_leaves_import_nothing_above_them(target, allowed):
         "from fsl_sage_dist.config import load_config; load_config()",
         # the dry run's facts and the simulated replay run wherever RUN_DIR is copied
         "import fsl_sage_dist.plan, fsl_sage_dist.timeline",
+        # what reads a RUN_DIR copied anywhere: the formats and compare's reader
+        "import fsl_sage_dist.rundir.records, fsl_sage_dist.rundir.messages, "
+        "fsl_sage_dist.rundir.layout, fsl_sage_dist.run_reader",
     ],
-    ids=["config", "plan-timeline"],
+    ids=["config", "plan-timeline", "readers"],
 )
 def test_torch_free_layers_load_no_torch(statement):
     """Running `statement` (and everything it imports) must not load torch, which the AST

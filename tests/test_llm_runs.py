@@ -203,7 +203,7 @@ def test_resumed_llm_run_equals_uninterrupted(tmp_path):
 
 
 def test_perplexity_and_slot_error_rate_go_to_tensorboard():
-    from fsl_sage_dist.tensorboard import round_scalars
+    from fsl_sage_dist.report.tensorboard import round_scalars
 
     record = {
         "test_acc": 0.2,

@@ -71,7 +71,7 @@ MAY_PICKLE = {
         frozenset({"torch.save", "torch.load"}),
         "torch.save of tensor dicts to RUN_DIR, read back with weights_only=True",
     ),
-    "runtime/server_loop.py": Allowance(
+    "report/recorder.py": Allowance(
         frozenset({"torch.save"}), "torch.save of the final weights to RUN_DIR"
     ),
     "client_store.py": Allowance(

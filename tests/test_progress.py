@@ -8,7 +8,7 @@ import time
 import pytest
 
 from fsl_sage_dist import progress as progress_module
-from fsl_sage_dist.progress import Progress, format_duration
+from fsl_sage_dist.report.progress import Progress, format_duration
 
 
 class FakeTerminal(io.StringIO):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from fsl_sage_dist.tensorboard import make_logger
+from fsl_sage_dist.report.tensorboard import TensorBoardLogger
 
 from harness import read_metrics, small_config, spawn_job
 
@@ -70,13 +70,6 @@ def test_two_round_run_writes_events_equal_to_metrics_jsonl(tmp_path):
     assert 'algorithm = "splitfed_v1"' in text and "[clients]" in text
 
 
-def test_disabled_logger_writes_nothing(tmp_path):
-    logger = make_logger(tmp_path, enabled=False, config_text="rounds = 1\n")
-    logger.log_round({"round": 0})
-    logger.close()
-    assert list(tmp_path.iterdir()) == []
-
-
 def _fake_record(round_: int, acc: float) -> dict:
     per_round = 3 * MIB
     return {
@@ -98,12 +91,12 @@ def _fake_record(round_: int, acc: float) -> dict:
 
 def test_resume_rebuild_shows_each_round_once(tmp_path):
     """A crash after round 2, a checkpoint after round 1: round 2 runs again, with new values."""
-    first = make_logger(tmp_path, enabled=True, config_text="rounds = 4\n")
+    first = TensorBoardLogger(tmp_path / "tb", "rounds = 4\n")
     for r, acc in enumerate([0.1, 0.2, 0.3]):
         first.log_round(_fake_record(r, acc))
     first.close()
     kept = [_fake_record(0, 0.1), _fake_record(1, 0.2)]
-    resumed = make_logger(tmp_path, enabled=True, config_text="rounds = 4\n", rebuild_from=kept)
+    resumed = TensorBoardLogger(tmp_path / "tb", "rounds = 4\n", rebuild_from=kept)
     resumed.log_round(_fake_record(2, 0.35))
     resumed.close()
     events = _load_events(tmp_path / "tb")

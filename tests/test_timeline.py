@@ -13,8 +13,8 @@ import math
 import pytest
 
 from fsl_sage_dist.config import NetworkConfig
-from fsl_sage_dist.message_log import Message, RoundLog
 from fsl_sage_dist.plan import Plan
+from fsl_sage_dist.rundir.messages import Message, RoundMessages
 from fsl_sage_dist.timeline import simulate_round
 from fsl_sage_dist.units import NO_ITERATION
 
@@ -66,7 +66,7 @@ def round_log(
     async_align: bool = False,
     act: int = ACT,
     iters: int = ITERS,
-) -> RoundLog:
+) -> RoundMessages:
     """The messages each algorithm's runtime meters in one round, in the order they are metered."""
     msgs: list[Message] = []
     every = {"fedavg": None, "splitfed_v1": 1, "splitfed_v2": 1, "cse_fsl": Q, "fsl_sage": Q}
@@ -91,7 +91,7 @@ def round_log(
     client_s = {(c, it): (1.0, 1.0) for c in range(clients) for it in range(iters)}
     # declared compute reads only who aligns
     align_s = {c: 9.0 for c in range(clients)} if aligned and algorithm == "fsl_sage" else {}
-    return RoundLog(0, list(range(clients)), msgs, client_s, align_s=align_s)
+    return RoundMessages(0, list(range(clients)), msgs, client_s, align_s=align_s)
 
 
 def sim(
@@ -246,7 +246,7 @@ def test_time_shares_add_up_to_the_round():
 
 def test_log_round_trips_through_json():
     log = round_log("fsl_sage", 2, aligned=True)
-    assert RoundLog.from_json(log.to_json()) == log
+    assert RoundMessages.from_json(log.to_json()) == log
 
 
 @pytest.mark.parametrize("hosts, period", [(1, 1.0), (2, 0.6)])

@@ -139,9 +139,9 @@ def test_per_client_devices_lifts_the_hosts_lockstep(tmp_path):
 def test_tensorboard_shows_simulated_time(tmp_path):
     from test_tensorboard import _fake_record, _load_events
 
-    from fsl_sage_dist.tensorboard import make_logger
+    from fsl_sage_dist.report.tensorboard import TensorBoardLogger
 
-    logger = make_logger(tmp_path, enabled=True, config_text="rounds = 2\n")
+    logger = TensorBoardLogger(tmp_path / "tb", "rounds = 2\n")
     for r, acc in enumerate([0.5, 0.7]):
         logger.log_round(_fake_record(r, acc) | {"sim_round_s": 30.5, "cum_sim_s": 30.5 * (r + 1)})
     logger.close()

@@ -10,9 +10,9 @@ import pytest
 
 from fsl_sage_dist.cli import main
 from fsl_sage_dist.config import load_config
-from fsl_sage_dist.message_log import read_messages
 from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.run_reader import read_config
+from fsl_sage_dist.rundir.messages import read_messages
 from fsl_sage_dist.timeline import replay
 from fsl_sage_dist.units import NO_ITERATION
 

@@ -17,8 +17,8 @@ from fsl_sage_dist.config import Config
 from fsl_sage_dist.data import batch_sizes
 from fsl_sage_dist.plan import SPECS, Placement, Plan
 from fsl_sage_dist.plan.schedule import AlignSchedule
+from fsl_sage_dist.report.describe import describe_model
 from fsl_sage_dist.runtime.build import build_template, load_split, partition
-from fsl_sage_dist.runtime.server_loop import describe_model
 from fsl_sage_dist.text_table import align
 from fsl_sage_dist.units import MIB
 
@@ -99,7 +99,7 @@ def dry_run_report(cfg: Config) -> str:
             *placement_lines(cfg),
             "",
             "# model",
-            describe_model(cfg, template),
+            describe_model(cfg.model.name, template),
             f"clients hold {min(sizes)}..{max(sizes)} samples ({sum(sizes)} in all)",
             "",
             "# closed-form bytes",

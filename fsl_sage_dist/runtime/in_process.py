@@ -85,4 +85,4 @@ def run_in_process(cfg: Config) -> list[dict[str, Any]]:
         raise failures[0][1]  # the first to fail: the others stopped because of it
     server = loops[0]
     assert isinstance(server, ServerLoop)
-    return server.log.records
+    return server.recorder.metrics.records

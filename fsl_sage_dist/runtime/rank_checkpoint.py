@@ -25,8 +25,8 @@ from fsl_sage_dist.config import Config
 from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.errors import CheckpointError
 from fsl_sage_dist.log import logger
-from fsl_sage_dist.message_log import MESSAGES_FILE
-from fsl_sage_dist.metrics import MetricsError
+from fsl_sage_dist.rundir.layout import JSON_LINES
+from fsl_sage_dist.rundir.records import RecordsError
 from fsl_sage_dist.runtime.agreement import gather_rows
 from fsl_sage_dist.runtime.rank_loop import RankLoop
 from fsl_sage_dist.wire.transport import Transport
@@ -38,23 +38,19 @@ def checkpoint_due(round_: int, rounds: int, every: int) -> bool:
     return every > 0 and ((round_ + 1) % every == 0 or round_ == rounds - 1)
 
 
-LOG_FILES = ("metrics.jsonl", MESSAGES_FILE)
-"""The server's JSON-lines files a checkpoint covers; code 2 + i in the agreement is file i."""
-
-
 def _checked_file(cfg: Config, round_: int, rank: int, code: int) -> str:
     """The file a rank's resume check failed on: code 1 its checkpoint file, 2 + i the i-th of
-    LOG_FILES."""
+    the JSON-lines files a checkpoint covers (`layout.JSON_LINES`)."""
     return str(
-        rank_file(cfg.run_dir, round_, rank) if code == 1 else cfg.run_dir / LOG_FILES[code - 2]
+        rank_file(cfg.run_dir, round_, rank) if code == 1 else cfg.run_dir / JSON_LINES[code - 2]
     )
 
 
 def resume(cfg: Config, info: RankInfo, transport: Transport, loop: RankLoop) -> int:
     """Load this rank's part of the last complete checkpoint; returns the first round to run.
 
-    Every rank verifies its file against the manifest's hash (the server also its
-    metrics.jsonl) and loads it into memory only; the ranks agree before `loop.start` may
+    Every rank verifies its file against the manifest's hash (the server also its JSON-lines
+    files) and loads it into memory only; the ranks agree before `loop.start` may
     change anything in RUN_DIR, so a damaged checkpoint leaves RUN_DIR as it was."""
     manifest = read_manifest(cfg)
     if manifest is None:
@@ -64,10 +60,10 @@ def resume(cfg: Config, info: RankInfo, transport: Transport, loop: RankLoop) ->
         loop.load_state_dict(load_rank_state(cfg.run_dir, manifest, info.rank), round_)
     except CheckpointError as err:
         error, code = err, 1
-    except MetricsError as err:
+    except RecordsError as err:  # the server's check of the file it names
         error, code = (
             CheckpointError(f"rank {info.rank}: {err}"),
-            2 + LOG_FILES.index(err.path.name),
+            2 + JSON_LINES.index(err.path.name),
         )
     # every rank learns which file failed which rank, so whichever error the user sees names it
     codes = [code for (code,) in gather_rows([code], info, transport)]

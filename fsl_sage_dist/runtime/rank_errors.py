@@ -16,12 +16,14 @@ from pathlib import Path
 
 import torch.distributed as dist
 
+from fsl_sage_dist.rundir import layout
+
 CONSEQUENCE = "after a peer failed or stalled"
 _GLOO_SOURCE = re.compile(r"\[[^\]\s]*\.(?:cc|cpp|h):\d+\]\s*")  # "[.../pair.cc:561] "
 
 
 def error_file(run_dir: Path, rank: int) -> Path:
-    return run_dir / "ranks" / f"rank{rank}.err"
+    return run_dir / layout.RANKS / f"rank{rank}.err"
 
 
 def is_consequence(err: BaseException) -> bool:

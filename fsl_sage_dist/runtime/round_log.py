@@ -1,5 +1,6 @@
-"""The round's message log on the server: every host's metered messages and client compute
-times arrive with the round report (`round_report.reduce_round`), the server adds its own times.
+"""The round's message log on its way to the server: every host's metered messages and client
+compute times arrive with the round report (`round_report.reduce_round`), the server adds its own
+times (`ServerTimes`) and `round_record.round_messages` makes them messages.jsonl's round.
 
 Variable-length rows travel in the report's exempt reduction: each rank fills only its own slot
 of a [ranks, longest, columns] table of zeros and a SUM onto the server assembles it. Adding
@@ -14,9 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from fsl_sage_dist.devices import RankInfo
-from fsl_sage_dist.message_log import Message, RoundLog
 from fsl_sage_dist.wire import Transport
-from fsl_sage_dist.wire.meter import CATEGORIES, DIRECTIONS
 
 
 @dataclass
@@ -52,28 +51,3 @@ def gather_rows(rows: torch.Tensor, info: RankInfo, transport: Transport) -> tor
         return rows
     counts, table = counts.cpu(), table.cpu()
     return torch.cat([table[r, : int(n)] for r, n in enumerate(counts)])
-
-
-def round_log(
-    round_: int,
-    participants: list[int],
-    messages: torch.Tensor,
-    compute: torch.Tensor,
-    times: ServerTimes,
-    align_s: dict[int, float],
-    eval_s: float | None,
-) -> RoundLog:
-    """The round as `messages.jsonl` records it."""
-    msgs = [Message(c, it, CATEGORIES[k], DIRECTIONS[d], n) for c, it, k, d, n in messages.tolist()]
-    client_s = {(int(c), int(it)): (f, u) for c, it, f, u in compute.tolist()}
-    return RoundLog(
-        round_,
-        participants,
-        msgs,
-        client_s,
-        dict(times.step_s),
-        dict(align_s),
-        dict(times.average_s),
-        times.round_end_s,
-        eval_s,
-    )

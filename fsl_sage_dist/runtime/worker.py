@@ -17,7 +17,8 @@ from fsl_sage_dist.config import Config
 from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.errors import CheckpointError
 from fsl_sage_dist.log import setup_logging
-from fsl_sage_dist.metrics import write_json
+from fsl_sage_dist.rundir import layout
+from fsl_sage_dist.rundir.records import write_json
 from fsl_sage_dist.runtime.agreement import gather_rows
 from fsl_sage_dist.runtime.build import build_channel, build_loop, load_split
 from fsl_sage_dist.runtime.process_group import destroy_process_group, init_process_group
@@ -45,7 +46,7 @@ def _check_same_config(cfg: Config, info: RankInfo, transport: Transport) -> Non
 def _announce(cfg: Config, info: RankInfo, threads: int) -> None:
     """RUN_DIR/ranks/rankK.json says which process on which host is rank K, on what device
     and with how many intra-op threads (for operators)."""
-    folder = cfg.run_dir / "ranks"
+    folder = cfg.run_dir / layout.RANKS
     folder.mkdir(parents=True, exist_ok=True)
     write_json(
         folder / f"rank{info.rank}.json",

@@ -41,11 +41,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from fsl_sage_dist.config import NetworkConfig
-from fsl_sage_dist.message_log import NO_ITERATION, LogError, Message, RoundLog
 from fsl_sage_dist.plan import AlgorithmSpec, Plan
 from fsl_sage_dist.plan.schedule import step_order
 from fsl_sage_dist.plan.seeds import seed_sequence
+from fsl_sage_dist.rundir.messages import LogError, Message, RoundMessages
 from fsl_sage_dist.timeline.engine import Tasks
+from fsl_sage_dist.units import NO_ITERATION
 
 FORWARD_SHARE = 1 / 3
 """Declared compute: the forward pass's share of a client iteration (backward ~ 2x forward)."""
@@ -75,7 +76,7 @@ class Compute:
     round_end: float
 
     @classmethod
-    def of(cls, log: RoundLog, net: NetworkConfig, spec: AlgorithmSpec) -> Compute:
+    def of(cls, log: RoundMessages, net: NetworkConfig, spec: AlgorithmSpec) -> Compute:
         slow = net.client_slowdown
         aligned = log.align_s.keys()
         if net.compute == "declared":
@@ -118,7 +119,9 @@ class RoundTime:
 class RoundGraph:
     """The tasks of one round (see the module docstring for who waits for what)."""
 
-    def __init__(self, plan: Plan, log: RoundLog, net: NetworkConfig, factors: np.ndarray) -> None:
+    def __init__(
+        self, plan: Plan, log: RoundMessages, net: NetworkConfig, factors: np.ndarray
+    ) -> None:
         self.plan, self.log, self.net, self.factors = plan, log, net, factors
         fifo = frozenset({"server up", "server down"}) if net.server_mbps > 0 else frozenset()
         self.tasks = Tasks(fifo)
@@ -235,10 +238,10 @@ class RoundGraph:
         )
 
 
-def simulate_round(plan: Plan, log: RoundLog, net: NetworkConfig) -> RoundTime:
+def simulate_round(plan: Plan, log: RoundMessages, net: NetworkConfig) -> RoundTime:
     factors = bandwidth_factors(net, plan.seed, plan.num_clients)
     return RoundGraph(plan, log, net, factors).time()
 
 
-def replay(plan: Plan, logs: list[RoundLog], net: NetworkConfig) -> list[RoundTime]:
+def replay(plan: Plan, logs: list[RoundMessages], net: NetworkConfig) -> list[RoundTime]:
     return [simulate_round(plan, log, net) for log in logs]

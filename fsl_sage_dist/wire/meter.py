@@ -7,7 +7,7 @@ server exactly (integers, one slot per client), whatever the placement of client
 `payload` = everything but labels and control (the paper's reference counting);
 `wire` = everything.
 
-Each record is also kept as one message of the round's log (`message_log.py`), tagged with the
+Each record is also kept as one message of the round's log (`rundir/messages.py`), tagged with the
 local iteration the host last declared for that client (`at`), so the log and the counts come
 from the same call and cannot disagree.
 """

@@ -1,7 +1,7 @@
 """The message log, RUN_DIR/messages.jsonl: every metered message of a run and the measured
 compute times, one JSON line per round, appended as the round ends (docs/run_dir.md).
 
-    logs = read_messages(Path("runs/fsl_sage"))      # list[RoundLog], no torch needed
+    rounds = read_messages(Path("runs/fsl_sage"))    # list[RoundMessages], no torch needed
 
 Each line is columnar (one list per field) so that a round of thousands of messages stays one
 short line: `messages` gives per metered message the client, the local iteration it was sent or
@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fsl_sage_dist.rundir.layout import MESSAGES
 from fsl_sage_dist.units import NO_ITERATION  # noqa: F401 (the log's readers take it from here)
-
-MESSAGES_FILE = "messages.jsonl"
 
 
 @dataclass
@@ -37,7 +36,7 @@ class Message:
 
 
 @dataclass
-class RoundLog:
+class RoundMessages:
     """One round of `messages.jsonl`: every metered message and the measured compute times."""
 
     round: int
@@ -93,7 +92,7 @@ class RoundLog:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RoundLog:
+    def from_json(cls, data: dict[str, Any]) -> RoundMessages:
         m, cats = data["messages"], data["categories"]
         messages = [
             Message(c, i, cats[k], "up" if up else "down", b)
@@ -128,10 +127,10 @@ class LogError(Exception):
     """A message log that cannot be replayed; the message names the file (and line)."""
 
 
-def read_messages(run_dir: Path) -> list[RoundLog]:
+def read_messages(run_dir: Path) -> list[RoundMessages]:
     """The rounds of RUN_DIR/messages.jsonl, in order; an incomplete last line (a crash while
     it was written) is left out, as compare does with metrics.jsonl."""
-    path = run_dir / MESSAGES_FILE
+    path = run_dir / MESSAGES
     if not path.is_file():
         raise LogError(f"{path}: missing (runs made before the message log have none)")
     text = path.read_text()
@@ -141,7 +140,7 @@ def read_messages(run_dir: Path) -> list[RoundLog]:
     rounds = []
     for lineno, line in enumerate(lines, start=1):
         try:
-            log = RoundLog.from_json(json.loads(line))
+            log = RoundMessages.from_json(json.loads(line))
         except (ValueError, KeyError, TypeError, IndexError) as err:
             raise LogError(f"{path}, line {lineno}: not a message-log round ({err!r})") from None
         if log.round != len(rounds):

@@ -36,25 +36,9 @@ of `eval/acc_vs_cum_kib` are not rounds.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from fsl_sage_dist.units import KIB, MIB
-
-
-class RoundLogger(Protocol):
-    def log_round(self, record: dict[str, Any]) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class NoOpLogger:
-    """What every rank but the server gets: one code path, nothing written."""
-
-    def log_round(self, record: dict[str, Any]) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def round_scalars(record: dict[str, Any]) -> dict[str, float]:
@@ -111,15 +95,3 @@ class TensorBoardLogger:
 
     def close(self) -> None:
         self.writer.close()
-
-
-def make_logger(
-    run_dir: Path, enabled: bool, config_text: str, rebuild_from: list[dict[str, Any]] | None = None
-) -> RoundLogger:
-    """The TensorBoard logger writing RUN_DIR/tb/ where `enabled` (the server), else a no-op.
-
-    `rebuild_from`: the records metrics.jsonl holds when a resumed run starts (see above).
-    """
-    if not enabled:
-        return NoOpLogger()
-    return TensorBoardLogger(run_dir / "tb", config_text, rebuild_from)
