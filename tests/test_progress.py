@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from fsl_sage_dist import progress as progress_module
+from fsl_sage_dist.report import progress as progress_module
 from fsl_sage_dist.report.progress import Progress, format_duration
 
 

@@ -198,7 +198,7 @@ BOTH_LINKS = "a number > 0 when network.up_mbps is set (both, or neither for no 
 
 @dataclass
 class NetworkConfig(Section, key="network"):
-    """A link profile for the simulated timeline (`timeline.py`, docs/timeline.md); with
+    """A link profile for the simulated timeline (`timeline/`, docs/timeline.md); with
     `up_mbps` > 0, metrics.jsonl rows gain `sim_round_s` and `cum_sim_s`."""
 
     up_mbps: float = bounded(0.0, number_at_least(0))

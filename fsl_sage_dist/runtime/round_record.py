@@ -126,7 +126,7 @@ class RoundRecords:
         return record, messages
 
     def _simulated(self, messages: RoundMessages, prev: dict[str, Any] | None) -> dict[str, float]:
-        """`sim_round_s` and `cum_sim_s` on the configured network profile (timeline.py)."""
+        """`sim_round_s` and `cum_sim_s` on the configured network profile (`timeline/`)."""
         if not self.network.enabled:
             return {}
         seconds = simulate_round(self.plan, messages, self.network).seconds
