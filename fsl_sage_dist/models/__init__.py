@@ -11,9 +11,7 @@ The names below are imported on first use, so the torch-free `models.defaults` c
 with its module, which a later import of that module would otherwise put in its place.
 """
 
-import importlib
-from typing import Any
-
+from fsl_sage_dist.first_use import names_on_first_use
 from fsl_sage_dist.models.clone import clone
 
 _HOMES = {
@@ -30,9 +28,4 @@ _HOMES = {
 __all__ = ["clone", *_HOMES]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = names_on_first_use(__name__, _HOMES)

@@ -4,8 +4,7 @@ The names below are imported on first use, so the torch-free `wire.limits` can b
 config) without loading torch.
 """
 
-import importlib
-from typing import Any
+from fsl_sage_dist.first_use import names_on_first_use
 
 _HOMES = {
     "Channel": "channel",
@@ -36,9 +35,4 @@ _HOMES = {
 __all__ = list(_HOMES)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = names_on_first_use(__name__, _HOMES)
