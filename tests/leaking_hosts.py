@@ -27,7 +27,7 @@ LEAKER_RANK = 1
 """The host of client 0 (`plan/placement.py`: client c lives on rank 1 + c mod hosts)."""
 SUM_SCALE = 100.0
 """An image in a host's partial sum is weighted as a state is there (by tens of samples)."""
-REPORT_REDUCE, LOG_REDUCE = 0, 4
+REPORT_REDUCE, LOG_REDUCE = 0, 5
 """Which `reduce` of `round_report.reduce_round` carries the leak: the meter's byte counts
 (int64), or the message log's client compute table (float64, `round_log.gather_rows`)."""
 
@@ -145,7 +145,7 @@ def install(plan: LeakPlan) -> None:
             partial = leak.into(partial, scale=SUM_SCALE)
         return reduce_to_server(self, partial, category, clients, per_client)
 
-    def leaky_reduce_round(result, info, transport):
+    def leaky_reduce_round(result, info, transport, measured):
         round_ = leak.reports.get(info.rank, 0)  # one report a round, in order, from round 0
         leak.reports[info.rank] = round_ + 1
 
@@ -156,7 +156,7 @@ def install(plan: LeakPlan) -> None:
         for which, planned in ((REPORT_REDUCE, plan.report), (LOG_REDUCE, plan.log)):
             if round_ == planned:
                 transport = _Growing(transport, which, extra)
-        return reduce_round(result, info, transport)
+        return reduce_round(result, info, transport, measured)
 
     patches = {
         (ClientHostRole, "_forward"): leaky_forward,

@@ -7,6 +7,7 @@ import torch
 from fsl_sage_dist.algorithms.base import StepLoss
 from fsl_sage_dist.algorithms.lazy_server import aux_loss_and_grad, client_aux_loss
 from fsl_sage_dist.devices import RankInfo
+from fsl_sage_dist.memory import MeasuredPeak
 from fsl_sage_dist.runtime.round_report import RoundReport, RoundResult, reduce_round
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
 from fsl_sage_dist.wire.meter import zero_counts
@@ -20,6 +21,7 @@ def report(steps: list[StepLoss], clients: int = 3) -> RoundReport:
         result,
         RankInfo(0, 1, "loopback", cpu, cpu),
         LoopbackTransport(Loopback([], timeout_s=1), 0),
+        MeasuredPeak(cpu),
     )
 
 

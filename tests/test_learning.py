@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 
 from fsl_sage_dist.algorithms import REGISTRY, fsl_sage, splitfed
-from fsl_sage_dist.algorithms.alignment import per_sample_cut_grads
 from fsl_sage_dist.algorithms.lazy_server import aux_input_grad
 from fsl_sage_dist.runtime import server as server_role
 from fsl_sage_dist.runtime.in_process import run_in_process
@@ -115,11 +114,6 @@ def _watch_client_steps(monkeypatch, changes: list[float], aux_changes: list[flo
         monkeypatch.setattr(cls, "update", update)
 
 
-def _relative_error(aux, server, z: torch.Tensor, y: torch.Tensor) -> float:
-    true = per_sample_cut_grads(server, z, y) / len(y)  # d NLL_mean / dz over the stored rows
-    return float((aux_input_grad(aux, z, y) - true).norm() / true.norm())
-
-
 def _server_model(side, client: int):
     if side.ctx.spec.name == "splitfed_v1":
         return side.server_for(client)[0]  # built at its first upload of the round
@@ -143,14 +137,19 @@ def _watch_server_steps(monkeypatch, changes: list[float]) -> None:
 
 
 def _watch_alignment(monkeypatch, alignments: list[tuple[float, float]]) -> None:
-    original = fsl_sage.align_aux
+    original = fsl_sage.fit_aux
 
-    def align_aux(aux, optimizer, server, z, y, *args, **kwargs):
-        before = _relative_error(aux, server, z, y)
-        original(aux, optimizer, server, z, y, *args, **kwargs)
-        alignments.append((before, _relative_error(aux, server, z, y)))
+    def fit_aux(aux, optimizer, z, y, targets, *args, **kwargs):
+        true = targets / len(y)  # d NLL_mean / dz over the stored rows
 
-    monkeypatch.setattr(fsl_sage, "align_aux", align_aux)
+        def error() -> float:
+            return float((aux_input_grad(aux, z, y) - true).norm() / true.norm())
+
+        before = error()
+        original(aux, optimizer, z, y, targets, *args, **kwargs)
+        alignments.append((before, error()))
+
+    monkeypatch.setattr(fsl_sage, "fit_aux", fit_aux)
 
 
 def _watch_averaging(monkeypatch, sizes_seen: list[list[int]]) -> None:

@@ -11,6 +11,9 @@ that never meet in one process except the in-process baseline:
 - `ServerSide` (rank 0): `step` (what the server does with one uploaded batch), `round_end`,
   `eval_model`, `notes` (what the reports show beyond the usual), and its checkpointed state.
 
+Each half also says what it holds (`holdings`), for the memory meter (`memory/`): the drivers
+wrap every phase of its work in `ctx.memory.phase`.
+
 Both are told each round's participants (`start_round`) and take a `Context`.
 """
 
@@ -26,6 +29,7 @@ from fsl_sage_dist.client_store import ClientStateStore
 from fsl_sage_dist.config import FSLConfig, RuntimeConfig, TrainConfig
 from fsl_sage_dist.data import ClientData
 from fsl_sage_dist.errors import CheckpointError
+from fsl_sage_dist.memory import Holdings, MemoryMeter
 from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.models.objective import Objective
 from fsl_sage_dist.plan import AlgorithmSpec, Placement, Plan
@@ -102,6 +106,8 @@ class Context:
     """This rank's per-client state between participations: on a client host, what its clients
     keep (`runtime/client_host.py`); on the server, what it keeps for each client (FSL-SAGE's
     aux heads, SplitFed-v1's optimizers). In memory, or on disk with `runtime.spill`."""
+    memory: MemoryMeter = field(default_factory=MemoryMeter)
+    """This rank's memory meter: what each side holds in each phase of a round."""
 
     @property
     def spec(self) -> AlgorithmSpec:
@@ -216,6 +222,16 @@ class ClientSide:
     def round_end(self, client: VirtualClient, round_: int) -> None:
         """After the client's last iteration of the round, once states are exchanged."""
 
+    def holdings(self, client: VirtualClient) -> Holdings:
+        """What the client holds: its model, optimizer, and aux head (with its optimizer where
+        the client trains it), as a client on its own device would."""
+        held = Holdings().module(client.model).optimizer(client.optimizer)
+        if client.aux is not None:
+            held.module(client.aux, part="aux")
+        if client.aux_optimizer is not None:
+            held.optimizer(client.aux_optimizer, part="aux")
+        return held
+
     def state_dict(self) -> dict[str, Any]:
         """Host-side algorithm state to checkpoint beside the clients' own."""
         return {}
@@ -253,6 +269,11 @@ class ServerSide:
     def notes(self) -> RoundNotes:
         """This round's notes so far (read during and after the round)."""
         return RoundNotes()
+
+    def holdings(self, held: Holdings) -> Holdings:
+        """Add what this half holds now (models, optimizers, aux heads, stores) to `held`,
+        which holds the server role's own (the global client model)."""
+        return held
 
     def state_dict(self) -> dict[str, Any]:
         """Server-side state to checkpoint (models, optimizers, stores)."""

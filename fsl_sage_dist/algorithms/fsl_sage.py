@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from fsl_sage_dist.algorithms.alignment import align_aux, fit_aux, per_sample_cut_grads
+from fsl_sage_dist.algorithms.alignment import fit_aux, per_sample_cut_grads
 from fsl_sage_dist.algorithms.base import (
     Context,
     RoundNotes,
@@ -38,6 +38,7 @@ from fsl_sage_dist.algorithms.lazy_server import (
     client_aux_loss,
 )
 from fsl_sage_dist.algorithms.smashed_store import SmashedStore
+from fsl_sage_dist.memory import SERVER, Holdings
 from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.plan.schedule import AlignSchedule
 from fsl_sage_dist.seeding import torch_generator
@@ -162,6 +163,15 @@ class FSLSAGEServer(LazyServer):
             status={(c, 0): f"{doing} client {c}'s aux" for c in self.schedule.aligned},
         )
 
+    def holdings(self, held: Holdings) -> Holdings:
+        """The shared server, and each participant's aux head, its Adam and its stored rows
+        (the aux heads of clients not in this round wait in `ctx.states`)."""
+        super().holdings(held)
+        for state in self.per_client.values():
+            held.module(state.aux, part="aux").optimizer(state.optimizer, part="aux")
+            held.add("inputs", [state.store.activations, state.store.labels])
+        return held
+
     def state_dict(self) -> dict[str, Any]:
         return super().state_dict() | {"align_schedule": self.schedule.state_dict()}
 
@@ -191,50 +201,55 @@ class FSLSAGEServer(LazyServer):
     def _align(self, round_: int, client: int) -> None:
         fsl, state = self.ctx.fsl, self.per_client[client]
         z, y = state.store.activations, state.store.labels
+        self.ctx.memory.saved.also_held(SERVER, [z, y])  # appended in this step: not activations
         gen = torch_generator(self.ctx.seed, "align", client, round_)
         if not fsl.async_align:
             # The one stretch where every host waits for the server: it takes their cores.
             with borrowed_cores(self.ctx.runtime.threads_per_rank):
-                self.fit_s[client] = timed(
-                    align_aux,
-                    state.aux,
-                    state.optimizer,
-                    self.server,
-                    z,
-                    y,
-                    fsl.align_epochs,
-                    fsl.align_batch_size,
-                    gen,
-                    objective=self.objective,
-                )
+                start = time.perf_counter()
+                targets = per_sample_cut_grads(self.server, z, y, objective=self.objective)
+                self._fit(client, state, targets, gen, None)
+                self.fit_s[client] = time.perf_counter() - start
             self._send_aux(round_, client)
             return
         # The snapshot: targets from the server as it is now, and the store's current tensors
         # (appends replace them, never modify them). The fit needs nothing else, so it may run
         # beside later server steps, on this rank's own thread count.
         targets = per_sample_cut_grads(self.server, z, y, objective=self.objective)
+        held = self.ctx.memory.held(SERVER)  # what the server holds as the fit starts
         if self.fitter is None:
             self.fitter = ThreadPoolExecutor(
                 1, initializer=torch.set_num_threads, initargs=(torch.get_num_threads(),)
             )
         self.fits.append(
-            (
-                client,
-                self.fitter.submit(
-                    timed,
-                    fit_aux,
-                    state.aux,
-                    state.optimizer,
-                    z,
-                    y,
-                    targets,
-                    fsl.align_epochs,
-                    fsl.align_batch_size,
-                    gen,
-                    objective=self.objective,
-                ),
-            )
+            (client, self.fitter.submit(timed, self._fit, client, state, targets, gen, held))
         )
+
+    def _fit(
+        self,
+        client: int,
+        state: ServerAux,
+        targets: torch.Tensor,
+        gen: torch.Generator,
+        held: Holdings | None,
+    ) -> None:
+        """One alignment fit: a phase of the server's memory of its own, with the fit's targets
+        (one per stored row). A background fit is given what the server `held` as it began: what
+        the server holds later depends on timing, which no account may."""
+        fsl, z, y = self.ctx.fsl, state.store.activations, state.store.labels
+        now = None if held is None else lambda: held
+        with self.ctx.memory.phase(SERVER, now, inputs=(targets,), owner=("fit", client)):
+            fit_aux(
+                state.aux,
+                state.optimizer,
+                z,
+                y,
+                targets,
+                fsl.align_epochs,
+                fsl.align_batch_size,
+                gen,
+                objective=self.objective,
+            )
 
     def _send_aux(self, round_: int, client: int) -> None:
         send_state(

@@ -24,6 +24,7 @@ from fsl_sage_dist.algorithms.base import (
     pair_state,
 )
 from fsl_sage_dist.data import ClientData
+from fsl_sage_dist.memory import Holdings
 from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.models.objective import CLASSIFICATION, Objective
 from fsl_sage_dist.wire import SmashedBatch
@@ -82,6 +83,9 @@ class LazyServer(ServerSide):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         load_pair_state((self.server, self.server_opt), state)
+
+    def holdings(self, held: Holdings) -> Holdings:
+        return held.module(self.server).optimizer(self.server_opt)
 
     def step(self, round_: int, it: int, batch: SmashedBatch) -> StepLoss:
         out = self.server(batch.activations)

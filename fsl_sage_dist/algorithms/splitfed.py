@@ -25,6 +25,7 @@ from fsl_sage_dist.algorithms.base import (
     loss_sum,
     pair_state,
 )
+from fsl_sage_dist.memory import Holdings
 from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.wire import (
     SmashedBatch,
@@ -95,6 +96,12 @@ class SplitFedV1Server(SplitFedServer):
             self.copies[client] = (model, optimizer)
         return self.copies[client]
 
+    def holdings(self, held: Holdings) -> Holdings:
+        held.module(self.averaged_server)
+        for model, optimizer in self.copies.values():  # every participant's copy at once
+            held.module(model).optimizer(optimizer)
+        return held
+
     def state_dict(self) -> dict[str, Any]:
         return {"averaged": self.averaged_server.state_dict()}
 
@@ -121,6 +128,9 @@ class SplitFedV2Server(SplitFedServer):
 
     def server_for(self, client: int) -> tuple[nn.Module, torch.optim.Optimizer]:
         return self.server
+
+    def holdings(self, held: Holdings) -> Holdings:
+        return held.module(self.server[0]).optimizer(self.server[1])
 
     def state_dict(self) -> dict[str, Any]:
         return pair_state(self.server)

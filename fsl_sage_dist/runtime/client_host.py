@@ -11,7 +11,8 @@ Memory: a host keeps one copy of each averaged part (the global state every clie
 each round end) and builds a participant from it when the client is sampled; what a client
 keeps between participations (optimizer moments, an aux head that is not averaged) waits in
 `ctx.states` (a `ClientStateStore`; on disk with `runtime.spill`). So a host holds models for
-the round's participants only.
+the round's participants only. What each participant would need on a device of its own is
+accounted phase by phase (its forward pass, its update) by `ctx.memory` (`memory/`).
 """
 
 from __future__ import annotations
@@ -76,10 +77,11 @@ class ClientHostRole:
         it, x, y = batch
         self.ctx.channel.meter.at(client.id, it)
         start = time.perf_counter()
-        z = client.model(x)
-        if self.ctx.uploads(it):
-            smashed = SmashedBatch(client.id, self.ctx.slot(it), z.detach(), y)
-            send_smashed(self.ctx.channel, round_, smashed)
+        with self.ctx.memory.phase(client.id, lambda: self.side.holdings(client), (x, y)):
+            z = client.model(x)
+            if self.ctx.uploads(it):
+                smashed = SmashedBatch(client.id, self.ctx.slot(it), z.detach(), y)
+                send_smashed(self.ctx.channel, round_, smashed)
         self.compute_s[client.id, it] = (time.perf_counter() - start, 0.0)
         return z
 
@@ -91,7 +93,8 @@ class ClientHostRole:
             it, x, y = batch
             channel.meter.at(client.id, it)
             start, waited = time.perf_counter(), channel.waited_s
-            loss = self.side.update(Step(client, round_, it, x, y, z))
+            with self.ctx.memory.phase(client.id, lambda: self.side.holdings(client), (x, y)):
+                loss = self.side.update(Step(client, round_, it, x, y, z))
             spent = time.perf_counter() - start - (channel.waited_s - waited)
             self.compute_s[client.id, it] = (self.compute_s[client.id, it][0], spent)
             if loss is not None:
@@ -174,4 +177,5 @@ class ClientHostRole:
             sorted(chosen),
             meter.take_messages(),
             compute_rows(self.compute_s),
+            self.ctx.memory.take_round(),
         )

@@ -6,6 +6,7 @@ from typing import Any
 
 from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.log import logger
+from fsl_sage_dist.memory import MeasuredPeak
 from fsl_sage_dist.runtime.client_host import ClientHostRole
 from fsl_sage_dist.runtime.round_report import reduce_round
 
@@ -13,6 +14,7 @@ from fsl_sage_dist.runtime.round_report import reduce_round
 class HostLoop:
     def __init__(self, role: ClientHostRole, info: RankInfo) -> None:
         self.role, self.info = role, info
+        self.measured = MeasuredPeak(info.device)
 
     def start(self, first_round: int) -> None:
         """Remove spilled client state that the checkpoint resumed from does not refer to (the
@@ -26,7 +28,7 @@ class HostLoop:
             f"round {round_ + 1}: {trained} clients trained in {result.wall_s:.2f} s "
             f"({result.cpu_s:.2f} CPU s)"
         )
-        reduce_round(result, self.info, self.role.ctx.channel.transport)
+        reduce_round(result, self.info, self.role.ctx.channel.transport, self.measured)
 
     def state_dict(self) -> dict[str, Any]:
         """For a checkpoint (once per checkpoint: spilled client state is kept for the last

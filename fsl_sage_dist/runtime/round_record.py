@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from fsl_sage_dist.config import Config
+from fsl_sage_dist.memory import PARTS, total
 from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.rundir.messages import Message, RoundMessages
 from fsl_sage_dist.runtime.round_log import ServerTimes
@@ -77,6 +78,24 @@ def _byte_totals(report: RoundReport, prev: dict[str, Any] | None) -> dict[str, 
     }
 
 
+def memory_record(
+    report: RoundReport, participants: list[int], server: dict[str, int] | None
+) -> dict[str, Any]:
+    """metrics.jsonl's `memory`: the round's largest client peak (the lowest id among equal
+    ones) with its parts, the server's, and each rank's measured peak (`memory/`)."""
+    rows = report.client_memory[participants]
+    peaks = rows.sum(dim=1).tolist()
+    top = peaks.index(max(peaks))
+    return {
+        "client_peak_bytes": int(peaks[top]),
+        "client_peak_of": participants[top],
+        "client_parts": dict(zip(PARTS, rows[top].tolist())),
+        "server_peak_bytes": total(server),
+        "server_parts": server or dict.fromkeys(PARTS, 0),
+        "rank_peak_bytes": [int(b) for b in report.measured_peak_bytes.tolist()],
+    }
+
+
 def _seconds(rows: torch.Tensor) -> list[float]:
     """Per client host (rank 0, the server, left out)."""
     return rows[1:].tolist()
@@ -118,6 +137,7 @@ class RoundRecords:
             "participants": participants,
             **notes.metrics(),
             **self._simulated(messages, prev),
+            "memory": memory_record(report, participants, self.role.memory_peak),
         }
         if self.role.template.objective.perplexity:  # a language model
             loss = evaluation.loss

@@ -6,20 +6,22 @@ rank that hosts or serves that client, so the SUM reduction adds each number to 
 result is exact and independent of the layout. This reduction is bookkeeping, not client
 traffic: it is not metered and does not go through the `Channel` (only its transport). The
 round's message log (metered messages and client compute times) rides along the same way
-(`round_log.gather_rows`).
+(`round_log.gather_rows`), and so does the memory meter's account of each participant (a
+per-client slot too) and each rank's measured peak (`memory/`).
 """
 
 from __future__ import annotations
 
-import resource
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 from fsl_sage_dist.algorithms.base import StepLoss
 from fsl_sage_dist.devices import RankInfo
+from fsl_sage_dist.memory import PARTS, MeasuredPeak
 from fsl_sage_dist.runtime.round_log import gather_rows
+from fsl_sage_dist.units import MIB
 from fsl_sage_dist.wire import Transport
 
 
@@ -44,6 +46,9 @@ class RoundResult:
         default_factory=lambda: torch.zeros(0, 4, dtype=torch.float64)
     )
     """[n, 4] float64: this rank's clients' compute times (`round_log.compute_rows`)."""
+    memory: dict[Hashable, dict[str, int]] = field(default_factory=dict)
+    """Client id -> memory parts at that client's peak this round (`MemoryMeter.take_round`;
+    none on the server, which reports its own to its loop)."""
 
 
 @dataclass
@@ -58,7 +63,12 @@ class RoundReport:
     cpu_s: torch.Tensor
     """[ranks] float64: CPU seconds each rank's process used in its round loop (compute)."""
     peak_rss_mib: torch.Tensor
-    """[ranks] float64."""
+    """[ranks] float64: each rank's resident peak over the run so far."""
+    measured_peak_bytes: torch.Tensor
+    """[ranks] float64: each rank's measured peak of this round (`memory/measured.py`)."""
+    client_memory: torch.Tensor
+    """[clients, parts] int64: each participant's memory parts at its peak (`memory.PARTS`);
+    zeros for the others."""
     messages: torch.Tensor
     """Every host's `RoundResult.messages`, in rank order."""
     client_compute: torch.Tensor
@@ -81,31 +91,25 @@ class RoundReport:
         return self.train_loss if aux is None else aux
 
 
-def peak_rss_mib() -> float:
-    """This process's peak resident memory. /proc's VmHWM belongs to this program alone;
-    getrusage's ru_maxrss (the fallback off Linux) carries over the RSS of whatever process
-    forked this one before exec, e.g. a large test runner or a notebook."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
-
-
-def reduce_round(result: RoundResult, info: RankInfo, transport: Transport) -> RoundReport | None:
-    """Sum every rank's numbers onto rank 0; returns the report there, None elsewhere."""
+def reduce_round(
+    result: RoundResult, info: RankInfo, transport: Transport, measured: MeasuredPeak
+) -> RoundReport | None:
+    """Sum every rank's numbers onto rank 0; returns the report there, None elsewhere.
+    `measured` is this rank's, read (and reset) here, once per round."""
     loss = torch.zeros(len(result.byte_counts), 4, dtype=torch.float64)
     for step in result.losses:
         column = 2 if step.aux else 0
         loss[step.client, column] += step.loss_sum
         loss[step.client, column + 1] += step.samples
-    per_rank = torch.zeros(3, info.world_size, dtype=torch.float64)
+    memory = torch.zeros(len(result.byte_counts), len(PARTS), dtype=torch.int64)
+    for client, parts in result.memory.items():
+        memory[client] = torch.tensor([parts[p] for p in PARTS])
+    round_peak, run_rss = measured.take()
+    per_rank = torch.zeros(4, info.world_size, dtype=torch.float64)
     per_rank[:, info.rank] = torch.tensor(
-        [result.wall_s, result.cpu_s, peak_rss_mib()], dtype=torch.float64
+        [result.wall_s, result.cpu_s, run_rss / MIB, round_peak], dtype=torch.float64
     )
-    staged = [p.to(info.comm_device) for p in (result.byte_counts, loss, per_rank)]
+    staged = [p.to(info.comm_device) for p in (result.byte_counts, loss, per_rank, memory)]
     for tensor in staged:
         transport.reduce(tensor)
     logged = [
@@ -113,5 +117,5 @@ def reduce_round(result: RoundResult, info: RankInfo, transport: Transport) -> R
     ]
     if info.rank != 0:
         return None
-    counts, loss, per_rank = (t.cpu() for t in staged)
-    return RoundReport(counts, loss, *per_rank, *logged)
+    counts, loss, per_rank, memory = (t.cpu() for t in staged)
+    return RoundReport(counts, loss, *per_rank, memory, *logged)

@@ -19,6 +19,7 @@ from fsl_sage_dist.algorithms.averaging import average_flat, mean_of_sum, weight
 from fsl_sage_dist.algorithms.base import Context, ServerSide, StepLoss, client_module
 from fsl_sage_dist.data import ImageSet
 from fsl_sage_dist.data.client_data import batches_per_epoch
+from fsl_sage_dist.memory import SERVER, Holdings
 from fsl_sage_dist.models import SplitModel
 from fsl_sage_dist.models.objective import CLASSIFICATION, Objective
 from fsl_sage_dist.runtime.round_log import ServerTimes
@@ -75,6 +76,10 @@ class ServerRole:
         self.global_client = client_module(ctx.spec, template).to(ctx.device)
         averaged = ctx.spec.averaged
         self.aux_like = flatten_state(template.aux) if "aux_model" in averaged else None
+        # What the server holds: the global client model it averages into, and its half's own.
+        ctx.memory.holds(SERVER, lambda: side.holdings(Holdings().module(self.global_client)))
+        self.memory_peak: dict[str, int] | None = None
+        """The server's memory parts at its peak in the last round (`memory/`)."""
 
     def iterations(self, client: int) -> int:
         return self.ctx.train.local_epochs * batches_per_epoch(
@@ -108,7 +113,8 @@ class ServerRole:
                 self.on_status(f"uploads {done + 1}/{len(order)}, {note}")
             aligned = notes.align_s.get(client, 0.0)
             start = time.perf_counter()
-            loss = self.side.step(round_, it, batch)
+            with self.ctx.memory.phase(SERVER, inputs=(batch.activations, batch.labels)):
+                loss = self.side.step(round_, it, batch)
             # a synchronous alignment is logged on its own (align_s), not as step time
             aligned = self.side.notes().align_s.get(client, 0.0) - aligned
             self.times.step_s[client, it] = time.perf_counter() - start - aligned
@@ -158,8 +164,10 @@ class ServerRole:
         self.on_status("waiting for client models")
         self._average(round_, chosen)
         start_end = time.perf_counter()
-        self.side.round_end(round_, chosen, [self.sizes[c] for c in chosen])
+        with self.ctx.memory.phase(SERVER):
+            self.side.round_end(round_, chosen, [self.sizes[c] for c in chosen])
         self.times.round_end_s = time.perf_counter() - start_end
+        self.memory_peak = self.ctx.memory.take_round().get(SERVER)
         self.ctx.channel.flush()
         return RoundResult(
             losses,

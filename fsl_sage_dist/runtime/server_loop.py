@@ -12,6 +12,7 @@ from typing import Any
 
 from fsl_sage_dist.config import Config
 from fsl_sage_dist.devices import RankInfo
+from fsl_sage_dist.memory import MeasuredPeak
 from fsl_sage_dist.report.recorder import Kept, RunRecorder
 from fsl_sage_dist.runtime.round_record import Evaluation, RoundRecords
 from fsl_sage_dist.runtime.round_report import reduce_round
@@ -35,6 +36,7 @@ class ServerLoop:
         self.recorder = RunRecorder(cfg, partition, role.template, info.world_size)
         self.kept = Kept()  # what a resumed checkpoint covers: set by `load_state_dict`
         self.peak_rss_mib: list[float] = []
+        self.measured = MeasuredPeak(info.device)
         self.last_round_end = time.perf_counter()
 
     def start(self, first_round: int) -> None:
@@ -46,7 +48,8 @@ class ServerLoop:
 
     def run_round(self, round_: int) -> None:
         result = self.role.run_round(round_)
-        report = reduce_round(result, self.info, self.role.ctx.channel.transport)
+        transport = self.role.ctx.channel.transport
+        report = reduce_round(result, self.info, transport, self.measured)
         self.peak_rss_mib = report.peak_rss_mib.tolist()
         evaluation = self._evaluate(round_)
         # Wall time from the previous round's end to this one's: hosts start a round while the
