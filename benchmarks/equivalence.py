@@ -102,6 +102,13 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def _unmeasured(record: dict[str, Any], with_memory: bool) -> dict[str, Any]:
+    kept = {k: v for k, v in record.items() if k not in TIMING and k != "memory"}
+    if with_memory:
+        kept["memory"] = {k: v for k, v in record["memory"].items() if k != "rank_peak_bytes"}
+    return kept
+
+
 def _settings(run_dir: Path) -> list[str]:
     """config.toml's lines but output.dir, the one setting the two runs of a case differ in."""
     text = (run_dir / "config.toml").read_text()
@@ -111,8 +118,11 @@ def _settings(run_dir: Path) -> list[str]:
 def differences(a: Path, b: Path) -> list[str]:
     """What differs between two RUN_DIRs of the same case, or nothing."""
     found: list[str] = []
-    ma = [{k: v for k, v in r.items() if k not in TIMING} for r in _lines(a / "metrics.jsonl")]
-    mb = [{k: v for k, v in r.items() if k not in TIMING} for r in _lines(b / "metrics.jsonl")]
+    ra, rb = _lines(a / "metrics.jsonl"), _lines(b / "metrics.jsonl")
+    # `memory` is accounting but for each rank's measured peak; compared where both have it
+    both = all("memory" in r for r in ra + rb)
+    ma = [_unmeasured(r, both) for r in ra]
+    mb = [_unmeasured(r, both) for r in rb]
     if ma != mb:
         found.append("metrics.jsonl differs (seconds aside)")
     ga = [

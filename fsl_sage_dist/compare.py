@@ -8,6 +8,9 @@ imports nothing of torch. The columns:
 
 - final acc / best acc: the last evaluated / the best test accuracy in metrics.jsonl;
 - payload MiB: cumulative payload bytes after the last round (payload: DESIGN.md section 3);
+- client peak MiB: the largest client peak of the run's memory accounting (`memory` in
+  metrics.jsonl: what one client holds in a round, as if on its own device); "-" for a run
+  without it;
 - MiB@A: cumulative payload MiB at the end of the first *evaluated* round with test accuracy
   >= A, else "not reached" (so its resolution is `eval.every` rounds);
 - s/round: mean `round_s`;
@@ -70,6 +73,7 @@ def run_summary(run: Run, targets: list[float], baseline: Run | None) -> dict[st
         "final_acc": run.final_acc,
         "best_acc": run.best_acc,
         "payload_mib": run.payload_mib,
+        "client_peak_mib": run.client_peak_mib,
         "mib_to_target": {f"{t:g}": mib[t] for t in targets},
         "ratio_to_baseline": {f"{t:g}": ratio[t] for t in targets},
         "s_per_round": run.s_per_round,
@@ -99,6 +103,7 @@ def format_table(rows: list[dict[str, Any]], targets: list[float]) -> str:
         "final acc",
         "best acc",
         "payload MiB",
+        "client peak MiB",
         *[f"MiB@{k}" for k in keys],
         "s/round",
         *[f"ratio@{k}" for k in keys],
@@ -116,6 +121,7 @@ def format_table(rows: list[dict[str, Any]], targets: list[float]) -> str:
                 _cell(row["final_acc"], ".4f"),
                 _cell(row["best_acc"], ".4f"),
                 _cell(row["payload_mib"], ".2f"),
+                _cell(row["client_peak_mib"], ".2f"),
                 *[_cell(row["mib_to_target"][k], ".2f", NOT_REACHED) for k in keys],
                 _cell(row["s_per_round"], ".2f"),
                 *[_cell(row["ratio_to_baseline"][k], ".2f") for k in keys],

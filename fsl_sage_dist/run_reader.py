@@ -49,6 +49,18 @@ class Run:
         return self.records[-1]["cum_payload_bytes"] / MIB
 
     @property
+    def client_peak_mib(self) -> float | None:
+        """The largest client peak of the run's memory accounting (`memory` of each record);
+        None for a run without it (written before the memory meter) or with no valid number."""
+        peaks = [
+            r["memory"].get("client_peak_bytes")
+            for r in self.records
+            if isinstance(r.get("memory"), dict)
+        ]
+        valid = [p for p in peaks if type(p) is int and p >= 0]
+        return max(valid) / MIB if valid else None
+
+    @property
     def s_per_round(self) -> float:
         return sum(r["round_s"] for r in self.records) / len(self.records)
 

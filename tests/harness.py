@@ -28,7 +28,7 @@ import torch.multiprocessing as mp
 
 from fsl_sage_dist.algorithms import REGISTRY
 from fsl_sage_dist.config import Config, config_from_dict, config_to_dict, load_config
-from fsl_sage_dist.rundir.records import TIMING_FIELDS
+from fsl_sage_dist.rundir.records import unmeasured
 from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
 from fsl_sage_dist.wire import ByteMeter, Channel
 from fsl_sage_dist.wire.loopback import Loopback, LoopbackTransport
@@ -113,8 +113,9 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def untimed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """metrics.jsonl records without the fields in seconds: equal for identical runs."""
-    return [{k: v for k, v in r.items() if k not in TIMING_FIELDS} for r in records]
+    """metrics.jsonl records without what was measured (seconds, memory peaks of processes):
+    equal for identical runs."""
+    return [unmeasured(r) for r in records]
 
 
 def assert_same_results(a: Path, b: Path) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ def write_run(
     accs: list[float | None],
     mib_per_round: float,
     planned_rounds: int | None = None,
+    client_peaks_mib: list[float] | None = None,
 ) -> Path:
     """A RUN_DIR with the contract files: config.toml, metrics.jsonl, summary.json."""
     run_dir = root / name
@@ -35,9 +36,13 @@ def write_run(
     zero = {"up": 0, "down": 0}
     lines = []
     for r, acc in enumerate(accs):
+        memory = {}
+        if client_peaks_mib is not None:
+            memory = {"memory": {"client_peak_bytes": int(client_peaks_mib[r] * MIB)}}
         lines.append(
             json.dumps(
-                {
+                memory
+                | {
                     "round": r,
                     "algorithm": algorithm,
                     "test_acc": acc,
@@ -66,7 +71,16 @@ def runs(tmp_path) -> tuple[Path, Path]:
     # base reaches 0.80 after 2 rounds (20 MiB) and 0.85 after 3 (30 MiB), exactly: >= counts.
     base = write_run(tmp_path, "base", "fedavg", [0.5, 0.8, 0.85, 0.87], 10)
     # sage reaches 0.80 in round 1 (2 MiB), never 0.85; round 2 is not evaluated; 4 of 6 rounds.
-    sage = write_run(tmp_path, "sage", "fsl_sage", [0.81, None, 0.84, 0.845], 2, planned_rounds=6)
+    # Only sage has memory accounting (base is a run from before the meter): its largest peak.
+    sage = write_run(
+        tmp_path,
+        "sage",
+        "fsl_sage",
+        [0.81, None, 0.84, 0.845],
+        2,
+        planned_rounds=6,
+        client_peaks_mib=[1.5, 3.25, 2.0, 3.0],
+    )
     return base, sage
 
 
@@ -93,6 +107,7 @@ def test_table_and_json_give_mib_to_target(runs, tmp_path, capsys):
         "final acc": "0.8700",
         "best acc": "0.8700",
         "payload MiB": "40.00",
+        "client peak MiB": "-",
         "MiB@0.8": "20.00",
         "MiB@0.85": "30.00",
         "s/round": "3.00",
@@ -106,6 +121,7 @@ def test_table_and_json_give_mib_to_target(runs, tmp_path, capsys):
         "final acc": "0.8450",
         "best acc": "0.8450",
         "payload MiB": "8.00",
+        "client peak MiB": "3.25",
         "MiB@0.8": "2.00",
         "MiB@0.85": "not reached",
         "s/round": "3.00",
@@ -116,6 +132,7 @@ def test_table_and_json_give_mib_to_target(runs, tmp_path, capsys):
     assert data["baseline"] == "base" and data["targets"] == [0.8, 0.85]
     sage = data["runs"][1]
     assert sage["mib_to_target"] == {"0.8": 2.0, "0.85": None}
+    assert sage["client_peak_mib"] == 3.25 and data["runs"][0]["client_peak_mib"] is None
     assert sage["ratio_to_baseline"] == {"0.8": pytest.approx(0.1), "0.85": None}
 
 

@@ -45,6 +45,15 @@ RULES = [
             "torch.distributed",
         ),
     ),
+    (
+        "memory",
+        (
+            "fsl_sage_dist.algorithms",
+            "fsl_sage_dist.runtime",
+            "fsl_sage_dist.wire",
+            "torch.distributed",
+        ),
+    ),
     ("rundir", ("torch", "numpy")),
     ("report", ("fsl_sage_dist.runtime", "fsl_sage_dist.algorithms", "fsl_sage_dist.wire")),
     ("compare.py", ("torch",)),

@@ -22,6 +22,8 @@ def _expected_by_round(record: dict) -> dict[str, float]:
         "comm/round_wire_mib": record["round_wire_bytes"] / MIB,
         "comm/cum_payload_mib": record["cum_payload_bytes"] / MIB,
         "comm/cum_wire_mib": record["cum_wire_bytes"] / MIB,
+        "memory/client_peak_mib": record["memory"]["client_peak_bytes"] / MIB,
+        "memory/server_peak_mib": record["memory"]["server_peak_bytes"] / MIB,
     }
     for category in CATEGORIES:
         for direction in ("up", "down"):

@@ -29,7 +29,10 @@ class _Saved:
     __slots__ = ("tensor", "owner", "key", "counter")
 
     def __init__(self, tensor: torch.Tensor, owner: Hashable, counter: SavedTensors) -> None:
-        self.tensor, self.owner, self.counter = tensor, owner, counter
+        # Detached: a saved output would otherwise hold its own grad_fn, which holds this, a
+        # cycle through autograd's C++ graph that nothing frees. Autograd gives the unpacked
+        # tensor back its place in the graph itself (a double backward is bitwise unchanged).
+        self.tensor, self.owner, self.counter = tensor.detach(), owner, counter
         self.key: StorageKey | None = None
         key, nbytes = storage_of(tensor)
         counter._take(owner, key, nbytes, self)

@@ -52,6 +52,13 @@ class AlgorithmSpec:
     """Its alignment fits may run beside the server's steps (fsl.async_align)."""
     server_round_end_work: bool = False
     """The server does timed work of its own after averaging (SplitFed-v1's server copies)."""
+    server_models: Literal["none", "shared", "per_client"] = "shared"
+    """What server part the server trains: none (FedAvg), one shared by every client, or one
+    copy per participant beside the averaged one (SplitFed-v1). For the memory meter."""
+    aux_trained_by: Literal["none", "client", "server"] = "none"
+    """Who trains the aux head (and so holds its gradients and Adam state): nobody (no aux
+    head), the client on its own loss (CSE-FSL), or the server's alignment fits (FSL-SAGE, whose
+    client holds the head's weights only)."""
 
     def upload_interval(self, fsl: FSLSettings) -> int | None:
         return {"every": 1, "every_q": fsl.server_interval, "never": None}[self.uploads]
@@ -91,13 +98,32 @@ SPECS: dict[str, AlgorithmSpec] = {
     spec.name: spec
     for spec in (
         AlgorithmSpec(
-            "fedavg", "never", False, "lockstep", ("client_model",), full_model_on_client=True
+            "fedavg",
+            "never",
+            False,
+            "lockstep",
+            ("client_model",),
+            full_model_on_client=True,
+            server_models="none",
         ),
         AlgorithmSpec(
-            "splitfed_v1", "every", True, "lockstep", ("client_model",), server_round_end_work=True
+            "splitfed_v1",
+            "every",
+            True,
+            "lockstep",
+            ("client_model",),
+            server_round_end_work=True,
+            server_models="per_client",
         ),
         AlgorithmSpec("splitfed_v2", "every", True, "whole", ("client_model",)),
-        AlgorithmSpec("cse_fsl", "every_q", False, "server_order", ("client_model", "aux_model")),
+        AlgorithmSpec(
+            "cse_fsl",
+            "every_q",
+            False,
+            "server_order",
+            ("client_model", "aux_model"),
+            aux_trained_by="client",
+        ),
         AlgorithmSpec(
             "fsl_sage",
             "every_q",
@@ -106,6 +132,7 @@ SPECS: dict[str, AlgorithmSpec] = {
             ("client_model",),
             aligns=True,
             async_capable=True,
+            aux_trained_by="server",
         ),
     )
 }

@@ -44,4 +44,19 @@ def summarize(
         "world_size": world_size,
         "num_clients": num_clients,
         "peak_rss_mib": peak_rss_mib,
+        "memory": memory_maxima(records),
+    }
+
+
+def memory_maxima(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's largest client and server peaks (accounting) and each rank's largest measured
+    round peak, from the records' `memory` (`memory/`)."""
+    memory = [r["memory"] for r in records if "memory" in r]
+    if not memory:
+        return {}
+    ranks = [m["rank_peak_bytes"] for m in memory]
+    return {
+        "client_peak_bytes": max(m["client_peak_bytes"] for m in memory),
+        "server_peak_bytes": max(m["server_peak_bytes"] for m in memory),
+        "rank_peak_bytes": [max(column) for column in zip(*ranks)],
     }

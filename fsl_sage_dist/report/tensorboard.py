@@ -22,6 +22,8 @@ Each round's metrics.jsonl record becomes these scalars (MiB = 2**20 bytes, KiB 
     eval/acc_vs_sim_s                 cumulative simulated test accuracy against `cum_sim_s`
                                       seconds (rounded     (only with a network profile)
                                       down)
+    memory/client_peak_mib            round                the round's largest client peak and
+    memory/server_peak_mib                                 the server's (`memory` of the record)
 
 `round` is the same 0-based number as in metrics.jsonl. TensorBoard steps are integers, hence
 KiB (not MiB) for the bytes axis: consecutive rounds never share a step. Payload and wire are
@@ -57,6 +59,10 @@ def round_scalars(record: dict[str, Any]) -> dict[str, float]:
         "eval/ppl": record.get("test_ppl"),
         "eval/slot_error_rate": record.get("test_ser"),
     }
+    memory = record.get("memory")
+    if memory:
+        values["memory/client_peak_mib"] = memory["client_peak_bytes"] / MIB
+        values["memory/server_peak_mib"] = memory["server_peak_bytes"] / MIB
     for category, by_direction in record["bytes"].items():
         for direction, nbytes in by_direction.items():
             values[f"comm/{direction}/{category}_mib"] = nbytes / MIB

@@ -24,8 +24,19 @@ from typing import Any
 from fsl_sage_dist.atomic_write import append_line, write_atomic
 
 TIMING_FIELDS = ("round_s", "host_busy_s", "host_cpu_s", "sim_round_s", "cum_sim_s")
-"""Per-round fields of metrics.jsonl measured in seconds (or simulated from measured ones): the
-only ones that differ between identical runs."""
+"""Per-round fields of metrics.jsonl measured in seconds (or simulated from measured ones)."""
+MEASURED_MEMORY = "rank_peak_bytes"
+"""The one field of a record's `memory` that a process measured (the rest is accounting)."""
+
+
+def unmeasured(record: dict[str, Any]) -> dict[str, Any]:
+    """A metrics.jsonl record without what was measured (seconds, each rank's memory peak):
+    what identical runs share exactly, resumed or not, whatever the host layout."""
+    kept = {k: v for k, v in record.items() if k not in TIMING_FIELDS}
+    if isinstance(kept.get("memory"), dict):
+        kept["memory"] = {k: v for k, v in kept["memory"].items() if k != MEASURED_MEMORY}
+    return kept
+
 
 # Keys a reader of metrics.jsonl needs in each record, with the types they must have.
 REQUIRED_KEYS: dict[str, tuple[type, ...]] = {

@@ -1,0 +1,112 @@
+"""The shape-determined parts of each side's memory, from the model and the algorithm's spec
+alone: what the meter must find (a test), what `fsl-sage run --dry-run` prints, and what the
+memory benchmark reports where a model is too large to run here.
+
+Once a model has stepped, Adam holds two moments per trainable element and one float32 step
+count per trainable tensor, and every trainable tensor has a gradient of its own size. Frozen
+tensors (a language model's base, shared by every copy a rank builds, as a real server would
+share it) count once per side.
+
+    client = client_parts(spec, template)            # params, frozen, grads, optimizer, aux
+    server = server_parts(spec, template, participants=10)
+    per_sample = activation_bytes_per_sample(template.client, template.input_shape)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from fsl_sage_dist.memory.holdings import Holdings
+from fsl_sage_dist.memory.saved import SavedTensors
+from fsl_sage_dist.models import SplitModel
+from fsl_sage_dist.plan import AlgorithmSpec
+
+ADAM_STEP_BYTES = 4
+"""Adam keeps each parameter's step count as a float32 scalar tensor (torch's default)."""
+
+
+def trainable_bytes(module: nn.Module) -> int:
+    return sum(p.numel() * p.element_size() for p in module.parameters() if p.requires_grad)
+
+
+def adam_bytes(module: nn.Module) -> int:
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    return 2 * trainable_bytes(module) + ADAM_STEP_BYTES * len(trainable)
+
+
+def _trained(held: Holdings, module: nn.Module, part: str | None = None) -> None:
+    """A model that has stepped once: its tensors, gradients and Adam state."""
+    held.module(module, part)
+    held.parts[part or "grads"] += trainable_bytes(module)
+    held.parts[part or "optimizer"] += adam_bytes(module)
+
+
+def client_parts(spec: AlgorithmSpec, template: SplitModel) -> dict[str, int]:
+    """A client's shape-determined parts once it has stepped (activations and inputs aside)."""
+    held = Holdings()
+    _trained(held, template.full() if spec.full_model_on_client else template.client)
+    if spec.aux_trained_by == "client":
+        _trained(held, template.aux, "aux")
+    elif spec.aux_trained_by == "server":
+        held.module(template.aux, "aux")  # the fitted head's weights, used but never stepped
+    return _shape_parts(held)
+
+
+def server_parts(spec: AlgorithmSpec, template: SplitModel, participants: int) -> dict[str, int]:
+    """The server's shape-determined parts with `participants` clients in its round, once
+    every model it keeps has stepped: the global client model it averages into, its server
+    part(s) and, for FSL-SAGE, each participant's aux head (stores and activations aside)."""
+    held = Holdings().module(template.full() if spec.full_model_on_client else template.client)
+    if spec.server_models == "shared":
+        _trained(held, template.server)
+    elif spec.server_models == "per_client":
+        held.module(template.server)  # the averaged copy, never stepped itself
+        one = server_copy(template.server)
+        for _ in range(participants):
+            held.parts["params"] += one["params"]
+            held.parts["grads"] += one["grads"]
+            held.parts["optimizer"] += one["optimizer"]
+    if spec.aux_trained_by == "server":
+        held.module(template.aux, "aux")  # one head, and the frozen tensors all heads share
+        aux = template.aux
+        held.parts["aux"] += (participants - 1) * _state_only(aux)
+        held.parts["aux"] += participants * (trainable_bytes(aux) + adam_bytes(aux))
+    return _shape_parts(held)
+
+
+def server_copy(module: nn.Module) -> dict[str, int]:
+    """One more stepped copy of a server part (its frozen tensors shared with the others)."""
+    return {
+        "params": _state_only(module),
+        "grads": trainable_bytes(module),
+        "optimizer": adam_bytes(module),
+    }
+
+
+def _state_only(module: nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def _shape_parts(held: Holdings) -> dict[str, int]:
+    return {p: held.parts[p] for p in ("params", "frozen", "grads", "optimizer", "aux")}
+
+
+def activation_bytes_per_sample(
+    forward: Callable[[torch.Tensor], torch.Tensor], example: torch.Tensor, module: nn.Module
+) -> int:
+    """Bytes autograd saves per sample in `forward` (a module's forward pass, or a step's),
+    from two batches: (saved at 2 samples) - (saved at 1), so what does not grow with the batch
+    (a BatchNorm's statistics) drops out. `example` is one sample's batch of one."""
+    counts = []
+    for n in (1, 2):
+        x = example.expand(n, *example.shape[1:]).clone()
+        counter = SavedTensors()
+        held = Holdings().module(module).add("inputs", [x]).storages
+        with counter.watch("probe", held) as saved:
+            out = forward(x)
+        counts.append(saved["peak"])
+        del out
+    return counts[1] - counts[0]
