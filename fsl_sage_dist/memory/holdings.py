@@ -32,9 +32,13 @@ StorageKey = tuple[int, str]
 
 
 def storage_of(tensor: torch.Tensor) -> tuple[StorageKey, int]:
-    """The storage a tensor lives in (address and device type) and that storage's bytes."""
+    """The storage a tensor lives in (address and device type) and that storage's bytes. On the
+    meta device (a model too large to build here, sized without memory) every storage has
+    address 0, so the storage object's own identity stands in for it."""
     storage = tensor.untyped_storage()
-    return (storage.data_ptr(), storage.device.type), storage.nbytes()
+    device = storage.device.type
+    address = storage._cdata if device == "meta" else storage.data_ptr()
+    return (address, device), storage.nbytes()
 
 
 class Holdings:
