@@ -27,6 +27,8 @@ from test_llm_models import LAYERS, D, aux_nbytes, lora_nbytes  # noqa: E402
 
 from fsl_sage_dist.algorithms.expected_bytes import ModelBytes  # noqa: E402
 from fsl_sage_dist.config import load_config  # noqa: E402
+from fsl_sage_dist.memory.closed_form import SHAPE_PARTS, client_parts  # noqa: E402
+from fsl_sage_dist.plan import SPECS  # noqa: E402
 from fsl_sage_dist.runtime.build import build_template, load_split  # noqa: E402
 from fsl_sage_dist.runtime.dry_run import round_payload  # noqa: E402
 from fsl_sage_dist.runtime.in_process import run_in_process  # noqa: E402
@@ -100,7 +102,8 @@ def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(
     tmp_path, algorithm, dtype
 ):
     cfg = llm_config(tmp_path, f"algorithm={algorithm}", f"wire.activation_dtype={dtype}")
-    sizes = ModelBytes.of(build_template(cfg, load_split(cfg, "train")))
+    template = build_template(cfg, load_split(cfg, "train"))
+    sizes = ModelBytes.of(template)
     traffic = spawn_job(cfg, record_dir=tmp_path / "traffic", keep_tensors=True)
     records = read_metrics(cfg.run_dir)
     assert [r["round"] for r in records] == [0, 1]
@@ -112,6 +115,11 @@ def test_two_rounds_metered_as_the_closed_form_and_no_prompt_leaves_a_host(
         # ... and to the closed form that --dry-run and benchmarks/llm_bytes.py print
         planned = round_payload(cfg, [TRAIN // 4] * 4, sizes, aligned=True)
         assert planned == {c: rec["bytes"][c] for c in planned}
+        # memory: LoRA state is what the client averages; the frozen base is held beside it
+        held = rec["memory"]["client_parts"]
+        assert held["params"] == rec["bytes"]["client_model"]["up"] // 4
+        assert {p: held[p] for p in SHAPE_PARTS} == client_parts(SPECS[algorithm], template)
+        assert held["frozen"] > held["params"] and held["activations"] > 0
     handed = b"".join(e["tensor"].numpy().tobytes() for log in traffic[1:] for e in host_sends(log))
     train = load_split(cfg, "train")
     scored = train.targets != -100

@@ -9,21 +9,22 @@ share it) count once per side.
 
     client = client_parts(spec, template)            # params, frozen, grads, optimizer, aux
     server = server_parts(spec, template, participants=10)
-    per_sample = activation_bytes_per_sample(template.client, template.input_shape)
+    per_sample = activation_bytes_per_sample(template.client, x[:1])   # x: a batch
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from fsl_sage_dist.memory.holdings import Holdings
 from fsl_sage_dist.memory.saved import SavedTensors
-from fsl_sage_dist.models import SplitModel
+from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.plan import AlgorithmSpec
 
+SHAPE_PARTS = ("params", "frozen", "grads", "optimizer", "aux")
+"""The parts the model's shapes and the spec determine (activations and inputs grow with the
+batch, and the server's stores with what was uploaded)."""
 ADAM_STEP_BYTES = 4
 """Adam keeps each parameter's step count as a float32 scalar tensor (torch's default)."""
 
@@ -91,22 +92,22 @@ def _state_only(module: nn.Module) -> int:
 
 
 def _shape_parts(held: Holdings) -> dict[str, int]:
-    return {p: held.parts[p] for p in ("params", "frozen", "grads", "optimizer", "aux")}
+    return {p: held.parts[p] for p in SHAPE_PARTS}
 
 
-def activation_bytes_per_sample(
-    forward: Callable[[torch.Tensor], torch.Tensor], example: torch.Tensor, module: nn.Module
-) -> int:
-    """Bytes autograd saves per sample in `forward` (a module's forward pass, or a step's),
-    from two batches: (saved at 2 samples) - (saved at 1), so what does not grow with the batch
-    (a BatchNorm's statistics) drops out. `example` is one sample's batch of one."""
+def activation_bytes_per_sample(module: nn.Module, example: torch.Tensor) -> int:
+    """Bytes autograd saves per sample in `module`'s forward pass (train mode), from two
+    batches: (saved at 4 samples - saved at 2) / 2, so what does not grow with the batch (a
+    BatchNorm's statistics) drops out. `example` is a batch holding one sample. The pass runs on
+    a copy, so the module's BatchNorm statistics stay as they were."""
+    probe = clone(module).train()
     counts = []
-    for n in (1, 2):
+    for n in (2, 4):
         x = example.expand(n, *example.shape[1:]).clone()
         counter = SavedTensors()
-        held = Holdings().module(module).add("inputs", [x]).storages
+        held = Holdings().module(probe).add("inputs", [x]).storages
         with counter.watch("probe", held) as saved:
-            out = forward(x)
+            out = probe(x)
         counts.append(saved["peak"])
         del out
-    return counts[1] - counts[0]
+    return (counts[1] - counts[0]) // 2

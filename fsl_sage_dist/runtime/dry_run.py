@@ -7,6 +7,8 @@ the same partition, the same seeded model, the same batch cutting.
 
 from __future__ import annotations
 
+import torch
+
 from fsl_sage_dist.algorithms.expected_bytes import (
     CATEGORIES,
     ModelBytes,
@@ -14,13 +16,20 @@ from fsl_sage_dist.algorithms.expected_bytes import (
     total,
 )
 from fsl_sage_dist.config import Config
-from fsl_sage_dist.data import batch_sizes
+from fsl_sage_dist.data import ImageSet, batch_sizes
+from fsl_sage_dist.memory.closed_form import (
+    SHAPE_PARTS,
+    activation_bytes_per_sample,
+    client_parts,
+    server_parts,
+)
+from fsl_sage_dist.models import SplitModel
 from fsl_sage_dist.plan import SPECS, Placement, Plan
 from fsl_sage_dist.plan.schedule import AlignSchedule
 from fsl_sage_dist.report.describe import describe_model
 from fsl_sage_dist.runtime.build import build_template, load_split, partition
 from fsl_sage_dist.text_table import align
-from fsl_sage_dist.units import MIB
+from fsl_sage_dist.units import KIB, MIB
 
 
 def placement_lines(cfg: Config) -> list[str]:
@@ -84,6 +93,46 @@ def alignments(cfg: Config) -> int:
     return sum(len(schedule.start_round(t, plan.participants(t))) for t in range(cfg.rounds))
 
 
+def memory_lines(cfg: Config, template: SplitModel, train: ImageSet) -> list[str]:
+    """Each side's shape-determined memory once every model has stepped (`memory/closed_form`),
+    and what autograd saves per sample in the forward pass of each model a side trains,
+    probed on one training sample (a batch holds `train.batch_size` times that)."""
+    spec = SPECS[cfg.algorithm]
+    participants = cfg.clients.per_round or cfg.clients.num
+    x, _ = train.batch(torch.arange(1))
+    with torch.no_grad():
+        smashed = template.client(x)
+    trained = {
+        "client": template.full() if spec.full_model_on_client else template.client,
+        "server": None if spec.server_models == "none" else template.server,
+    }
+    examples = {"client": x, "server": smashed}
+    parts = {
+        "client": client_parts(spec, template),
+        "server": server_parts(spec, template, participants),
+    }
+    rows = [["MiB", *SHAPE_PARTS, "saved KiB/sample"]]
+    for side in ("client", "server"):
+        module = trained[side]
+        saved = "-" if module is None else _kib(activation_bytes_per_sample(module, examples[side]))
+        rows.append([side, *(f"{parts[side][p] / MIB:.2f}" for p in SHAPE_PARTS), saved])
+    lines = [align(rows, rule=True), f"server: {participants} participants per round"]
+    if spec.aux_trained_by != "none":
+        aux = activation_bytes_per_sample(template.aux, smashed)
+        lines.append(f"aux head: {_kib(aux)} KiB saved per sample in its forward pass")
+    if spec.aux_trained_by == "server":
+        rows_mib = cfg.fsl.store_size * participants * smashed[0].nbytes / MIB
+        lines.append(
+            f"server stores: up to {cfg.fsl.store_size} smashed rows per participant, "
+            f"{rows_mib:.2f} MiB for {participants}"
+        )
+    return lines
+
+
+def _kib(nbytes: int) -> str:
+    return f"{nbytes / KIB:.1f}"
+
+
 def dry_run_report(cfg: Config) -> str:
     train = load_split(cfg, "train")
     parts = partition(cfg, train)
@@ -104,6 +153,9 @@ def dry_run_report(cfg: Config) -> str:
             "",
             "# closed-form bytes",
             *bytes_lines(cfg, sizes, model),
+            "",
+            "# closed-form memory (per side, as if each client had its own device)",
+            *memory_lines(cfg, template, train),
             "",
             "dry run: nothing was started and RUN_DIR was not created",
         ]
