@@ -5,6 +5,7 @@ client's `client_model` upload carries, linear growth with the batch, and where 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,15 @@ from fsl_sage_dist.memory.closed_form import (
 from fsl_sage_dist.memory.saved import SavedTensors
 from fsl_sage_dist.models import build_split_model
 from fsl_sage_dist.plan import SPECS
+from fsl_sage_dist.rundir.records import unmeasured
 from fsl_sage_dist.runtime.build import build_template, load_split
 from fsl_sage_dist.runtime.in_process import run_in_process
 
 from harness import ALGORITHMS, small_config
 
 F32 = 4
+LENGTH_SLOT = 8
+"""Bytes a received message's buffer holds beyond it (`wire/channel.py`)."""
 
 
 def forward_phase(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
@@ -158,6 +162,13 @@ def test_held_parts_equal_the_closed_form(tmp_path, monkeypatch, algorithm, mode
     assert memory["client_parts"]["params"] == per_client_upload
     expected = server_parts(spec, template, len(record["participants"]))
     assert {p: server_seen[p] for p in expected} == expected
+    if spec.aux_trained_by == "server":
+        # Every participant's store, its one batch of 32 rows (int64 labels beside them, each
+        # tensor still in its receive buffer with the channel's 8-byte length slot), and the
+        # targets of one alignment fit.
+        cut = math.prod(template.cut_shape) * F32
+        store = 32 * (cut + 8) + 2 * LENGTH_SLOT
+        assert server_seen["inputs"] == len(record["participants"]) * store + 32 * cut
     assert memory["client_peak_bytes"] == sum(memory["client_parts"].values())
     assert memory["server_peak_bytes"] == sum(memory["server_parts"].values())
     assert memory["client_parts"]["activations"] > 0 and memory["client_parts"]["inputs"] > 0
@@ -176,3 +187,16 @@ def test_memory_reaches_the_summary(tmp_path):
     ranks = [r["memory"]["rank_peak_bytes"] for r in records]
     assert summary["rank_peak_bytes"] == [max(c) for c in zip(*ranks)]
     assert set(records[0]["memory"]["client_parts"]) == set(PARTS)
+
+
+@pytest.mark.parametrize("algorithm", ["splitfed_v1", "fsl_sage"])
+def test_accounting_is_independent_of_the_host_layout(tmp_path, algorithm):
+    """Four clients on one host (their graphs alive side by side in lockstep) or on four: each
+    client's account is its own, so the records' memory (measured peaks aside) is the same."""
+    memory = []
+    for hosts in (1, 4):
+        cfg = small_config(
+            tmp_path / str(hosts), f"algorithm={algorithm}", f"launch.client_hosts={hosts}"
+        )
+        memory.append([unmeasured(r)["memory"] for r in run_in_process(cfg)])
+    assert memory[0] == memory[1]
