@@ -196,7 +196,12 @@ def test_accounting_is_independent_of_the_host_layout(tmp_path, algorithm):
     memory = []
     for hosts in (1, 4):
         cfg = small_config(
-            tmp_path / str(hosts), f"algorithm={algorithm}", f"launch.client_hosts={hosts}"
+            tmp_path / str(hosts),
+            f"algorithm={algorithm}",
+            f"launch.client_hosts={hosts}",
+            "data.synthetic_size=[128,32]",
+            "train.batch_size=16",  # two iterations each, in lockstep on one host
+            "fsl.server_interval=1",
         )
         memory.append([unmeasured(r)["memory"] for r in run_in_process(cfg)])
     assert memory[0] == memory[1]
