@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import math
+import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from fsl_sage_dist.algorithms import fsl_sage
 from fsl_sage_dist.algorithms.alignment import fit_aux
 from fsl_sage_dist.memory import PARTS, SERVER, Holdings, MemoryMeter
 from fsl_sage_dist.memory import meter as meter_module
@@ -205,3 +208,40 @@ def test_accounting_is_independent_of_the_host_layout(tmp_path, algorithm):
         )
         memory.append([unmeasured(r)["memory"] for r in run_in_process(cfg)])
     assert memory[0] == memory[1]
+
+
+class _DoneAtOnce:
+    """An executor that runs each fit as it is submitted: a background fit at its fastest."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def submit(self, fn, *args, **kwargs):
+        future = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_background_fits_are_accounted_whatever_their_timing(tmp_path, monkeypatch):
+    """`fsl.async_align`: a fit that is done before the server's next step, or one still not
+    begun when the round's uploads are all served, give the same account."""
+    common = [
+        "algorithm=fsl_sage",
+        "fsl.async_align=true",
+        "rounds=1",
+        "data.synthetic_size=[128,32]",
+        "train.batch_size=16",
+        "fsl.server_interval=1",
+    ]
+    with monkeypatch.context() as patch:
+        patch.setattr(fsl_sage, "ThreadPoolExecutor", _DoneAtOnce)
+        at_once = run_in_process(small_config(tmp_path / "fast", *common))
+    original = fsl_sage.fit_aux
+
+    def late(*args, **kwargs):
+        time.sleep(0.2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(fsl_sage, "fit_aux", late)
+    slow = run_in_process(small_config(tmp_path / "slow", *common))
+    assert [unmeasured(r) for r in at_once] == [unmeasured(r) for r in slow]

@@ -39,6 +39,7 @@ from fsl_sage_dist.algorithms.lazy_server import (
 )
 from fsl_sage_dist.algorithms.smashed_store import SmashedStore
 from fsl_sage_dist.memory import SERVER, Holdings
+from fsl_sage_dist.memory.closed_form import adam_bytes, trainable_bytes
 from fsl_sage_dist.models import SplitModel, clone
 from fsl_sage_dist.plan.schedule import AlignSchedule
 from fsl_sage_dist.seeding import torch_generator
@@ -148,6 +149,7 @@ class FSLSAGEServer(LazyServer):
         # memory grows with a round's participants, not with clients.
         self.per_client: dict[int, ServerAux] = {}
         self.fits: list[tuple[int, Future]] = []  # (client, background fit) of this round
+        self.fitting: set[int] = set()  # clients whose head a background fit holds this round
         self.fitter: ThreadPoolExecutor | None = None
         self.fit_s: dict[int, float] = {}  # this round's fit seconds, by client
 
@@ -167,8 +169,16 @@ class FSLSAGEServer(LazyServer):
         """The shared server, and each participant's aux head, its Adam and its stored rows
         (the aux heads of clients not in this round wait in `ctx.states`)."""
         super().holdings(held)
-        for state in self.per_client.values():
-            held.module(state.aux, part="aux").optimizer(state.optimizer, part="aux")
+        for client, state in self.per_client.items():
+            if client in self.fitting:
+                # A background fit creates this head's gradients and Adam state at moments no
+                # account may depend on (nor may this thread read them meanwhile): count the
+                # head as fitted, which is what it holds once the fit has stepped.
+                aux = state.aux
+                held.add("aux", [*aux.parameters(), *aux.buffers()])
+                held.parts["aux"] += trainable_bytes(aux) + adam_bytes(aux)
+            else:
+                held.module(state.aux, part="aux").optimizer(state.optimizer, part="aux")
             held.add("inputs", [state.store.activations, state.store.labels])
         return held
 
@@ -208,7 +218,7 @@ class FSLSAGEServer(LazyServer):
             with borrowed_cores(self.ctx.runtime.threads_per_rank):
                 start = time.perf_counter()
                 targets = per_sample_cut_grads(self.server, z, y, objective=self.objective)
-                self._fit(client, state, targets, gen, None)
+                self._fit(client, state, z, y, targets, gen, None)
                 self.fit_s[client] = time.perf_counter() - start
             self._send_aux(round_, client)
             return
@@ -216,27 +226,32 @@ class FSLSAGEServer(LazyServer):
         # (appends replace them, never modify them). The fit needs nothing else, so it may run
         # beside later server steps, on this rank's own thread count.
         targets = per_sample_cut_grads(self.server, z, y, objective=self.objective)
+        self.fitting.add(client)
         held = self.ctx.memory.held(SERVER)  # what the server holds as the fit starts
         if self.fitter is None:
             self.fitter = ThreadPoolExecutor(
                 1, initializer=torch.set_num_threads, initargs=(torch.get_num_threads(),)
             )
         self.fits.append(
-            (client, self.fitter.submit(timed, self._fit, client, state, targets, gen, held))
+            (client, self.fitter.submit(timed, self._fit, client, state, z, y, targets, gen, held))
         )
 
     def _fit(
         self,
         client: int,
         state: ServerAux,
+        z: torch.Tensor,
+        y: torch.Tensor,
         targets: torch.Tensor,
         gen: torch.Generator,
         held: Holdings | None,
     ) -> None:
-        """One alignment fit: a phase of the server's memory of its own, with the fit's targets
-        (one per stored row). A background fit is given what the server `held` as it began: what
-        the server holds later depends on timing, which no account may."""
-        fsl, z, y = self.ctx.fsl, state.store.activations, state.store.labels
+        """One alignment fit on the stored rows `z`, `y` as they were when its `targets` were
+        computed (later appends replace the store's tensors), accounted as a phase of the
+        server's memory of its own, the targets among its inputs. A background fit is given what
+        the server `held` as it began: what it holds later depends on timing, which no account
+        may."""
+        fsl = self.ctx.fsl
         now = None if held is None else lambda: held
         with self.ctx.memory.phase(SERVER, now, inputs=(targets,), owner=("fit", client)):
             fit_aux(
@@ -266,7 +281,7 @@ class FSLSAGEServer(LazyServer):
         for client, fit in self.fits:  # in upload order: the order the hosts expect them in
             self.fit_s[client] = fit.result()
             self._send_aux(round_, client)
-        self.fits = []
+        self.fits, self.fitting = [], set()
         for client, state in self.per_client.items():
             self.ctx.states.put(client, round_, state.state_dict())
         self.per_client = {}
