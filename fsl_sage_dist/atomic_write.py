@@ -26,6 +26,14 @@ def write_error(err: OSError, path: Path) -> WriteError:
     return error
 
 
+def make_dirs(path: Path) -> None:
+    """`path` and its parents, as needed; a failure is a `WriteError` naming the folder."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(err, path) from None
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:

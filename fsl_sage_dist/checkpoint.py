@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from fsl_sage_dist.atomic_write import write_atomic, write_error
+from fsl_sage_dist.atomic_write import make_dirs, write_atomic
 from fsl_sage_dist.config import Config, config_to_dict
 from fsl_sage_dist.errors import CheckpointError, ConfigError
 from fsl_sage_dist.rundir import layout
@@ -56,10 +56,7 @@ def save_rank_state(
     torch.save(state, buffer)
     data = buffer.getvalue()
     path = rank_file(run_dir, round_, rank)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise write_error(err, path.parent) from None
+    make_dirs(path.parent)
     write_atomic(path, data)
     return len(data), hashlib.sha256(data).digest()
 
@@ -83,7 +80,7 @@ def write_manifest(cfg: Config, round_: int, files: list[tuple[int, bytes]]) -> 
         "files": files,
     }
     path = checkpoint_dir(cfg.run_dir) / "manifest.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     write_atomic(path, json.dumps(manifest, indent=2).encode())
     for old in checkpoint_dir(cfg.run_dir).glob("round_*"):
         if old.name != round_dir(cfg.run_dir, round_).name:

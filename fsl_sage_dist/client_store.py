@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from fsl_sage_dist.atomic_write import write_atomic
+from fsl_sage_dist.atomic_write import make_dirs, write_atomic
 from fsl_sage_dist.errors import CheckpointError
 
 FILE_GLOB = "client*_round*.pt"
@@ -91,7 +91,7 @@ class ClientStateStore:
         ref = SpillFile(
             f"client{client}_round{round_}.pt", len(data), hashlib.sha256(data).hexdigest()
         )
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.folder)
         write_atomic(self.folder / ref.name, data)
         old, self.files[client] = self.files.get(client), ref
         if old is not None and old.name != ref.name:
