@@ -134,12 +134,24 @@ def test_non_finite_loss_names_round_and_algorithm():
     check_losses_finite(record | {"train_loss": 1e30})  # huge but finite: not our call
 
 
+NAN_LOSS_HOOK = """
+import torch.nn.functional as F
+from fsl_sage_dist.models.objective import Classification
+
+Classification.mean = lambda self, out, y: F.nll_loss(out, y) * float("nan")
+"""
+"""A sitecustomize.py that makes every training loss NaN: a run that diverges, in every rank,
+with a learning rate the config accepts (an lr large enough to overflow is refused)."""
+
+
 @pytest.mark.slow
 def test_diverging_run_stops_with_one_clear_line(tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(NAN_LOSS_HOOK)
     proc = run_cli(
         "run",
         "algorithm=fedavg",
-        "train.lr=1e30",
         "rounds=3",
         "clients.num=2",
         "launch.client_hosts=1",
@@ -151,6 +163,7 @@ def test_diverging_run_stops_with_one_clear_line(tmp_path):
         "checkpoint.every=1",
         f"output.dir={tmp_path}",
         "output.name=run",
+        path=(hook,),
     )
     print(proc.stderr[-1500:])
     assert proc.returncode != 0

@@ -54,6 +54,6 @@ def test_the_generator_sees_every_bounded_field():
     """A field whose rules vanish drops out of CASES unnoticed, so the count is pinned: a new
     bounded field raises it, and lowering it must be a decision."""
     keys = {c[0] for c in CASES}
-    assert len(keys) == 53 and len(CASES) == 66
+    assert len(keys) == 53 and len(CASES) == 68  # train.lr, fsl.aux_lr: above 1 too
     assert {"rounds", "clients.per_round", "runtime.timeout_s", "slurm.extra"} <= keys
     assert sum(c[0] == "lora.dropout" for c in CASES) == 2  # below 0 and at 1

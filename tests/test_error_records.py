@@ -9,8 +9,14 @@ import subprocess
 import time
 
 import pytest
+import torch
+import torch.distributed as dist
 
+from fsl_sage_dist.config import load_config
+from fsl_sage_dist.errors import ConfigError, PeerError
 from fsl_sage_dist.runtime import rank_errors
+from fsl_sage_dist.wire.channel import waiting_for
+from fsl_sage_dist.wire.transport import DistTransport
 
 from availability import unavailable
 from harness import SMALL_JOB, run_cli
@@ -114,3 +120,32 @@ def test_an_unwritable_run_dir_leaves_the_record_to_the_launchers_folder(
     monkeypatch.setenv(rank_errors.ERRORS_DIR_ENV, str(tmp_path / "missing"))
     rank_errors.record_error(run_dir, 1, "client host", ValueError("worse"))
     assert "rank 1 (client host): ValueError: worse" in capsys.readouterr().err
+
+
+def test_a_ranks_own_runtime_error_is_not_labelled_a_peers(tmp_path, monkeypatch):
+    """Only the transport's failures are a peer's consequence: torch's own RuntimeError (an
+    overflow inside Adam) is this rank's cause, and the launcher must show it first."""
+    monkeypatch.setenv(rank_errors.ERRORS_DIR_ENV, str(tmp_path))
+    own = RuntimeError("value cannot be converted to type float without overflow")
+    rank_errors.record_error(tmp_path / "run", 1, "client host", own)
+    rank_errors.record_error(tmp_path / "run", 2, "client host", PeerError("Connection closed"))
+    found = {e.rank: e for e in rank_errors.recorded_errors(tmp_path, range(3))}
+    assert not found[1].consequence and rank_errors.CONSEQUENCE not in found[1].summary
+    assert found[2].consequence
+
+
+def test_torch_distributed_failures_are_peer_errors(monkeypatch):
+    def closed(*args, **kwargs):
+        raise RuntimeError("[../gloo/transport/tcp/pair.cc:534] Connection closed by peer")
+
+    monkeypatch.setattr(dist, "recv", closed)
+    with pytest.raises(PeerError, match="waiting for rank 2: .*Connection closed by peer"):
+        with waiting_for(2):
+            DistTransport().recv(torch.zeros(1), 2)
+
+
+@pytest.mark.parametrize("key", ["train.lr", "fsl.aux_lr"])
+def test_learning_rates_are_bounded_in_the_config(key):
+    """lr=1e40 used to start and fail inside Adam ('cannot be converted to type float')."""
+    with pytest.raises(ConfigError, match=f"{key}=1e\\+40 is invalid"):
+        load_config(None, [f"{key}=1e40"])
