@@ -21,6 +21,7 @@ from fsl_sage_dist.checkpoint import (
 )
 from fsl_sage_dist.config import load_config
 from fsl_sage_dist.rundir.records import JsonLines, RecordsError
+from fsl_sage_dist.runtime import rank_errors
 from fsl_sage_dist.runtime.rank_errors import error_file
 
 from harness import SMALL_JOB, digest, run_cli
@@ -139,14 +140,20 @@ def finished_run(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "damage, named",
+    "damage, named, reason",
     [
-        ("garble", "round_000000/rank1.pt"),
-        ("swap", "round_000000/rank"),  # rank1.pt or rank2.pt, whichever rank fails first
-        ("cut_metrics", "metrics.jsonl"),
+        ("garble", "round_000000/rank1.pt: its SHA-256 differs", ""),
+        # rank1.pt or rank2.pt, whichever rank fails first; sizes differ or hashes do
+        ("swap", "round_000000/rank", "where the manifest says|its SHA-256 differs"),
+        ("cut_metrics", "metrics.jsonl holds 0 round(s)", ""),
+        ("garble_messages", "messages.jsonl, line 1 is not valid JSON", ""),
     ],
 )
-def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_path, damage, named):
+def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(
+    finished_run, tmp_path, damage, named, reason
+):
+    """The one line is the failing rank's own error: the file and the reason, never a peer's
+    echo (issue 31: most damage cases showed an echo without the reason, or another file)."""
     run_dir = tmp_path / "run"
     shutil.copytree(finished_run, run_dir)
     folder = run_dir / "checkpoints" / "round_000000"
@@ -158,6 +165,9 @@ def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_p
         a, b = (folder / "rank1.pt").read_bytes(), (folder / "rank2.pt").read_bytes()
         (folder / "rank1.pt").write_bytes(b)
         (folder / "rank2.pt").write_bytes(a)
+    elif damage == "garble_messages":
+        text = (run_dir / "messages.jsonl").read_text()
+        (run_dir / "messages.jsonl").write_text("x" + text[1:])  # line 1 no longer JSON
     else:
         (run_dir / "metrics.jsonl").write_text("")
     if damage != "cut_metrics":  # a round finished after the checkpoint: a resume would cut it
@@ -167,7 +177,9 @@ def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_p
     proc = run_cli("run", *SMALL, "rounds=2", f"output.dir={tmp_path}")
     print(proc.stderr[-1500:])
     assert proc.returncode != 0
-    assert named in proc.stderr and "RUN_DIR is left as it was" in proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert named in line and "RUN_DIR is left as it was" in line, line
+    assert re.search(reason, line) and rank_errors.CONSEQUENCE not in line, line
     _unchanged(before, digest(run_dir))
 
 
