@@ -3,6 +3,7 @@ fails is named on every rank."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -19,12 +20,12 @@ from fsl_sage_dist.checkpoint import (
     save_rank_state,
     write_manifest,
 )
-from fsl_sage_dist.config import load_config
+from fsl_sage_dist.config import ConfigError, load_config
 from fsl_sage_dist.rundir.records import JsonLines, RecordsError
 from fsl_sage_dist.runtime import rank_errors
 from fsl_sage_dist.runtime.rank_errors import error_file
 
-from harness import SMALL_JOB, digest, run_cli
+from harness import SMALL_JOB, digest, run_cli, small_config
 
 SMALL = [
     *SMALL_JOB,
@@ -211,3 +212,16 @@ def test_a_rank_whose_save_fails_is_named_and_every_rank_stops_fast(tmp_path):
         assert f"is a directory: {blocked}" in first, f"rank {rank}: {first}"
     assert stop_s < FAIL_FAST_S, f"{stop_s:.0f} s: ranks waited for runtime.timeout_s"
     assert not (tmp_path / "run" / "checkpoints" / "manifest.json").exists()
+
+
+def test_a_manifest_of_an_unknown_format_is_refused_by_name(tmp_path):
+    """A future layout is named as such, not left to fail inside load_state_dict."""
+    cfg = small_config(tmp_path)
+    write_manifest(cfg, 0, [(1, bytes(32))] * cfg.world_size)
+    path = tmp_path / "run" / "checkpoints" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    assert manifest["format"] == 1
+    manifest["format"] = 99
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="checkpoint format 99; this version reads format 1"):
+        read_manifest(cfg)

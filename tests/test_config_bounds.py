@@ -15,6 +15,7 @@ import pytest
 
 from fsl_sage_dist.config import Config, ConfigError, config_from_dict
 from fsl_sage_dist.config.rules import field_rules
+from fsl_sage_dist.config.rules import shown as echoed
 
 
 def _cases() -> list[tuple[str, dict, object, str]]:
@@ -47,7 +48,7 @@ CASES = _cases()
 def test_a_value_out_of_range_names_key_value_and_range(key, data, shown, expected):
     with pytest.raises(ConfigError) as info:
         config_from_dict(data)
-    assert str(info.value) == f"{key}={shown!r} is invalid: expected {expected}"
+    assert str(info.value) == f"{key}={echoed(shown)} is invalid: expected {expected}"
 
 
 def test_the_generator_sees_every_bounded_field():
