@@ -28,8 +28,9 @@ ECHO_CHARS = 80
 
 
 def shown(value: Any) -> str:
-    """`value` as an error message shows it, cut to ECHO_CHARS."""
-    text = repr(value)
+    """`value` as an error message shows it, cut to ECHO_CHARS; a boolean as TOML spells it
+    (`rounds=true`, as the user typed it)."""
+    text = str(value).lower() if isinstance(value, bool) else repr(value)
     return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}... ({len(text)} chars)"
 
 
