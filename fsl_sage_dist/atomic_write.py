@@ -3,7 +3,8 @@
     write_atomic(run_dir / "summary.json", text.encode())
 
 The bytes go to a temporary file in the same folder, are fsynced, and the temporary file is
-renamed over the target, so a reader (or a crash, or a full disk) sees the old file or the new
+renamed over the target (and the folder fsynced, so the rename survives a power loss), so a
+reader (or a crash, or a full disk) sees the old file or the new
 one, never half of one. A failed write removes its temporary file and raises `WriteError`,
 whose message is the OS error and the path ("no space left on device: runs/x/metrics.jsonl")
 rather than whatever a serialiser makes of a short write. Serialise to bytes first (torch.save
@@ -26,11 +27,28 @@ def write_error(err: OSError, path: Path) -> WriteError:
     return error
 
 
+def make_dirs(path: Path) -> None:
+    """`path` and its parents, as needed; a failure is a `WriteError` naming the folder."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(err, path) from None
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
     os.fsync(fd)
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync the folder, so the rename itself (its new directory entry) survives a power loss."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -46,6 +64,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.close(fd)
         os.replace(tmp, path)
         tmp = None
+        _sync_folder(path.parent)
     except OSError as err:
         raise write_error(err, path) from None
     finally:

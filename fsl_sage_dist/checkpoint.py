@@ -26,10 +26,14 @@ from typing import Any
 
 import torch
 
-from fsl_sage_dist.atomic_write import write_atomic, write_error
+from fsl_sage_dist.atomic_write import make_dirs, write_atomic
 from fsl_sage_dist.config import Config, config_to_dict
 from fsl_sage_dist.errors import CheckpointError, ConfigError
 from fsl_sage_dist.rundir import layout
+
+FORMAT = 1
+"""The checkpoint layout this version writes and reads (the manifest's `format`; a manifest
+without one is format 1). Raise it when the layout of manifest or rank files changes."""
 
 # Keys that may change between a run and its resumption without changing its results.
 RESUMABLE_CHANGES = ("rounds", "launch", "runtime", "eval", "output", "checkpoint", "slurm")
@@ -56,10 +60,7 @@ def save_rank_state(
     torch.save(state, buffer)
     data = buffer.getvalue()
     path = rank_file(run_dir, round_, rank)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise write_error(err, path.parent) from None
+    make_dirs(path.parent)
     write_atomic(path, data)
     return len(data), hashlib.sha256(data).digest()
 
@@ -77,13 +78,14 @@ def write_manifest(cfg: Config, round_: int, files: list[tuple[int, bytes]]) -> 
         for rank, (size, digest) in enumerate(files)
     }
     manifest = {
+        "format": FORMAT,
         "round": round_,
         "world_size": cfg.world_size,
         "config": _state_config(cfg),
         "files": files,
     }
     path = checkpoint_dir(cfg.run_dir) / "manifest.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     write_atomic(path, json.dumps(manifest, indent=2).encode())
     for old in checkpoint_dir(cfg.run_dir).glob("round_*"):
         if old.name != round_dir(cfg.run_dir, round_).name:
@@ -113,6 +115,13 @@ def read_manifest(cfg: Config) -> dict[str, Any] | None:
         return None
     try:
         manifest = json.loads(path.read_text())
+        version = manifest.get("format", 1)
+        if version != FORMAT:
+            raise ConfigError(
+                f"{path} was written in checkpoint format {version!r:.20}; this version reads "
+                f"format {FORMAT}: resume it with the fsl-sage-dist that wrote it, or move the "
+                "checkpoints folder away to start over"
+            )
         round_, world = int(manifest["round"]), int(manifest["world_size"])
         saved_config = manifest["config"]
         files = {rank: _file_entry(manifest["files"][f"rank{rank}.pt"]) for rank in range(world)}

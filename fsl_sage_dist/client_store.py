@@ -32,7 +32,7 @@ from typing import Any
 
 import torch
 
-from fsl_sage_dist.atomic_write import write_atomic
+from fsl_sage_dist.atomic_write import make_dirs, write_atomic
 from fsl_sage_dist.errors import CheckpointError
 
 FILE_GLOB = "client*_round*.pt"
@@ -91,7 +91,7 @@ class ClientStateStore:
         ref = SpillFile(
             f"client{client}_round{round_}.pt", len(data), hashlib.sha256(data).hexdigest()
         )
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.folder)
         write_atomic(self.folder / ref.name, data)
         old, self.files[client] = self.files.get(client), ref
         if old is not None and old.name != ref.name:
@@ -160,15 +160,29 @@ class ClientStateStore:
         self.pinned.append(refs)  # in force until two new checkpoints are taken
 
     def _check_exists(self, ref: SpillFile) -> None:
+        """The file a checkpoint pins is the one it recorded, by size and SHA-256: checked on
+        resume, before anything in RUN_DIR changes, not rounds later when the client is next
+        sampled (after newer checkpoints that refer to it were written)."""
         path = self.folder / ref.name
-        size = path.stat().st_size if path.is_file() else None
-        if size != ref.bytes:
-            found = "missing" if size is None else f"{size} bytes, {ref.bytes} expected"
+        try:
+            data = path.read_bytes() if path.is_file() else None
+        except OSError as err:
+            raise CheckpointError(
+                f"cannot read spilled client state {path}: {(err.strerror or str(err)).lower()}"
+            ) from None
+        if data is None or len(data) != ref.bytes:
+            found = "missing" if data is None else f"{len(data)} bytes, {ref.bytes} expected"
             raise CheckpointError(
                 f"the checkpoint refers to spilled client state {path}, "
                 f"which is {found}; was runtime.spill_dir changed since? "
                 "Point it back, or move the checkpoints folder away to start "
                 "over"
+            )
+        if hashlib.sha256(data).hexdigest() != ref.sha256:
+            raise CheckpointError(
+                f"the checkpoint refers to spilled client state {path}, whose SHA-256 "
+                "differs from the one it recorded (damaged or replaced); RUN_DIR is left as "
+                "it was (move the checkpoints folder away to start over)"
             )
 
     def remove_unreferenced(self) -> None:

@@ -19,3 +19,14 @@ class CheckpointError(RuntimeError):
 
 class WriteError(OSError):
     """A file of the run could not be written; the message names the OS error and the path."""
+
+
+class PeerError(RuntimeError):
+    """A failure that only echoes a peer's: the transport's (a peer went away, or did not
+    answer within `runtime.timeout_s`), or an agreement's report that another rank failed. The
+    launcher shows the peer's own error before any of these."""
+
+
+class PeerCheckpointError(PeerError, CheckpointError):
+    """Another rank's checkpoint save or resume check failed; that rank's error has the
+    reason."""

@@ -16,10 +16,14 @@ its files into the first.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from fsl_sage_dist.checkpoint import read_manifest
 from fsl_sage_dist.config import Config, ConfigError
@@ -35,6 +39,7 @@ from fsl_sage_dist.devices import choose_backend
 from fsl_sage_dist.llm_options import gpt2_spec
 from fsl_sage_dist.models import LANGUAGE_MODELS, build_split_model
 from fsl_sage_dist.rundir import layout
+from fsl_sage_dist.units import GIB
 
 
 def check_inputs(cfg: Config) -> None:
@@ -43,6 +48,7 @@ def check_inputs(cfg: Config) -> None:
     check_dataset_available(cfg.data.name, cfg.data.root)
     _check_partition(cfg)
     _check_model(cfg)
+    _check_run_dir_path(cfg)
     check_run_dir(cfg)
 
 
@@ -103,31 +109,87 @@ def _check_partition(cfg: Config) -> None:
         raise ConfigError(f"data.partition={d.partition!r} is impossible: {err}") from None
 
 
-def _check_model(cfg: Config) -> None:
-    """Build the model once on the data's shape (a fraction of a second): a shape it cannot
-    take fails here, not inside every rank."""
-    shape, classes = dataset_shape(
-        cfg.data.name,
-        tuple(cfg.data.synthetic_shape),
-        cfg.data.num_classes,
-        seq_len=cfg.data.seq_len,
-        pretrained=cfg.model.pretrained,
+def _pretrained_error(cfg: Config, err: BaseException) -> ConfigError:
+    reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+    return ConfigError(
+        f"model.pretrained={cfg.model.pretrained!r} holds no model this can load "
+        f"({type(err).__name__}: {reason}); give a folder written by save_pretrained "
+        "(config.json and model.safetensors, with the tokenizer's files)"
     )
+
+
+def _model_on_meta(cfg: Config) -> Any:
+    """The split model of `cfg` built once on the data's shape: on the meta device (no memory,
+    a fraction of a second, whatever its size) unless it loads pretrained weights. A shape it
+    cannot take fails here, not inside every rank; so does a pretrained folder without a
+    model (transformers' own error, whatever its type, becomes one line)."""
+    pretrained, shape = bool(cfg.model.pretrained), None
     try:
-        build_split_model(
-            cfg.model.name,
-            shape,
-            classes,
-            cut=cfg.model.cut,
-            stem=cfg.model.stem,
-            seed=cfg.seed,
-            gpt2=gpt2_spec(cfg),
+        shape, classes = dataset_shape(
+            cfg.data.name,
+            tuple(cfg.data.synthetic_shape),
+            cfg.data.num_classes,
+            seq_len=cfg.data.seq_len,
+            pretrained=cfg.model.pretrained,
         )
-    except ValueError as err:
+        with contextlib.nullcontext() if pretrained else torch.device("meta"):
+            return build_split_model(
+                cfg.model.name,
+                shape,
+                classes,
+                cut=cfg.model.cut,
+                stem=cfg.model.stem,
+                seed=cfg.seed,
+                gpt2=gpt2_spec(cfg),
+            )
+    except Exception as err:  # noqa: BLE001 - transformers' OSError, UnpicklingError, ...
+        if pretrained:
+            raise _pretrained_error(cfg, err) from None
+        if not isinstance(err, ValueError) or shape is None:
+            raise
         raise ConfigError(
-            f"model.name={cfg.model.name!r} cannot take the {cfg.data.name} "
-            f"inputs of shape {list(shape)}: {err}"
+            f"model.name={cfg.model.name!r} cannot take the {cfg.data.name} inputs of "
+            f"shape {list(shape)}: {err}"
         ) from None
+
+
+def _check_model(cfg: Config) -> None:
+    model = _model_on_meta(cfg)
+    parts = (model.client, model.server, model.aux)
+    if cfg.train.batch_size == 1 and any(
+        isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for p in parts for m in p.modules()
+    ):
+        raise ConfigError(
+            f"train.batch_size=1 cannot train model.name={cfg.model.name!r}: its BatchNorm "
+            "layers need more than one sample per batch; use train.batch_size >= 2"
+        )
+
+
+TRAINING_COPIES = 4
+"""Copies of its parameters a rank holds to train them at least: weights, gradients and Adam's
+two moments (activations come on top)."""
+
+
+def _check_model_fits(cfg: Config) -> None:
+    """A model whose training alone would exceed this machine's memory on the ranks that run
+    here is refused with the figures, before the ranks build it and meet the OOM killer."""
+    model = _model_on_meta(cfg)
+    state = sum(
+        t.numel() * t.element_size()
+        for part in (model.client, model.server, model.aux)
+        for t in (*part.parameters(), *part.buffers())
+    )
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size))
+    need = TRAINING_COPIES * state * local_world
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if need > memory:
+        raise ConfigError(
+            f"model.name={cfg.model.name!r} on inputs of this data's shape has "
+            f"{state / GIB:.1f} GiB of parameters; training needs at least "
+            f"{TRAINING_COPIES}x that on each of the {local_world} ranks here "
+            f"({need / GIB:.1f} GiB), more than this machine's {memory / GIB:.1f} GiB; "
+            "use smaller inputs (data.synthetic_shape) or another model"
+        )
 
 
 def check_this_machine(cfg: Config) -> None:
@@ -135,6 +197,7 @@ def check_this_machine(cfg: Config) -> None:
     spill folder this user can write."""
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", cfg.world_size))
     choose_backend(cfg.runtime.backend, 0, local_world)
+    _check_model_fits(cfg)
     if cfg.runtime.spill and cfg.runtime.spill_dir:
         _check_writable(Path(cfg.runtime.spill_dir).expanduser())
 
@@ -181,6 +244,32 @@ def _lock(run_dir: Path) -> int:
             "it, or choose another output.name"
         ) from None
     return fd
+
+
+LONGEST_INSIDE = len("checkpoints/round_000000/.rank0000.pt.00000000.tmp") + 1
+"""Bytes a path inside RUN_DIR adds to RUN_DIR's own (the longest: a checkpoint's temporary
+file of a 4-digit rank), so the whole run fits in PATH_MAX when RUN_DIR does with this room."""
+
+
+def _check_run_dir_path(cfg: Config) -> None:
+    """RUN_DIR could be created and every file in it named (also under --dry-run, which
+    creates nothing): not longer than PATH_MAX, and under a folder, not a file."""
+    run_dir = cfg.run_dir.expanduser().absolute()
+    limit = os.pathconf("/", "PC_PATH_MAX")
+    length = len(os.fsencode(str(run_dir))) + LONGEST_INSIDE
+    if length >= limit:
+        raise ConfigError(
+            f"RUN_DIR is {length - LONGEST_INSIDE} bytes long, too long for the files in it "
+            f"(the system's PATH_MAX is {limit}); choose a shorter output.dir or output.name"
+        )
+    existing = run_dir
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if existing != run_dir and not existing.is_dir():
+        raise ConfigError(
+            f"cannot create RUN_DIR {cfg.run_dir} (Not a directory: {existing}); check "
+            "output.dir and output.name"
+        )
 
 
 def _holds_rounds(metrics: Path) -> bool:

@@ -22,6 +22,7 @@ from typing import Any
 
 from fsl_sage_dist.compare import DEFAULT_TARGETS, NOT_REACHED, target_accuracy
 from fsl_sage_dist.config import ConfigError, NetworkConfig, config_from_dict
+from fsl_sage_dist.errors import WriteError
 from fsl_sage_dist.plan import Plan
 from fsl_sage_dist.run_reader import labels, read_config
 from fsl_sage_dist.rundir.messages import LogError, read_messages
@@ -103,7 +104,14 @@ def load_timeline(
         raise LogError(f"{run_dir}/config.toml lacks {err} (needed for the schedule)") from None
     if args.per_client_devices:
         plan = plan.with_client_hosts(plan.num_clients)
-    rounds = replay(plan, logs, profile(args, config))
+    net = profile(args, config)
+    try:
+        rounds = replay(plan, logs, net)
+    except (KeyError, IndexError, ValueError, ZeroDivisionError) as err:  # parsed, checked, but
+        raise LogError(  # not this run's schedule (clients or iterations config.toml lacks)
+            f"{run_dir}/messages.jsonl does not fit the schedule of its config.toml "
+            f"({type(err).__name__}: {str(err)[:120]})"
+        ) from None
     return RunTimeline(label, records[-1]["algorithm"], records[: len(rounds)], rounds)
 
 
@@ -226,19 +234,32 @@ def cmd_timeline(args: argparse.Namespace) -> int:
         "share of a round a client waits"
     )
     status = 1 if skipped else 0
-    if args.json:
-        write_json(args.json, {"targets": args.target_acc, "runs": rows})
-    if args.plot:
-        from fsl_sage_dist.compare_plot import PlotUnavailable, plot_time
+    return _write_outputs(args, runs, rows, status)
 
-        try:
+
+def _write_outputs(
+    args: argparse.Namespace, runs: list[RunTimeline], rows: list[dict[str, Any]], status: int
+) -> int:
+    """--json and --plot; a failure is one line (the path and why), as in `compare`."""
+    from fsl_sage_dist.compare_plot import PlotUnavailable, plot_time
+
+    try:
+        if args.json:
+            write_json(args.json, {"targets": args.target_acc, "runs": rows})
+        if args.plot:
             plot_time(
                 [(r.label, r.algorithm, r.records, r.cum_s) for r in runs],
                 args.target_acc,
                 args.plot,
             )
             print(f"plot written to {args.plot}")
-        except PlotUnavailable as err:
-            print(f"error: {err}", file=sys.stderr)
-            status = 1
+    except (PlotUnavailable, WriteError) as err:  # a WriteError names the path itself
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+        return 1
+    except ValueError as err:  # matplotlib: a file name whose format it does not know
+        print(f"error: cannot write {args.plot}: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 1
     return status

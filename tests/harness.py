@@ -95,8 +95,13 @@ def loopback_pair(activation_dtype: str = "fp32") -> tuple[Loopback, Channel, Ch
     return loopback, endpoint(1, ByteMeter(3)), endpoint(0, None)
 
 
-def run_cli(*args: str, timeout: float = 300, **env_vars: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **NO_GPU, **env_vars)
+def run_cli(
+    *args: str, timeout: float = 300, path: tuple[Path, ...] = (), **env_vars: str
+) -> subprocess.CompletedProcess:
+    """`fsl-sage ARGS` in a subprocess; `path`: folders searched before the package's (a
+    `sitecustomize.py` there runs in the launcher and in every rank)."""
+    pythonpath = os.pathsep.join([*map(str, path), str(ROOT)])
+    env = dict(os.environ, PYTHONPATH=pythonpath, **NO_GPU, **env_vars)
     return subprocess.run(
         [sys.executable, "-m", "fsl_sage_dist", *args],
         check=False,

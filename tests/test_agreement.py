@@ -16,8 +16,9 @@ import torch
 
 from fsl_sage_dist.checkpoint import checkpoint_dir, rank_file
 from fsl_sage_dist.devices import RankInfo
-from fsl_sage_dist.errors import CheckpointError
+from fsl_sage_dist.errors import CheckpointError, PeerError
 from fsl_sage_dist.rundir.records import JsonLines
+from fsl_sage_dist.runtime import launcher, rank_errors
 from fsl_sage_dist.runtime.in_process import take_turns
 from fsl_sage_dist.runtime.rank_checkpoint import resume, save_checkpoint
 from fsl_sage_dist.runtime.worker import RankFailure, _check_same_config
@@ -186,3 +187,65 @@ def test_an_unreadable_log_on_resume_is_named_on_every_rank(cfg, name):
     assert f"{log.path} cannot be read" in str(outcome[0])
     for rank in (1, 2):
         assert f"{log.path} failed its check" in str(outcome[rank]), outcome[rank]
+
+
+def _resume_all(cfg, loops) -> dict[int, object]:
+    outcome, _ = on_every_rank(
+        lambda rank, transport: resume(cfg, _info(rank), transport, loops[rank])
+    )
+    assert all(isinstance(outcome[rank], CheckpointError) for rank in range(WORLD)), outcome
+    return outcome
+
+
+def _users_line(cfg, outcome, tmp_path, monkeypatch) -> str:
+    """What the launcher prints once every rank recorded its error, the echoes first."""
+    folder = tmp_path / "errors"
+    folder.mkdir()
+    monkeypatch.setenv(rank_errors.ERRORS_DIR_ENV, str(folder))
+    for rank in sorted(outcome, key=lambda r: not isinstance(outcome[r], PeerError)):
+        rank_errors.record_error(cfg.run_dir, rank, "rank", outcome[rank])
+        time.sleep(0.01)  # records ordered by time: the echoes are the earliest
+    return launcher._cause(cfg, {r: 1 for r in outcome}, [], folder)
+
+
+def test_the_user_sees_the_failing_ranks_own_reason_not_an_echo(cfg, tmp_path, monkeypatch):
+    _save_all(cfg, 0)
+    damaged = rank_file(cfg.run_dir, 0, 2)
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    outcome = _resume_all(cfg, {rank: FakeLoop(-1) for rank in range(WORLD)})
+    assert not isinstance(outcome[2], PeerError), "rank 2's own error"
+    assert isinstance(outcome[0], PeerError) and isinstance(outcome[1], PeerError)
+    line = _users_line(cfg, outcome, tmp_path, monkeypatch)
+    assert line.startswith("rank 2 (rank): CheckpointError: "), line
+    assert f"{damaged}: its SHA-256 differs" in line, line
+
+
+def test_a_missing_spilled_file_is_not_blamed_on_the_intact_rank_file(cfg):
+    class SpillingHost(FakeLoop):
+        def load_state_dict(self, state: dict, round_: int) -> None:
+            raise CheckpointError("the checkpoint refers to spilled client state X, missing")
+
+    _save_all(cfg, 0)
+    outcome = _resume_all(cfg, {0: FakeLoop(-1), 1: FakeLoop(-1), 2: SpillingHost(-1)})
+    for rank in (0, 1):
+        message = str(outcome[rank])
+        assert "the spilled client state of rank 2 failed its check" in message, message
+        assert "rank2.pt" not in message, message
+
+
+def test_a_state_of_another_layout_is_a_checkpoint_error_naming_the_file(cfg):
+    """A checkpoint written by another version: load_state_dict's RuntimeError ("Error(s) in
+    loading state_dict") becomes a CheckpointError naming this rank's file."""
+
+    class OtherLayout(FakeLoop):
+        def load_state_dict(self, state: dict, round_: int) -> None:
+            torch.nn.Linear(2, 2).load_state_dict(state)
+
+    _save_all(cfg, 0)
+    outcome = _resume_all(cfg, {0: FakeLoop(-1), 1: OtherLayout(-1), 2: FakeLoop(-1)})
+    own = str(outcome[1])
+    assert not isinstance(outcome[1], PeerError)
+    assert f"checkpoint {rank_file(cfg.run_dir, 0, 1)} does not fit this run" in own, own
+    assert "Error(s) in loading state_dict" in own and "another version" in own

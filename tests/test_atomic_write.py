@@ -160,3 +160,17 @@ def test_empty_metrics_of_a_failed_first_round_does_not_block_the_rerun(tmp_path
     (cfg.run_dir / "metrics.jsonl").write_bytes(b'{"round": 0}\n')
     with pytest.raises(Exception, match="already holds a run"):
         check_run_dir(cfg)
+
+
+def test_the_folder_is_fsynced_after_the_rename(tmp_path, monkeypatch):
+    """Without it a power loss can lose the rename itself (the new name's directory entry)."""
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(os.path.realpath(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    write_atomic(tmp_path / "a.json", b"{}")
+    assert synced[-1] == str(tmp_path), synced

@@ -16,6 +16,7 @@ from fsl_sage_dist.config import load_config
 from fsl_sage_dist.preflight import claim_run_dir
 from fsl_sage_dist.report.summary import DivergedError, check_losses_finite
 
+from availability import require
 from harness import run_cli
 
 BASE = [
@@ -68,6 +69,29 @@ def _rounds_below_checkpoint(tmp_path):
     return []  # BASE has rounds=2, below the 4 rounds the checkpoint holds
 
 
+def _run_dir_past_path_max(tmp_path):
+    return [f"output.dir={tmp_path.joinpath(*['d' * 200] * 25)}"]  # each name short enough
+
+
+def _pretrained(tmp_path, what: str) -> list[str]:
+    require("transformers", "model.pretrained needs the optional extra 'llm'")
+    folder = tmp_path / "pretrained"
+    folder.mkdir()
+    if what == "bad_config":
+        (folder / "config.json").write_text("{not json")
+    elif what == "pickled":
+        from transformers import GPT2Config
+
+        GPT2Config(n_layer=2, n_embd=8, n_head=2).save_pretrained(folder)
+        # a pickle that would run code if it were unpickled (it must be refused unread)
+        (folder / "pytorch_model.bin").write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")
+    return [
+        "model.name=gpt2",
+        "data.name=e2e_synthetic",
+        f"model.pretrained={folder}",
+    ]
+
+
 CASES = {
     "max_message_inf": (["wire.max_message_mib=inf"], "wire.max_message_mib=inf"),
     "timeout_inf": (["runtime.timeout_s=inf"], "runtime.timeout_s=inf"),
@@ -99,16 +123,33 @@ CASES = {
     "name_escapes_dir": (["output.name=../../x"], "a relative path inside output.dir"),
     "name_control_chars": (["output.name=a\x1bb"], "without control characters"),
     "rounds_below_checkpoint": (_rounds_below_checkpoint, "rounds=2 is below the 4 rounds"),
+    "run_dir_past_path_max": (_run_dir_past_path_max, "too long for the files in it"),
+    "pretrained_empty": (lambda p: _pretrained(p, "empty"), "holds no model this can load"),
+    "pretrained_bad_config": (
+        lambda p: _pretrained(p, "bad_config"),
+        "holds no model this can load",
+    ),
+    "pretrained_pickled": (lambda p: _pretrained(p, "pickled"), "holds no model this can load"),
+    "model_needs_more_than_memory": (
+        ["data.synthetic_shape=[1,4000,4000]"],
+        "more than this machine's",
+    ),
+    "batch_of_one_with_batchnorm": (
+        ["model.name=resnet18", "train.batch_size=1", "data.synthetic_shape=[3,32,32]"],
+        "BatchNorm layers need more than one sample",
+    ),
 }
 
 
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry_run"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_fails_before_spawn_in_one_line(tmp_path, capsys, no_spawn, case):
+def test_bad_input_fails_before_spawn_in_one_line(tmp_path, capsys, no_spawn, case, dry_run):
+    """Each case also under --dry-run: it must refuse whatever the real run refuses."""
     items, message = CASES[case]
     if case == "nccl_without_gpus" and torch.cuda.is_available():
         pytest.skip("this machine has GPUs")
     items = items(tmp_path) if callable(items) else items
-    status, lines = _run(capsys, tmp_path, *items)
+    status, lines = _run(capsys, tmp_path, *items, *(["--dry-run"] if dry_run else []))
     assert status == 2, lines
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert message in lines[0]
@@ -134,12 +175,24 @@ def test_non_finite_loss_names_round_and_algorithm():
     check_losses_finite(record | {"train_loss": 1e30})  # huge but finite: not our call
 
 
+NAN_LOSS_HOOK = """
+import torch.nn.functional as F
+from fsl_sage_dist.models.objective import Classification
+
+Classification.mean = lambda self, out, y: F.nll_loss(out, y) * float("nan")
+"""
+"""A sitecustomize.py that makes every training loss NaN: a run that diverges, in every rank,
+with a learning rate the config accepts (an lr large enough to overflow is refused)."""
+
+
 @pytest.mark.slow
 def test_diverging_run_stops_with_one_clear_line(tmp_path):
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(NAN_LOSS_HOOK)
     proc = run_cli(
         "run",
         "algorithm=fedavg",
-        "train.lr=1e30",
         "rounds=3",
         "clients.num=2",
         "launch.client_hosts=1",
@@ -151,6 +204,7 @@ def test_diverging_run_stops_with_one_clear_line(tmp_path):
         "checkpoint.every=1",
         f"output.dir={tmp_path}",
         "output.name=run",
+        path=(hook,),
     )
     print(proc.stderr[-1500:])
     assert proc.returncode != 0

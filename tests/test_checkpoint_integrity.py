@@ -3,6 +3,7 @@ fails is named on every rank."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -19,11 +20,12 @@ from fsl_sage_dist.checkpoint import (
     save_rank_state,
     write_manifest,
 )
-from fsl_sage_dist.config import load_config
+from fsl_sage_dist.config import ConfigError, load_config
 from fsl_sage_dist.rundir.records import JsonLines, RecordsError
+from fsl_sage_dist.runtime import rank_errors
 from fsl_sage_dist.runtime.rank_errors import error_file
 
-from harness import SMALL_JOB, digest, run_cli
+from harness import SMALL_JOB, digest, run_cli, small_config
 
 SMALL = [
     *SMALL_JOB,
@@ -139,14 +141,20 @@ def finished_run(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "damage, named",
+    "damage, named, reason",
     [
-        ("garble", "round_000000/rank1.pt"),
-        ("swap", "round_000000/rank"),  # rank1.pt or rank2.pt, whichever rank fails first
-        ("cut_metrics", "metrics.jsonl"),
+        ("garble", "round_000000/rank1.pt: its SHA-256 differs", ""),
+        # rank1.pt or rank2.pt, whichever rank fails first; sizes differ or hashes do
+        ("swap", "round_000000/rank", "where the manifest says|its SHA-256 differs"),
+        ("cut_metrics", "metrics.jsonl holds 0 round(s)", ""),
+        ("garble_messages", "messages.jsonl, line 1 is not valid JSON", ""),
     ],
 )
-def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_path, damage, named):
+def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(
+    finished_run, tmp_path, damage, named, reason
+):
+    """The one line is the failing rank's own error: the file and the reason, never a peer's
+    echo (issue 31: most damage cases showed an echo without the reason, or another file)."""
     run_dir = tmp_path / "run"
     shutil.copytree(finished_run, run_dir)
     folder = run_dir / "checkpoints" / "round_000000"
@@ -158,6 +166,9 @@ def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_p
         a, b = (folder / "rank1.pt").read_bytes(), (folder / "rank2.pt").read_bytes()
         (folder / "rank1.pt").write_bytes(b)
         (folder / "rank2.pt").write_bytes(a)
+    elif damage == "garble_messages":
+        text = (run_dir / "messages.jsonl").read_text()
+        (run_dir / "messages.jsonl").write_text("x" + text[1:])  # line 1 no longer JSON
     else:
         (run_dir / "metrics.jsonl").write_text("")
     if damage != "cut_metrics":  # a round finished after the checkpoint: a resume would cut it
@@ -167,7 +178,9 @@ def test_damaged_checkpoint_leaves_run_dir_bitwise_unchanged(finished_run, tmp_p
     proc = run_cli("run", *SMALL, "rounds=2", f"output.dir={tmp_path}")
     print(proc.stderr[-1500:])
     assert proc.returncode != 0
-    assert named in proc.stderr and "RUN_DIR is left as it was" in proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error: ")]
+    assert named in line and "RUN_DIR is left as it was" in line, line
+    assert re.search(reason, line) and rank_errors.CONSEQUENCE not in line, line
     _unchanged(before, digest(run_dir))
 
 
@@ -199,3 +212,16 @@ def test_a_rank_whose_save_fails_is_named_and_every_rank_stops_fast(tmp_path):
         assert f"is a directory: {blocked}" in first, f"rank {rank}: {first}"
     assert stop_s < FAIL_FAST_S, f"{stop_s:.0f} s: ranks waited for runtime.timeout_s"
     assert not (tmp_path / "run" / "checkpoints" / "manifest.json").exists()
+
+
+def test_a_manifest_of_an_unknown_format_is_refused_by_name(tmp_path):
+    """A future layout is named as such, not left to fail inside load_state_dict."""
+    cfg = small_config(tmp_path)
+    write_manifest(cfg, 0, [(1, bytes(32))] * cfg.world_size)
+    path = tmp_path / "run" / "checkpoints" / "manifest.json"
+    manifest = json.loads(path.read_text())
+    assert manifest["format"] == 1
+    manifest["format"] = 99
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ConfigError, match="checkpoint format 99; this version reads format 1"):
+        read_manifest(cfg)

@@ -107,3 +107,18 @@ def test_a_damaged_or_missing_spill_file_is_a_clear_error(tmp_path):
     path.unlink()
     with pytest.raises(CheckpointError, match="client0_round0.pt, which is missing"):
         ClientStateStore(folder, spill=True).load_state_dict(saved)
+
+
+def test_a_spill_file_damaged_at_its_size_is_refused_on_resume(tmp_path):
+    """One flipped byte keeps the size: the resume (load_state_dict, before anything in RUN_DIR
+    changes) must find it by hash, not the client's next participation rounds later."""
+    folder = tmp_path / "spill"
+    store = ClientStateStore(folder, spill=True)
+    store.put(0, 0, state(1))
+    saved = store.state_dict()
+    path = folder / "client0_round0.pt"
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 1
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="client0_round0.pt, whose SHA-256 differs"):
+        ClientStateStore(folder, spill=True).load_state_dict(saved)

@@ -79,3 +79,14 @@ def test_shipped_configs_load():
     assert len(shipped) >= 5
     for path in shipped:
         assert load_config(path).algorithm in path.stem
+
+
+def test_a_huge_bad_value_is_not_echoed_whole():
+    with pytest.raises(ConfigError) as info:
+        load_config(None, ["output.name=" + "x" * 100_000])
+    assert len(str(info.value)) < 400, len(str(info.value))
+
+
+def test_a_boolean_is_echoed_as_toml_spells_it():
+    with pytest.raises(ConfigError, match="^rounds=true is invalid: expected an integer"):
+        load_config(None, ["rounds=true"])

@@ -25,6 +25,7 @@ import torch.distributed as dist
 from fsl_sage_dist import run_command, submit
 from fsl_sage_dist.runtime import launcher, process_group, worker
 from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
+from fsl_sage_dist.runtime.rank_errors import ERRORS_DIR_ENV
 
 from harness import small_config
 
@@ -47,12 +48,13 @@ def test_each_rank_gets_loopback_interfaces_and_the_store_file(tmp_path, monkeyp
     monkeypatch.setenv("GLOO_SOCKET_IFNAME", DECOY_INTERFACE)
     monkeypatch.setenv("NCCL_SOCKET_IFNAME", DECOY_INTERFACE)
     cfg = small_config(tmp_path)
-    store = tmp_path / "rdzv" / "store"
+    folder = tmp_path / "rdzv"
     for rank in range(cfg.world_size):
-        env = launcher._rank_env(cfg, rank, store)
+        env = launcher._rank_env(cfg, rank, folder)
         assert env["GLOO_SOCKET_IFNAME"] == launcher.LOOPBACK_INTERFACE
         assert env["NCCL_SOCKET_IFNAME"] == launcher.LOOPBACK_INTERFACE
-        assert env[STORE_FILE_ENV] == str(store)
+        assert env[STORE_FILE_ENV] == str(folder / "store")
+        assert env[ERRORS_DIR_ENV] == str(folder / "errors"), "this attempt's own errors"
         assert (env["RANK"], env["LOCAL_RANK"]) == (str(rank), str(rank))
         assert env["WORLD_SIZE"] == env["LOCAL_WORLD_SIZE"] == str(cfg.world_size)
 

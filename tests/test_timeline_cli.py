@@ -151,3 +151,55 @@ def test_tensorboard_shows_simulated_time(tmp_path):
         (30, 0.5),
         (61, 0.7),
     ]
+
+
+def _damage(run_dir: Path, how: str) -> None:
+    """One kind of damage to the first line of a run's messages.jsonl."""
+    path = run_dir / "messages.jsonl"
+    first, rest = path.read_text().split("\n", 1)
+    data = json.loads(first)
+    if how == "not_utf8":
+        path.write_bytes(b"\xff\xfe" + first.encode()[2:] + b"\n" + rest.encode())
+        return
+    if how == "deep":
+        first = "[" * 100_000 + "]" * 100_000
+    elif how == "wrong_type":
+        data["messages"]["bytes"][0] = "many"
+        first = json.dumps(data)
+    elif how == "absurd":
+        data["messages"]["bytes"][0] = 10**400
+        first = json.dumps(data)
+    elif how == "negative":
+        data["messages"]["bytes"][0] = -5
+        first = json.dumps(data)
+    elif how == "nan_time":
+        data["client_compute"]["forward_s"][0] = float("nan")
+        first = json.dumps(data)
+    elif how == "participants":
+        data["participants"] = {"a": 1}
+        first = json.dumps(data)
+    path.write_text(first + "\n" + rest)
+
+
+@pytest.mark.parametrize(
+    "how", ["not_utf8", "deep", "wrong_type", "absurd", "negative", "nan_time", "participants"]
+)
+def test_a_damaged_message_log_skips_the_run_with_one_line(runs, capsys, how):
+    """No traceback: the damaged run is skipped by name and line, the others are shown."""
+    _damage(runs[0], how)
+    status = main(["timeline", *map(str, runs), *PROFILE])
+    captured = capsys.readouterr()
+    assert status == 1, captured.err
+    (line,) = [ln for ln in captured.err.splitlines() if "skipping run fedavg" in ln]
+    assert f"{runs[0] / 'messages.jsonl'}, line 1: " in line, line
+    assert set(table_rows(captured.out)) == {"sfv1"}
+
+
+@pytest.mark.parametrize("flag", ["--json", "--plot"])
+def test_an_unwritable_output_is_one_line(runs, tmp_path, capsys, flag):
+    if flag == "--plot":
+        require("matplotlib", "--plot needs the optional extra 'plot'")
+    target = tmp_path / "no_such_folder" / ("out.png" if flag == "--plot" else "out.json")
+    assert main(["timeline", *map(str, runs), *PROFILE, flag, str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(target) in err and "no such file" in err.lower(), err

@@ -23,9 +23,20 @@ RULES = "rules"
 """The key of a field's metadata that holds its rules."""
 
 
+ECHO_CHARS = 80
+"""How much of a bad value an error shows: a 100 kB value is not echoed in one 100 kB line."""
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message shows it, cut to ECHO_CHARS; a boolean as TOML spells it
+    (`rounds=true`, as the user typed it)."""
+    text = str(value).lower() if isinstance(value, bool) else repr(value)
+    return text if len(text) <= ECHO_CHARS else f"{text[:ECHO_CHARS]}... ({len(text)} chars)"
+
+
 def check(ok: bool, key: str, value: Any, expected: str) -> None:
     if not ok:
-        raise ConfigError(f"{key}={value!r} is invalid: expected {expected}")
+        raise ConfigError(f"{key}={shown(value)} is invalid: expected {expected}")
 
 
 @dataclass(frozen=True)

@@ -104,12 +104,17 @@ class LoRAConfig(Section, key="lora"):
     dropout > 0 is not bitwise reproducible (nor layout-invariant)."""
 
 
+LEARNING_RATE = within(0, 1.0, "an Adam learning rate in ({low}, {high}]", low_open=True)
+"""Adam's step is about lr per parameter whatever the gradient's scale: above 1 a model only
+diverges, and far above it (1e40) torch fails inside the optimizer instead."""
+
+
 @dataclass
 class TrainConfig(Section, key="train"):
     batch_size: int = bounded(0, at_least(0, "an integer >= 1 (or 0 for the model's default)"))
     """Samples per local iteration; 0 (unset) = the model's default (the model registry's
     DEFAULT_BATCH_SIZE, `models/defaults.py`), which the resolved config.toml then records."""
-    lr: float = bounded(1e-3, above(0))
+    lr: float = bounded(1e-3, LEARNING_RATE)
     """Adam learning rate for client and server models."""
     weight_decay: float = bounded(1e-4, number_at_least(0))
     local_epochs: int = bounded(1, at_least(1))
@@ -136,7 +141,7 @@ class FSLConfig(Section, key="fsl"):
     """Under client sampling, align a participating client when it has taken part in a
     multiple of l rounds ("participations") or when its head is l or more rounds old or it
     was never aligned ("rounds"); ALGORITHMS.md decision 13."""
-    aux_lr: float = bounded(1e-3, above(0))
+    aux_lr: float = bounded(1e-3, LEARNING_RATE)
     """Adam learning rate of the auxiliary heads (no weight decay), as the reference uses."""
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from fsl_sage_dist.atomic_write import write_atomic
+from fsl_sage_dist.atomic_write import make_dirs, write_atomic
 from fsl_sage_dist.config import Config, config_to_dict, to_toml
 from fsl_sage_dist.log import logger
 from fsl_sage_dist.models import SplitModel
@@ -66,7 +66,7 @@ class RunRecorder:
     def start(self, first_round: int, kept: Kept) -> None:
         """Called once resuming (if any) succeeded on every rank: only now may RUN_DIR change.
         The JSON-lines files and tb/ keep exactly the rounds in `kept`."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.run_dir)
         config_text = to_toml(config_to_dict(self.cfg))
         write_atomic(self.run_dir / layout.CONFIG, config_text.encode())
         write_json(self.run_dir / layout.PARTITION, self.partition)

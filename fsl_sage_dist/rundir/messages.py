@@ -17,6 +17,7 @@ round-end work and `eval_s` the evaluation (null in rounds not evaluated).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,50 @@ class RoundMessages:
         )
 
 
+MAX_BYTES = 1 << 50
+"""Bytes of one message the log may claim (a PiB): more is damage, not a run."""
+MAX_SECONDS = 1e7
+"""Seconds one measured phase may claim (months): more is damage, not a run."""
+
+
+def _check_count(value: Any, what: str, high: float) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= high:
+        raise ValueError(f"{what} is {value!r:.40}, expected an integer in [0, {high:g}]")
+
+
+def _check_seconds(value: Any, what: str) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not 0 <= value <= MAX_SECONDS:
+        raise ValueError(f"{what} is {value!r:.40}, expected seconds in [0, {MAX_SECONDS:g}]")
+
+
+def check_round(log: RoundMessages) -> None:
+    """Every number of a parsed round is one a run can write (ValueError otherwise), so the
+    replay never meets a string, a NaN, a negative size or an int too large for a float."""
+    _check_count(log.round, "round", MAX_BYTES)
+    if not isinstance(log.participants, list):
+        raise ValueError(f"participants is {log.participants!r:.40}, expected a list")
+    for client in log.participants:
+        _check_count(client, "a participant", MAX_BYTES)
+    for m in log.messages:
+        _check_count(m.client, "a message's client", MAX_BYTES)
+        _check_count(m.nbytes, "a message's bytes", MAX_BYTES)
+        if not isinstance(m.iteration, int) or not isinstance(m.category, str):
+            raise ValueError(f"a message's iteration or category is malformed: {m!r:.60}")
+    for (client, iteration), times in log.client_s.items():
+        _check_count(client, "a client", MAX_BYTES)
+        if not isinstance(iteration, int):
+            raise ValueError(f"an iteration is {iteration!r:.40}, expected an integer")
+        for seconds in times:
+            _check_seconds(seconds, "a client's compute time")
+    for seconds in log.server_step_s.values():
+        _check_seconds(seconds, "a server step's time")
+    for seconds in (*log.align_s.values(), *log.average_s.values(), log.round_end_s):
+        _check_seconds(seconds, "a server time")
+    if log.eval_s is not None:
+        _check_seconds(log.eval_s, "eval_s")
+
+
 class LogError(Exception):
     """A message log that cannot be replayed; the message names the file (and line)."""
 
@@ -133,16 +178,22 @@ def read_messages(run_dir: Path) -> list[RoundMessages]:
     path = run_dir / MESSAGES
     if not path.is_file():
         raise LogError(f"{path}: missing (runs made before the message log have none)")
-    text = path.read_text()
-    lines = text.splitlines()
-    if lines and not text.endswith("\n"):
-        lines.pop()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise LogError(f"{path}: cannot be read ({(err.strerror or str(err)).lower()})") from None
+    lines = data.split(b"\n")
+    lines.pop()  # empty after a last newline; otherwise a crash's incomplete line
     rounds = []
     for lineno, line in enumerate(lines, start=1):
         try:
-            log = RoundMessages.from_json(json.loads(line))
-        except (ValueError, KeyError, TypeError, IndexError) as err:
-            raise LogError(f"{path}, line {lineno}: not a message-log round ({err!r})") from None
+            log = RoundMessages.from_json(json.loads(line.decode()))
+            check_round(log)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+            reason = f"{type(err).__name__}: {str(err)[:120]}"
+            raise LogError(f"{path}, line {lineno}: not a message-log round ({reason})") from None
+        except RecursionError:
+            raise LogError(f"{path}, line {lineno}: nested too deeply to be a round") from None
         if log.round != len(rounds):
             raise LogError(
                 f"{path}, line {lineno}: round {log.round} where round {len(rounds)} was expected"

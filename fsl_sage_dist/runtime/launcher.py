@@ -22,7 +22,7 @@ from pathlib import Path
 from fsl_sage_dist.config import Config, config_to_dict
 from fsl_sage_dist.log import logger
 from fsl_sage_dist.runtime.process_group import STORE_FILE_ENV
-from fsl_sage_dist.runtime.rank_errors import recorded_errors
+from fsl_sage_dist.runtime.rank_errors import ERRORS_DIR_ENV, recorded_errors
 
 POLL_S = 0.1
 STOP_GRACE_S = 5.0
@@ -44,7 +44,7 @@ def _role(rank: int) -> str:
     return "server" if rank == 0 else "client host"
 
 
-def _rank_env(cfg: Config, rank: int, store_file: Path) -> dict[str, str]:
+def _rank_env(cfg: Config, rank: int, folder: Path) -> dict[str, str]:
     world = str(cfg.world_size)
     return dict(
         os.environ,
@@ -54,7 +54,7 @@ def _rank_env(cfg: Config, rank: int, store_file: Path) -> dict[str, str]:
         LOCAL_WORLD_SIZE=world,
         GLOO_SOCKET_IFNAME=LOOPBACK_INTERFACE,
         NCCL_SOCKET_IFNAME=LOOPBACK_INTERFACE,
-        **{STORE_FILE_ENV: str(store_file)},
+        **{STORE_FILE_ENV: str(folder / "store"), ERRORS_DIR_ENV: str(folder / "errors")},
     )
 
 
@@ -63,9 +63,10 @@ def _start_ranks(cfg: Config, folder: Path, procs: list[subprocess.Popen]) -> No
     holds (and stops) the ranks already running."""
     config_file = folder / "config.json"
     config_file.write_text(json.dumps(config_to_dict(cfg)))
+    (folder / "errors").mkdir()
     command = [sys.executable, "-m", "fsl_sage_dist.runtime.rank_process", str(config_file)]
     for rank in range(cfg.world_size):
-        procs.append(subprocess.Popen(command, env=_rank_env(cfg, rank, folder / "store")))
+        procs.append(subprocess.Popen(command, env=_rank_env(cfg, rank, folder)))
 
 
 def _is_stopped(proc: subprocess.Popen) -> bool:
@@ -99,13 +100,13 @@ def _failed(procs: list[subprocess.Popen]) -> dict[int, int]:
 
 
 def _watch(
-    cfg: Config, procs: list[subprocess.Popen], since_ns: int
+    cfg: Config, procs: list[subprocess.Popen], errors: Path
 ) -> tuple[dict[int, int], list[int]] | None:
     """Wait until every rank succeeded (None) or one failed: a non-zero exit, or an error
     recorded by a rank still tearing down (its peers may take long to notice). Returns the
     exit codes of the ranks that failed by themselves and the ranks that were stopped (alive,
     not running) at that moment."""
-    while not _failed(procs) and not recorded_errors(cfg.run_dir, range(cfg.world_size), since_ns):
+    while not _failed(procs) and not recorded_errors(errors, range(cfg.world_size)):
         if all(proc.poll() == 0 for proc in procs):
             return None
         time.sleep(POLL_S)
@@ -120,9 +121,10 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
-def _cause(cfg: Config, failed: dict[int, int], stopped: list[int], since_ns: int) -> str:
-    """The one line that names the first real cause of a failed attempt."""
-    errors = recorded_errors(cfg.run_dir, range(cfg.world_size), since_ns)
+def _cause(cfg: Config, failed: dict[int, int], stopped: list[int], folder: Path) -> str:
+    """The one line that names the first real cause of a failed attempt, from the errors its
+    ranks recorded in `folder` (this attempt's own, `rank_errors.py`)."""
+    errors = recorded_errors(folder, range(cfg.world_size))
     causes = [e for e in errors if not e.consequence]
     killed = [
         r for r, code in sorted(failed.items()) if code < 0 and r not in {e.rank for e in errors}
@@ -132,18 +134,18 @@ def _cause(cfg: Config, failed: dict[int, int], stopped: list[int], since_ns: in
         waited = [
             e for e in errors if any(f"waiting for rank {r}:" in e.summary for r in stopped)
         ] or errors
-        first = f"; {waited[0].summary} (traceback in {waited[0].path})" if waited else ""
+        first = f"; {waited[0].summary} ({waited[0].where})" if waited else ""
         return (
             f"{names} stopped responding (process stopped); the others gave up after "
             f"runtime.timeout_s={cfg.runtime.timeout_s:g} s{first}"
         )
     if causes:
-        return f"{causes[0].summary} (traceback in {causes[0].path})"
+        return f"{causes[0].summary} ({causes[0].where})"
     if killed:
         rank = killed[0]
         return f"rank {rank} ({_role(rank)}) was killed by {_signal_name(failed[rank])}"
     if errors:
-        return f"{errors[0].summary} (traceback in {errors[0].path})"
+        return f"{errors[0].summary} ({errors[0].where})"
     rank, code = min(failed.items())
     return f"rank {rank} ({_role(rank)}) exited with status {code} without recording an error"
 
@@ -154,15 +156,14 @@ def _raise_stopped(signum: int, _frame: object) -> None:
 
 def _launch_once(cfg: Config) -> bool:
     """One attempt: every rank started, watched, and gone when this returns."""
-    since_ns = time.time_ns()
     folder = Path(tempfile.mkdtemp(prefix="fsl-sage-rdzv-"))  # mode 0700: only this user
     procs: list[subprocess.Popen] = []
     try:
         _start_ranks(cfg, folder, procs)
-        failure = _watch(cfg, procs, since_ns)
+        failure = _watch(cfg, procs, folder / "errors")
         if failure:
             _stop(procs)
-            logger.error(f"{_cause(cfg, *failure, since_ns)}")
+            logger.error(f"{_cause(cfg, *failure, folder / 'errors')}")
         return failure is None
     finally:
         _stop(procs)

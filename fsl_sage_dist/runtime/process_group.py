@@ -15,6 +15,7 @@ import torch.distributed as dist
 from fsl_sage_dist.config import RuntimeConfig
 from fsl_sage_dist.devices import RankInfo, choose_backend
 from fsl_sage_dist.errors import ConfigError
+from fsl_sage_dist.wire.transport import peer_errors
 
 
 def init_process_group(runtime: RuntimeConfig, world_size: int) -> RankInfo:
@@ -34,15 +35,16 @@ def init_process_group(runtime: RuntimeConfig, world_size: int) -> RankInfo:
         torch.cuda.set_device(device)
     timeout = timedelta(seconds=runtime.timeout_s)
     kwargs = {"device_id": device} if backend == "nccl" else {}
-    store = _store(rank, world, timeout)
-    dist.init_process_group(
-        backend,
-        rank=rank,
-        world_size=world,
-        timeout=timeout,
-        **({"store": store} if store else {}),
-        **kwargs,
-    )
+    with peer_errors():  # a rendezvous that fails or times out: a peer that never came
+        store = _store(rank, world, timeout)
+        dist.init_process_group(
+            backend,
+            rank=rank,
+            world_size=world,
+            timeout=timeout,
+            **({"store": store} if store else {}),
+            **kwargs,
+        )
     comm_device = device if backend == "nccl" else torch.device("cpu")
     return RankInfo(rank, world, backend, device, comm_device)
 

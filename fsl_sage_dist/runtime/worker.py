@@ -13,6 +13,7 @@ import os
 import socket
 import zlib
 
+from fsl_sage_dist.atomic_write import make_dirs
 from fsl_sage_dist.config import Config
 from fsl_sage_dist.devices import RankInfo
 from fsl_sage_dist.errors import CheckpointError
@@ -47,7 +48,7 @@ def _announce(cfg: Config, info: RankInfo, threads: int) -> None:
     """RUN_DIR/ranks/rankK.json says which process on which host is rank K, on what device
     and with how many intra-op threads (for operators)."""
     folder = cfg.run_dir / layout.RANKS
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder)
     write_json(
         folder / f"rank{info.rank}.json",
         {

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from fsl_sage_dist.errors import PeerError
 from fsl_sage_dist.wire.header import (
     CONTROL_NBYTES,
     HEADER_LEN,
@@ -54,7 +55,8 @@ def waiting_for(peer: int) -> Iterator[None]:
     except RuntimeError as err:
         if isinstance(err, ProtocolError):
             raise
-        raise RuntimeError(f"waiting for rank {peer}: {err}") from err
+        kind = PeerError if isinstance(err, PeerError) else RuntimeError
+        raise kind(f"waiting for rank {peer}: {err}") from err
 
 
 def check_payload(header: Header, payload: torch.Tensor, peer: int) -> None:

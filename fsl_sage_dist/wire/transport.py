@@ -8,10 +8,14 @@ receive into a buffer the caller allocated from a validated header.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
+
+from fsl_sage_dist.errors import PeerError
 
 
 class Work(Protocol):
@@ -44,23 +48,57 @@ class Transport(Protocol):
         the sizes of the message log's rows, `runtime/round_log.py`)."""
 
 
+@contextmanager
+def peer_errors() -> Iterator[None]:
+    """torch.distributed's failures as `PeerError`: what goes wrong inside the transport is a
+    peer that went away or did not answer in time, never this rank's own fault (the launcher
+    shows the peer's error first). Everything else a rank raises is its own."""
+    try:
+        yield
+    except (RuntimeError, dist.DistError) as err:
+        if isinstance(err, PeerError):
+            raise
+        raise PeerError(str(err)) from err
+
+
+class _DistWork:
+    """torch.distributed's `Work`, its wait's failure a `PeerError`."""
+
+    def __init__(self, work: Any) -> None:
+        self.work = work
+
+    def wait(self) -> Any:
+        with peer_errors():
+            return self.work.wait()
+
+    def is_completed(self) -> bool:
+        with peer_errors():
+            return self.work.is_completed()
+
+
 class DistTransport:
-    """torch.distributed's default process group."""
+    """torch.distributed's default process group; its failures are `PeerError`s."""
 
     def isend(self, tensor: torch.Tensor, peer: int) -> Work:
-        return dist.isend(tensor, dst=peer)
+        with peer_errors():
+            return _DistWork(dist.isend(tensor, dst=peer))
 
     def irecv(self, tensor: torch.Tensor, peer: int) -> Work:
-        return dist.irecv(tensor, src=peer)
+        with peer_errors():
+            return _DistWork(dist.irecv(tensor, src=peer))
 
     def recv(self, tensor: torch.Tensor, peer: int) -> None:
-        dist.recv(tensor, src=peer)
+        with peer_errors():
+            dist.recv(tensor, src=peer)
 
     def broadcast(self, tensor: torch.Tensor) -> None:
-        dist.broadcast(tensor, src=0)
+        with peer_errors():
+            dist.broadcast(tensor, src=0)
 
     def reduce(self, tensor: torch.Tensor) -> None:
-        dist.reduce(tensor, dst=0)
+        with peer_errors():
+            dist.reduce(tensor, dst=0)
 
     def all_reduce(self, tensor: torch.Tensor) -> None:
-        dist.all_reduce(tensor)
+        with peer_errors():
+            dist.all_reduce(tensor)
