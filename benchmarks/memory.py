@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import math
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -179,6 +180,56 @@ def parts_table(models: dict[str, dict]) -> str:
     return align(lines, left=3)
 
 
+LABELS = {
+    "resnet18_fmnist": "ResNet-18, 1×28×28",
+    "resnet18_cifar": "ResNet-18, 3×32×32",
+    "simple_conv": "simple_conv",
+}
+NAMES = {
+    "fedavg": "FedAvg",
+    "splitfed_v1": "SplitFed-v1",
+    "splitfed_v2": "SplitFed-v2",
+    "cse_fsl": "CSE-FSL",
+    "fsl_sage": "FSL-SAGE",
+}
+
+
+def label(name: str, model: dict) -> str:
+    if name == "gpt2_lora":  # medium, or tiny with --quick
+        return f"GPT-2 {model['model'].split()[1]}, LoRA"
+    return LABELS[name]
+
+
+def markdown(models: dict[str, dict]) -> str:
+    """The README's peaks table and docs/results.md's parts table (tests check both)."""
+    head = ["model", "side", *NAMES.values(), "FSL-SAGE / FedAvg"]
+    head += [f"/ {NAMES[b]}" for b in BASELINES[1:]]
+    peaks = [head, ["---"] * len(head)]
+    for name, m in models.items():
+        for side in ("client", "server"):
+            rs = [m["ratios"][side][f"fsl_sage/{b}"] for b in BASELINES]
+            peaks.append(
+                [
+                    label(name, m),
+                    side,
+                    *[f"{m['algorithms'][a][f'{side}_peak_bytes'] / MIB:.1f}" for a in NAMES],
+                    *["–" if r is None else f"{r:.2f}" for r in rs],
+                ]
+            )
+    head = ["model", "algorithm", "side", *PARTS, "peak"]
+    parts = [head, ["---"] * len(head)]
+    for name in ("resnet18_cifar", "gpt2_lora"):
+        for algorithm, got in models.get(name, {}).get("algorithms", {}).items():
+            for side in ("client", "server"):
+                held = got[f"{side}_parts"]
+                mib = [f"{held[p] / MIB:.1f}" for p in PARTS]
+                total = f"{got[f'{side}_peak_bytes'] / MIB:.1f}"
+                parts.append([label(name, models[name]), NAMES[algorithm], side, *mib, total])
+    return "\n\n".join(
+        "\n".join(f"| {' | '.join(row)} |" for row in table) for table in (peaks, parts)
+    )
+
+
 def llm_model(args: argparse.Namespace, participants: int) -> dict[str, Any]:
     config = ROOT / "configs" / "e2e_gpt2m_fsl_sage.toml"
     overrides = ["model.pretrained="]  # built from its shape: no hub, no weights
@@ -213,6 +264,7 @@ def main() -> None:
     parser.add_argument("--overhead-repeats", type=int, default=3)
     args = parser.parse_args()
     provenance = record(threads_per_rank=args.threads)
+    start = time.perf_counter()
     clients = QUICK["clients"] if args.quick else 10
     store = QUICK["store_size"] if args.quick else 1000
     names = ["simple_conv"] if args.quick else list(IMAGE_MODELS)
@@ -246,6 +298,8 @@ def main() -> None:
     print(parts_table(models))
     print()
     print(memory_overhead.table(overhead))
+    print()
+    print(markdown(models))
     out = {
         "provenance": provenance,
         "quick": args.quick,
@@ -253,6 +307,7 @@ def main() -> None:
         "store_size": store,
         "models": models,
         "overhead": overhead,
+        "elapsed_s": time.perf_counter() - start,
     }
     write_json(args.json, out)
     print(f"wrote {args.json}")
