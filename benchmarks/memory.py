@@ -29,6 +29,7 @@ record (benchmarks/provenance.py).
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import tempfile
 import time
@@ -268,6 +269,9 @@ def main() -> None:
     clients = QUICK["clients"] if args.quick else 10
     store = QUICK["store_size"] if args.quick else 1000
     names = ["simple_conv"] if args.quick else list(IMAGE_MODELS)
+    # GPT-2 first: its probe needs the most memory, before the runs leave anything behind
+    llm = llm_model(args, clients)
+    gc.collect()
     models: dict[str, dict] = {}
     for name in names:
         runs = {a: image_run(name, a, clients, store, args.threads) for a in ALGORITHMS}
@@ -278,7 +282,7 @@ def main() -> None:
             "store_size": store,
             "algorithms": with_peaks(runs),
         }
-    models["gpt2_lora"] = llm_model(args, clients)
+    models["gpt2_lora"] = llm
     with_peaks(models["gpt2_lora"]["algorithms"])
     for m in models.values():
         m["ratios"] = ratios(m["algorithms"])
