@@ -177,3 +177,20 @@ def test_memory_reaches_the_summary(tmp_path):
     ranks = [r["memory"]["rank_peak_bytes"] for r in records]
     assert summary["rank_peak_bytes"] == [max(c) for c in zip(*ranks)]
     assert set(records[0]["memory"]["client_parts"]) == set(PARTS)
+
+
+def test_a_disabled_meter_accounts_nothing_and_changes_nothing():
+    """benchmarks/memory_overhead.py's control: no holdings, no saved-tensor hooks, the same
+    gradients."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 3))
+    x = torch.randn(4, 10)
+    grads = []
+    for enabled in (True, False):
+        meter = MemoryMeter(enabled=enabled)
+        model.zero_grad(set_to_none=True)
+        with meter.phase("client", lambda: Holdings().module(model), (x,)):
+            model(x).sum().backward()
+        assert bool(meter.take_round()) == enabled
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*grads))
