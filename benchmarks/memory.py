@@ -1,6 +1,6 @@
 """Client and server memory of the five algorithms, by part, as the memory meter accounts it.
 
-    python benchmarks/memory.py --json docs/memory.json     # about a quarter of an hour here
+    python benchmarks/memory.py --json docs/memory.json     # 10 to 18 min on 2 loaded cores
     python benchmarks/memory.py --quick --json /tmp/m.json  # simple_conv and a tiny GPT-2
 
 Image models (ResNet-18 at Fashion-MNIST's 1x28x28 and CIFAR's 3x32x32, batch 256, cut after
