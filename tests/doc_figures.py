@@ -17,6 +17,14 @@ from __future__ import annotations
 
 import re
 
+from doc_memory import (
+    MEMORY,
+    memory_client_figures,
+    memory_fedavg_model_share,
+    memory_llm_server,
+    memory_server_figures,
+    overhead_figures,
+)
 from doc_text import Figure
 from doc_values import (
     CLIENTS,
@@ -798,6 +806,43 @@ FIGURES: list[Figure] = [
         ),
         (".1f", "g", "g", "d", "g", "g", "g", "g", "g", "g"),
     ),
+    # README: client memory, and docs/results.md's memory by part (benchmarks/memory.py)
+    Figure(
+        R,
+        "needs **{}× FedAvg's memory at 1×28×28 and {}× at 3×32×32**: it trains only the layers "
+        "before the cut and keeps its aux head's weights, where a FedAvg client holds the whole "
+        "model with its gradients and Adam moments. At 3×32×32 it needs {}× CSE-FSL's (whose "
+        "client also trains its aux head) but {}× SplitFed's",
+        MEMORY,
+        memory_client_figures,
+        ".2f",
+    ),
+    Figure(
+        R,
+        "up to {} stored smashed rows for every participant, {}× CSE-FSL's and SplitFed-v2's "
+        "server peak",
+        MEMORY,
+        memory_server_figures,
+        (",d", ".2f"),
+    ),
+    Figure(R, "server's blocks at once: {}× CSE-FSL's", MEMORY, memory_llm_server, ".2f"),
+    Figure(
+        R,
+        "rounds took {} s against {} s with it off (the median of {} runs each, alternating, "
+        "on one thread; the runs spread more than that), and its own work was {}% of a timed "
+        "run's round time",
+        MEMORY,
+        overhead_figures,
+        (".2f", ".2f", "d", ".1f"),
+    ),
+    Figure(
+        M,
+        "({} MiB of weights before the cut): activations dominate every client but FedAvg's, "
+        "whose whole model with its gradients and Adam moments is {}% of its peak",
+        MEMORY,
+        memory_fedavg_model_share,
+        (".1f", ".0f"),
+    ),
 ]
 
 SETTINGS: list[Figure] = [
@@ -962,6 +1007,30 @@ SETTINGS: list[Figure] = [
         ),
         (",d", "d", "d", "d", "d", "d"),
     ),
+    # README: client memory, the settings (docs/memory.json, benchmarks/memory.py)
+    Figure(
+        R,
+        "the server with {} clients in every round, as in the paper configs",
+        MEMORY,
+        lambda j: j["participants"],
+        "d",
+    ),
+    Figure(
+        R,
+        "ResNet-18 (batch {}, cut after layer2, ImageNet stem, the default aux head) and "
+        "simple_conv (batch {})",
+        MEMORY,
+        lambda j: (j["models"]["resnet18_cifar"]["batch"], j["models"]["simple_conv"]["batch"]),
+        "d",
+    ),
+    Figure(R, "store full ({} smashed rows each, checked", MEMORY, lambda j: j["store_size"], ",d"),
+    Figure(
+        R,
+        "(batch {} × {} tokens, a store of {} rows per client as its config sets)",
+        MEMORY,
+        lambda j: tuple(j["models"]["gpt2_lora"][k] for k in ("batch", "seq_len", "store_size")),
+        "d",
+    ),
 ]
 
 # Header rows of the tables that test_readme_numbers.py and test_llm_docs.py check cell by cell.
@@ -985,6 +1054,10 @@ CHECKED_TABLES = {
     "clients | per round | rounds | spill | s/round | spilled MiB | peak RSS MiB server | "
     "host 1 | host 2",
     "mode | alignment rounds, mean s | other round, s | acc after round 3 | payload MiB",
+    "model | side | FedAvg | SplitFed-v1 | SplitFed-v2 | CSE-FSL | FSL-SAGE | "
+    "FSL-SAGE / FedAvg | / CSE-FSL | / SplitFed-v1 | / SplitFed-v2",
+    "model | algorithm | side | params | frozen | grads | optimizer | aux | activations | "
+    "inputs | peak",
     # test_llm_docs.py
     "algorithm | activations | cut grads | client model | aux model | payload | "
     "labels (wire) | reference counter | reference / ours",

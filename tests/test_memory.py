@@ -245,3 +245,20 @@ def test_background_fits_are_accounted_whatever_their_timing(tmp_path, monkeypat
     monkeypatch.setattr(fsl_sage, "fit_aux", late)
     slow = run_in_process(small_config(tmp_path / "slow", *common))
     assert [unmeasured(r) for r in at_once] == [unmeasured(r) for r in slow]
+
+
+def test_a_disabled_meter_accounts_nothing_and_changes_nothing():
+    """benchmarks/memory_overhead.py's control: no holdings, no saved-tensor hooks, the same
+    gradients."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 3))
+    x = torch.randn(4, 10)
+    grads = []
+    for enabled in (True, False):
+        meter = MemoryMeter(enabled=enabled)
+        model.zero_grad(set_to_none=True)
+        with meter.phase("client", lambda: Holdings().module(model), (x,)):
+            model(x).sum().backward()
+        assert bool(meter.take_round()) == enabled
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*grads))

@@ -284,3 +284,69 @@ def test_async_align_table():
         ]
         for mode, got in run["modes"].items()
     ]
+
+
+MIB = 1 << 20
+MEMORY_MODELS = {
+    "ResNet-18, 1×28×28": "resnet18_fmnist",
+    "ResNet-18, 3×32×32": "resnet18_cifar",
+    "simple_conv": "simple_conv",
+    "GPT-2 medium, LoRA": "gpt2_lora",
+}
+MEMORY_PEAKS = (
+    "model | side | FedAvg | SplitFed-v1 | SplitFed-v2 | CSE-FSL | FSL-SAGE | "
+    "FSL-SAGE / FedAvg | / CSE-FSL | / SplitFed-v1 | / SplitFed-v2"
+)
+MEMORY_PART_NAMES = ("params", "frozen", "grads", "optimizer", "aux", "activations", "inputs")
+MEMORY_PARTS = (
+    "model | algorithm | side | params | frozen | grads | optimizer | aux | activations | "
+    "inputs | peak"
+)
+
+
+def memory_peak_rows(run: dict) -> list[list[str]]:
+    """benchmarks/memory.py's peaks and ratios, as the README prints them (MiB)."""
+    rows = []
+    for label, key in MEMORY_MODELS.items():
+        model = run["models"][key]
+        for side in ("client", "server"):
+            peaks = [model["algorithms"][a][f"{side}_peak_bytes"] / MIB for a in NAMES.values()]
+            ratios = [
+                model["ratios"][side][f"fsl_sage/{b}"]
+                for b in ("fedavg", "cse_fsl", "splitfed_v1", "splitfed_v2")
+            ]
+            rows.append(
+                [
+                    label,
+                    side,
+                    *[f"{p:.1f}" for p in peaks],
+                    *["–" if r is None else f"{r:.2f}" for r in ratios],
+                ]
+            )
+    return rows
+
+
+def test_memory_peaks_table():
+    assert tables("Client memory")[MEMORY_PEAKS] == memory_peak_rows(docs("memory.json"))
+
+
+def test_memory_parts_table():
+    """docs/results.md: every part at each side's peak, for ResNet-18 at CIFAR's shape and
+    GPT-2 medium."""
+    run = docs("memory.json")
+    expected = []
+    for label in ("ResNet-18, 3×32×32", "GPT-2 medium, LoRA"):
+        for name, algorithm in NAMES.items():
+            got = run["models"][MEMORY_MODELS[label]]["algorithms"][algorithm]
+            for side in ("client", "server"):
+                parts = got[f"{side}_parts"]
+                expected.append(
+                    [
+                        label,
+                        name,
+                        side,
+                        *[f"{parts[p] / MIB:.1f}" for p in MEMORY_PART_NAMES],
+                        f"{got[f'{side}_peak_bytes'] / MIB:.1f}",
+                    ]
+                )
+    assert tables("Memory by part")[MEMORY_PARTS] == expected

@@ -32,9 +32,12 @@ SERVER = "server"
 
 
 class MemoryMeter:
-    """One per rank (`algorithms.base.Context.memory`)."""
+    """One per rank (`algorithms.base.Context.memory`). `enabled=False` (only
+    benchmarks/memory_overhead.py builds one) makes every phase a bare `yield`: no holdings, no
+    saved-tensor hooks, so its round time against an enabled meter's is the meter's cost."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.saved = SavedTensors()
         self._lock = threading.Lock()
         self._peaks: dict[Hashable, dict[str, int]] = {}  # this round's, by key
@@ -60,6 +63,9 @@ class MemoryMeter:
         (called at the phase's start and end); `inputs` are tensors the phase works on beyond
         it (the batch); `owner` keeps the saved tensors of concurrent work apart (a background
         fit's), by default `key`; `held` by default what `holds` said for `key`."""
+        if not self.enabled:
+            yield
+            return
         held = held or self._holders[key]
         inputs = tuple(inputs)
         before = held().add("inputs", inputs)
