@@ -93,7 +93,9 @@ def test_resume_reads_a_checkpoint_written_either_way(tmp_path, before, after):
     assert files(folder) == ({"client2_round4.pt", "client5_round3.pt"} if after else set())
 
 
-def test_a_damaged_or_missing_spill_file_is_a_clear_error(tmp_path):
+def _spilled_then_flipped(tmp_path):
+    """A store that spilled client 0's state and checkpointed it, then one byte of that file
+    flipped (its size unchanged): (store, its checkpointed state, the file)."""
     folder = tmp_path / "spill"
     store = ClientStateStore(folder, spill=True)
     store.put(0, 0, state(1))
@@ -102,23 +104,21 @@ def test_a_damaged_or_missing_spill_file_is_a_clear_error(tmp_path):
     data = bytearray(path.read_bytes())
     data[-20] ^= 1
     path.write_bytes(bytes(data))
+    return store, saved, path
+
+
+def test_a_damaged_or_missing_spill_file_is_a_clear_error(tmp_path):
+    store, saved, path = _spilled_then_flipped(tmp_path)
     with pytest.raises(CheckpointError, match="client0_round0.pt is not the file this run wrote"):
         store.get(0)
     path.unlink()
     with pytest.raises(CheckpointError, match="client0_round0.pt, which is missing"):
-        ClientStateStore(folder, spill=True).load_state_dict(saved)
+        ClientStateStore(path.parent, spill=True).load_state_dict(saved)
 
 
 def test_a_spill_file_damaged_at_its_size_is_refused_on_resume(tmp_path):
     """One flipped byte keeps the size: the resume (load_state_dict, before anything in RUN_DIR
     changes) must find it by hash, not the client's next participation rounds later."""
-    folder = tmp_path / "spill"
-    store = ClientStateStore(folder, spill=True)
-    store.put(0, 0, state(1))
-    saved = store.state_dict()
-    path = folder / "client0_round0.pt"
-    data = bytearray(path.read_bytes())
-    data[-20] ^= 1
-    path.write_bytes(bytes(data))
+    _, saved, path = _spilled_then_flipped(tmp_path)
     with pytest.raises(CheckpointError, match="client0_round0.pt, whose SHA-256 differs"):
-        ClientStateStore(folder, spill=True).load_state_dict(saved)
+        ClientStateStore(path.parent, spill=True).load_state_dict(saved)

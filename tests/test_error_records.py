@@ -63,26 +63,25 @@ def read_only_dir(tmp_path):
         subprocess.run(["umount", str(mount)], check=True)
 
 
-def _error_lines(proc: subprocess.CompletedProcess) -> list[str]:
-    return [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+def _failed_run_line(output_dir) -> str:
+    """The one `error:` line of a run into `output_dir`, which must fail."""
+    proc = run_cli("run", *JOB, f"output.dir={output_dir}")
+    print(proc.stderr[-2000:])
+    assert proc.returncode != 0
+    (line,) = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    return line
 
 
 @pytest.mark.slow
 def test_a_full_disk_still_shows_the_cause_and_leaves_no_empty_error_file(full_fs):
-    proc = run_cli("run", *JOB, f"output.dir={full_fs}")
-    print(proc.stderr[-2000:])
-    assert proc.returncode != 0
-    (line,) = _error_lines(proc)
+    line = _failed_run_line(full_fs)
     assert f"no space left on device: {full_fs / 'run'}" in line, line
     assert not [p for p in (full_fs / "run").rglob("*.err") if p.stat().st_size == 0]
 
 
 @pytest.mark.slow
 def test_a_read_only_run_dir_still_shows_the_cause(read_only_dir):
-    proc = run_cli("run", *JOB, f"output.dir={read_only_dir}")
-    print(proc.stderr[-2000:])
-    assert proc.returncode != 0
-    (line,) = _error_lines(proc)
+    line = _failed_run_line(read_only_dir)
     assert "read-only file system" in line and str(read_only_dir / "run") in line, line
     assert "without recording an error" not in line
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from fsl_sage_dist.memory.holdings import Holdings
 from fsl_sage_dist.memory.saved import SavedTensors
-from fsl_sage_dist.models import SplitModel, clone
+from fsl_sage_dist.models import SplitModel, clone, state_nbytes
 from fsl_sage_dist.plan import AlgorithmSpec
 
 SHAPE_PARTS = ("params", "frozen", "grads", "optimizer", "aux")
@@ -65,30 +65,16 @@ def server_parts(spec: AlgorithmSpec, template: SplitModel, participants: int) -
         _trained(held, template.server)
     elif spec.server_models == "per_client":
         held.module(template.server)  # the averaged copy, never stepped itself
-        one = server_copy(template.server)
-        for _ in range(participants):
-            held.parts["params"] += one["params"]
-            held.parts["grads"] += one["grads"]
-            held.parts["optimizer"] += one["optimizer"]
+        # one stepped copy per participant, its frozen tensors shared with the averaged one
+        held.parts["params"] += participants * state_nbytes(template.server)
+        held.parts["grads"] += participants * trainable_bytes(template.server)
+        held.parts["optimizer"] += participants * adam_bytes(template.server)
     if spec.aux_trained_by == "server":
         held.module(template.aux, "aux")  # one head, and the frozen tensors all heads share
         aux = template.aux
-        held.parts["aux"] += (participants - 1) * _state_only(aux)
+        held.parts["aux"] += (participants - 1) * state_nbytes(aux)
         held.parts["aux"] += participants * (trainable_bytes(aux) + adam_bytes(aux))
     return _shape_parts(held)
-
-
-def server_copy(module: nn.Module) -> dict[str, int]:
-    """One more stepped copy of a server part (its frozen tensors shared with the others)."""
-    return {
-        "params": _state_only(module),
-        "grads": trainable_bytes(module),
-        "optimizer": adam_bytes(module),
-    }
-
-
-def _state_only(module: nn.Module) -> int:
-    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
 
 
 def _shape_parts(held: Holdings) -> dict[str, int]:

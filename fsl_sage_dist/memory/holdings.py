@@ -74,6 +74,3 @@ class Holdings:
             part,
             [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v)],
         )
-
-    def total(self) -> int:
-        return sum(self.parts.values())

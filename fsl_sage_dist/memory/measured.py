@@ -14,8 +14,6 @@ from pathlib import Path
 
 import torch
 
-from fsl_sage_dist.units import MIB
-
 
 def resident_peak_bytes() -> int:
     """This process's peak resident memory since start or the last reset. /proc's VmHWM belongs
@@ -30,12 +28,11 @@ def resident_peak_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
 
-def _reset_resident_peak() -> bool:
+def _reset_resident_peak() -> None:
     try:
         Path("/proc/self/clear_refs").write_text("5")
-        return True
     except OSError:
-        return False
+        pass  # the kernel does not allow it: the next reading is the peak so far
 
 
 class MeasuredPeak:
@@ -58,7 +55,3 @@ class MeasuredPeak:
         peak = torch.cuda.max_memory_allocated(self.device)
         torch.cuda.reset_peak_memory_stats(self.device)
         return peak, self.run_rss_bytes
-
-    @property
-    def run_rss_mib(self) -> float:
-        return self.run_rss_bytes / MIB
