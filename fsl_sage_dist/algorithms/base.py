@@ -187,7 +187,7 @@ def loss_sum(objective: Objective, out: torch.Tensor, labels: torch.Tensor) -> f
 def client_module(spec: AlgorithmSpec, template: SplitModel) -> nn.Module:
     """A fresh copy of what a client trains and averages as `client_model`: the client part,
     or the whole model where the spec says so (FedAvg). The server keeps the global copy."""
-    return clone(template.full() if spec.full_model_on_client else template.client)
+    return clone(template.client_side(spec.full_model_on_client))
 
 
 def no_state(side: str, name: str, state: dict[str, Any]) -> None:

@@ -48,7 +48,7 @@ def _trained(held: Holdings, module: nn.Module, part: str | None = None) -> None
 def client_parts(spec: AlgorithmSpec, template: SplitModel) -> dict[str, int]:
     """A client's shape-determined parts once it has stepped (activations and inputs aside)."""
     held = Holdings()
-    _trained(held, template.full() if spec.full_model_on_client else template.client)
+    _trained(held, template.client_side(spec.full_model_on_client))
     if spec.aux_trained_by == "client":
         _trained(held, template.aux, "aux")
     elif spec.aux_trained_by == "server":
@@ -60,7 +60,7 @@ def server_parts(spec: AlgorithmSpec, template: SplitModel, participants: int) -
     """The server's shape-determined parts with `participants` clients in its round, once
     every model it keeps has stepped: the global client model it averages into, its server
     part(s) and, for FSL-SAGE, each participant's aux head (stores and activations aside)."""
-    held = Holdings().module(template.full() if spec.full_model_on_client else template.client)
+    held = Holdings().module(template.client_side(spec.full_model_on_client))
     if spec.server_models == "shared":
         _trained(held, template.server)
     elif spec.server_models == "per_client":

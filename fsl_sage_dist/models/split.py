@@ -44,6 +44,11 @@ class SplitModel:
         """
         return nn.Sequential(self.client, self.server)
 
+    def client_side(self, whole_model: bool) -> nn.Module:
+        """What a client trains and averages: the client part, or the whole model where its
+        algorithm says so (`AlgorithmSpec.full_model_on_client`: FedAvg). Shared, as `full`."""
+        return self.full() if whole_model else self.client
+
     @classmethod
     def from_parts(
         cls,

@@ -8,6 +8,7 @@ the same partition, the same seeded model, the same batch cutting.
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from fsl_sage_dist.algorithms.expected_bytes import (
     CATEGORIES,
@@ -102,20 +103,24 @@ def memory_lines(cfg: Config, template: SplitModel, train: ImageSet) -> list[str
     x, _ = train.batch(torch.arange(1))
     with torch.no_grad():
         smashed = template.client(x)
-    trained = {
-        "client": template.full() if spec.full_model_on_client else template.client,
-        "server": None if spec.server_models == "none" else template.server,
-    }
-    examples = {"client": x, "server": smashed}
-    parts = {
-        "client": client_parts(spec, template),
-        "server": server_parts(spec, template, participants),
-    }
-    rows = [["MiB", *SHAPE_PARTS, "saved KiB/sample"]]
-    for side in ("client", "server"):
-        module = trained[side]
-        saved = "-" if module is None else _kib(activation_bytes_per_sample(module, examples[side]))
-        rows.append([side, *(f"{parts[side][p] / MIB:.2f}" for p in SHAPE_PARTS), saved])
+    server_model = None if spec.server_models == "none" else template.server
+
+    def row(
+        side: str, parts: dict[str, int], model: nn.Module | None, example: torch.Tensor
+    ) -> list[str]:
+        saved = "-" if model is None else _kib(activation_bytes_per_sample(model, example))
+        return [side, *(f"{parts[p] / MIB:.2f}" for p in SHAPE_PARTS), saved]
+
+    rows = [
+        ["MiB", *SHAPE_PARTS, "saved KiB/sample"],
+        row(
+            "client",
+            client_parts(spec, template),
+            template.client_side(spec.full_model_on_client),
+            x,
+        ),
+        row("server", server_parts(spec, template, participants), server_model, smashed),
+    ]
     lines = [align(rows, rule=True), f"server: {participants} participants per round"]
     if spec.aux_trained_by != "none":
         aux = activation_bytes_per_sample(template.aux, smashed)
